@@ -1,0 +1,29 @@
+"""An in-memory responder index with the same shape as the database's.
+
+Candidates sorted by position cell; a search's cell ranges become bisections.
+It serves the benchmarks and the tests of `choose_responder` without a database,
+and answers exactly what the `(agency, kind, status, position_cell)` index does.
+"""
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+
+from dispatch.cells import CellRange, position_cell
+from dispatch.ranking import Candidate
+
+
+class ResponderIndex:
+    def __init__(self, candidates: Iterable[Candidate]) -> None:
+        filed = sorted(((position_cell(c.lat, c.lon), c) for c in candidates), key=lambda p: p[0])
+        self._cells = [cell for cell, _ in filed]
+        self._candidates = [cand for _, cand in filed]
+
+    def __len__(self) -> int:
+        return len(self._cells)
+
+    def fetch(self, ranges: Sequence[CellRange]) -> Iterator[Candidate]:
+        """The candidates filed under any of `ranges` (a `ranking.Fetch`)."""
+        for r in ranges:
+            lo = bisect_left(self._cells, r.lo)
+            hi = bisect_right(self._cells, r.hi, lo=lo)
+            yield from self._candidates[lo:hi]

@@ -1,0 +1,45 @@
+"""Agencies (tenants) and the API tokens that act for them."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import String
+from sqlmodel import Column, Field, SQLModel
+
+from models.columns import UTCDateTime, utcnow
+from models.vocabulary import Role
+
+
+class Agency(SQLModel, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    slug: str = Field(max_length=64, unique=True)
+    name: str = Field(max_length=200)
+    offer_timeout_s: int = Field(default=60)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token; only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    agency_id: uuid.UUID = Field(foreign_key="agency.id", index=True)
+    role: Role = Field(sa_type=String(16))
+    responder_id: uuid.UUID | None = Field(default=None, foreign_key="responder.id")
+    token_hash: str = Field(max_length=64, unique=True)
+    label: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class Principal(BaseModel):
+    """Who is asking: the token's agency and role, and for a responder, which one."""
+
+    token_id: uuid.UUID
+    agency_id: uuid.UUID
+    agency_slug: str
+    role: Role
+    responder_id: uuid.UUID | None = None

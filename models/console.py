@@ -1,0 +1,41 @@
+"""The WebSocket console protocol's messages (see DESIGN.md and README.md)."""
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hello(_Message):
+    type: Literal["hello"]
+    token: str | None = Field(
+        default=None, max_length=200, description="Optional if the handshake carried one."
+    )
+    resume_after: int | None = Field(
+        default=None, ge=0, description="The last seq this console saw; replay what followed."
+    )
+
+
+class Ack(_Message):
+    type: Literal["ack"]
+    seq: int = Field(ge=0)
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+class AssignmentAction(_Message):
+    type: Literal["accept", "decline"]
+    assignment_id: uuid.UUID
+
+
+ClientMessage = Annotated[Ack | Ping | AssignmentAction | Hello, Field(discriminator="type")]
+
+
+class ClientEnvelope(BaseModel):
+    message: ClientMessage

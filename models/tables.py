@@ -1,0 +1,21 @@
+"""Every table, imported once so the metadata is complete (for Alembic and tests)."""
+
+from sqlmodel import SQLModel
+
+from models.agency import Agency, ApiToken
+from models.call import Assignment, Call
+from models.event import Event, EventCounter
+from models.responder import Responder
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "Assignment",
+    "Call",
+    "Event",
+    "EventCounter",
+    "Responder",
+    "metadata",
+]

@@ -1,0 +1,92 @@
+"""The domain's fixed words: kinds, states, categories and dispositions."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a token may do; see DESIGN.md, "Access"."""
+
+    admin = "admin"
+    supervisor = "supervisor"
+    dispatcher = "dispatcher"
+    cad = "cad"
+    responder = "responder"
+
+
+class ResponderKind(StrEnum):
+    officer = "officer"
+    clinician = "clinician"
+
+
+class ResponderStatus(StrEnum):
+    off_duty = "off_duty"
+    available = "available"
+    offered = "offered"
+    assigned = "assigned"
+    en_route = "en_route"
+    on_scene = "on_scene"
+    out_of_service = "out_of_service"
+
+
+# A person may set only these; the others follow from assignments.
+SETTABLE_RESPONDER_STATUSES = frozenset(
+    {ResponderStatus.available, ResponderStatus.off_duty, ResponderStatus.out_of_service}
+)
+BUSY_RESPONDER_STATUSES = frozenset(
+    {
+        ResponderStatus.offered,
+        ResponderStatus.assigned,
+        ResponderStatus.en_route,
+        ResponderStatus.on_scene,
+    }
+)
+
+
+class Category(StrEnum):
+    """The behavioural-health classification of a call."""
+
+    suicidal_ideation = "suicidal_ideation"
+    mental_health_crisis = "mental_health_crisis"
+    substance_use = "substance_use"
+    overdose = "overdose"
+    welfare_check = "welfare_check"
+    disturbance = "disturbance"
+
+
+class CallStatus(StrEnum):
+    pending = "pending"  # some needed role has nobody offered or assigned
+    dispatched = "dispatched"  # every needed role has an offer or an assignment
+    closed = "closed"
+    cancelled = "cancelled"
+
+
+class AssignmentState(StrEnum):
+    offered = "offered"
+    accepted = "accepted"
+    en_route = "en_route"
+    on_scene = "on_scene"
+    cleared = "cleared"
+    declined = "declined"
+    expired = "expired"
+    cancelled = "cancelled"
+
+
+ACTIVE_ASSIGNMENT_STATES = frozenset(
+    {
+        AssignmentState.offered,
+        AssignmentState.accepted,
+        AssignmentState.en_route,
+        AssignmentState.on_scene,
+    }
+)
+
+
+class Disposition(StrEnum):
+    resolved_on_scene = "resolved_on_scene"
+    referred = "referred"
+    transported_crisis_centre = "transported_crisis_centre"
+    transported_ed = "transported_ed"
+    voluntary_hold = "voluntary_hold"
+    involuntary_hold = "involuntary_hold"
+    arrest = "arrest"
+    no_contact = "no_contact"

@@ -1,0 +1,1 @@
+"""The world around the decisions: HTTP, WebSockets, database, event bus and CLI."""

@@ -1,0 +1,34 @@
+"""Agencies: the tenants every other row belongs to."""
+
+import re
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.agency import Agency
+from service.errors import Conflict, Invalid, NotFound
+from service.unit_of_work import Tx
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def create_agency(tx: Tx, *, slug: str, name: str | None = None) -> Agency:
+    if not _SLUG.match(slug):
+        raise Invalid(f"agency slug {slug!r} must be lowercase letters, digits and dashes")
+    if find_agency(tx, slug=slug) is not None:
+        raise Conflict(f"agency {slug!r} already exists")
+    agency = Agency(slug=slug, name=name or slug)
+    tx.session.add(agency)
+    tx.session.flush()
+    return agency
+
+
+def find_agency(tx: Tx, *, slug: str) -> Agency | None:
+    return tx.session.execute(select(Agency).where(col(Agency.slug) == slug)).scalar_one_or_none()
+
+
+def get_agency(tx: Tx, *, slug: str) -> Agency:
+    agency = find_agency(tx, slug=slug)
+    if agency is None:
+        raise NotFound(f"no agency {slug!r}; create it with `corespond agency create {slug}`")
+    return agency

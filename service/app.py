@@ -1,0 +1,70 @@
+"""The FastAPI app: `create_app` builds it; its lifespan builds the resources."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from dispatch.ranking import Preferences
+from dispatch.travel import GeodesicEstimator
+from service import handlers
+from service.bus import make_bus
+from service.database import make_engine
+from service.dispatching import DispatchConfig
+from service.hub import Hub
+from service.logs import configure_logging
+from service.metrics import Metrics
+from service.routes import assignments, calls, health, responders, ws
+from service.settings import Settings
+from service.state import AppState
+from service.unit_of_work import UnitOfWork
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service as an ASGI app (for `uvicorn --factory service.app:create_app`)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings)
+        bus = make_bus(settings.bus_url)
+        await bus.connect()
+        metrics = Metrics()
+        hub = Hub(bus, metrics)
+        app.state.corespond = AppState(
+            settings=settings,
+            engine=engine,
+            bus=bus,
+            uow=UnitOfWork(engine, bus, serialize_writes=settings.is_sqlite),
+            hub=hub,
+            dispatch=DispatchConfig(
+                estimator=GeodesicEstimator(circuity=settings.road_circuity),
+                prefs=Preferences(
+                    language_penalty_s=settings.language_penalty_s,
+                    skill_penalty_s=settings.skill_penalty_s,
+                ),
+            ),
+            metrics=metrics,
+        )
+        hub_task = asyncio.create_task(hub.run(), name="hub")
+        try:
+            yield
+        finally:
+            hub_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hub_task
+            await bus.disconnect()
+            engine.dispose()
+
+    app = FastAPI(
+        title="CoRespond",
+        version="0.1.0",
+        summary="Dispatch for behavioural-health calls: CIT officers and clinicians, live.",
+        lifespan=lifespan,
+    )
+    handlers.install(app)
+    for module in (calls, responders, assignments, ws, health):
+        app.include_router(module.router)
+    return app

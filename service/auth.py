@@ -1,0 +1,68 @@
+"""Bearer tokens: issued random, kept as SHA-256, looked up on every request."""
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.agency import Agency, ApiToken, Principal
+from models.vocabulary import Role
+from service.unit_of_work import Tx
+
+TOKEN_PREFIX = "cr_"  # noqa: S105 (a prefix, not a secret)
+
+
+def hash_token(token: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: nothing to brute-force.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    tx: Tx,
+    *,
+    agency: Agency,
+    role: Role,
+    responder_id: uuid.UUID | None = None,
+    label: str = "",
+    expires_at: datetime | None = None,
+) -> str:
+    """Store a new token's hash and return the token itself, which is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    tx.session.add(
+        ApiToken(
+            agency_id=agency.id,
+            role=role,
+            responder_id=responder_id,
+            token_hash=hash_token(token),
+            label=label,
+            expires_at=expires_at,
+        )
+    )
+    tx.session.flush()
+    return token
+
+
+def principal_for(tx: Tx, token: str) -> Principal | None:
+    """Who `token` acts for, or None if it is unknown, revoked or expired."""
+    row = tx.session.execute(
+        select(ApiToken, col(Agency.slug))
+        .join(Agency, col(Agency.id) == col(ApiToken.agency_id))
+        .where(col(ApiToken.token_hash) == hash_token(token))
+    ).first()
+    if row is None:
+        return None
+    api_token, slug = row
+    if api_token.revoked_at is not None:
+        return None
+    if api_token.expires_at is not None and api_token.expires_at <= tx.now:
+        return None
+    return Principal(
+        token_id=api_token.id,
+        agency_id=api_token.agency_id,
+        agency_slug=slug,
+        role=api_token.role,
+        responder_id=api_token.responder_id,
+    )

@@ -1,0 +1,235 @@
+"""Calls: intake, the plan, the first offers, and what each principal may read."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from dispatch.plan import Classification, plan_response
+from models.agency import Agency, Principal
+from models.call import (
+    Assignment,
+    AssignmentPublic,
+    Call,
+    CallCreate,
+    CallPublic,
+    Location,
+    PlanPublic,
+    Risk,
+    RolePublic,
+)
+from models.responder import Responder
+from models.vocabulary import (
+    ACTIVE_ASSIGNMENT_STATES,
+    AssignmentState,
+    CallStatus,
+    ResponderKind,
+    Role,
+)
+from service.access import CALL_TAKERS, NARRATIVE_READERS, require_role
+from service.dispatching import DispatchConfig, call_summary, needs_of, offer_role
+from service.errors import Conflict, NotFound
+from service.unit_of_work import Tx
+
+
+def create_call(
+    tx: Tx, *, principal: Principal, body: CallCreate, config: DispatchConfig
+) -> CallPublic:
+    """Record the call, plan its team and offer every role to the best responder free."""
+    require_role(principal, CALL_TAKERS, "create calls")
+    if body.external_id is not None:
+        _refuse_duplicate(tx, agency_id=principal.agency_id, external_id=body.external_id)
+    plan = plan_response(
+        Classification(
+            category=body.category,
+            weapon=body.risk.weapon,
+            violence=body.risk.violence,
+            medical=body.risk.medical,
+        ),
+        config.rules,
+    )
+    call = Call(
+        agency_id=principal.agency_id,
+        external_id=body.external_id,
+        lat=body.location.lat,
+        lon=body.location.lon,
+        address=body.location.address,
+        category=body.category,
+        weapon=body.risk.weapon,
+        violence=body.risk.violence,
+        medical=body.risk.medical,
+        priority=body.priority,
+        narrative=body.narrative,
+        language=body.language,
+        status=CallStatus.pending,
+        plan_mode=plan.mode,
+        plan_reason=plan.reason,
+        plan_ems=plan.ems,
+        plan_roles=[
+            {
+                "role": n.role,
+                "kind": n.kind.value,
+                "cit_required": n.cit_required,
+                "preferred_skills": sorted(n.preferred_skills),
+            }
+            for n in plan.roles
+        ],
+        received_at=body.received_at or tx.now,
+    )
+    tx.session.add(call)
+    try:
+        tx.session.flush()
+    except IntegrityError:
+        raise Conflict(f"call {body.external_id!r} already exists in this agency") from None
+    tx.record("call.created", agency_id=call.agency_id, call_id=call.id, data=call_summary(call))
+    agency = tx.session.get(Agency, call.agency_id)
+    assert agency is not None
+    for need in plan.roles:
+        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
+    update_call_status(tx, call)
+    return call_view(tx, call, principal)
+
+
+def _refuse_duplicate(tx: Tx, *, agency_id: uuid.UUID, external_id: str) -> None:
+    existing = tx.session.execute(
+        select(col(Call.id)).where(
+            col(Call.agency_id) == agency_id,
+            col(Call.external_id) == external_id,
+        )
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(
+            f"call {external_id!r} already exists in this agency as {existing}; "
+            f"read it with GET /v1/calls/{existing}"
+        )
+
+
+def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
+    return list(
+        tx.session.execute(
+            select(Assignment).where(
+                col(Assignment.call_id) == call_id,
+                col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
+            )
+        ).scalars()
+    )
+
+
+def missing_roles(tx: Tx, call: Call) -> list[str]:
+    filled = {a.role for a in active_assignments(tx, call.id)}
+    return [n.role for n in needs_of(call) if n.role not in filled]
+
+
+def update_call_status(tx: Tx, call: Call) -> None:
+    """Pending while a role has nobody, dispatched once every role has someone."""
+    if call.status not in (CallStatus.pending, CallStatus.dispatched):
+        return
+    missing = missing_roles(tx, call)
+    status = CallStatus.pending if missing else CallStatus.dispatched
+    if status == call.status:
+        return
+    call.status = status
+    tx.session.flush()
+    tx.record(
+        "call.updated",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        data={"id": str(call.id), "status": status.value, "missing": missing},
+    )
+
+
+def get_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> Call:
+    """The call, if `principal` may see it; otherwise NotFound, as if absent."""
+    call = tx.session.get(Call, call_id)
+    if (
+        call is None
+        or call.agency_id != principal.agency_id
+        or not _responder_may_see(tx, principal, call_id)
+    ):
+        raise NotFound(f"no call {call_id} in this agency")
+    return call
+
+
+def read_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> CallPublic:
+    return call_view(tx, get_call(tx, principal=principal, call_id=call_id), principal)
+
+
+def _responder_may_see(tx: Tx, principal: Principal, call_id: uuid.UUID) -> bool:
+    """Non-responders pass; a responder sees calls it is offered or was assigned to."""
+    if principal.role != Role.responder:
+        return True
+    return (
+        tx.session.execute(
+            select(col(Assignment.id)).where(
+                col(Assignment.call_id) == call_id,
+                col(Assignment.responder_id) == principal.responder_id,
+                col(Assignment.state).not_in([AssignmentState.declined, AssignmentState.expired]),
+            )
+        ).first()
+        is not None
+    )
+
+
+def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
+    """The call as `principal` may read it: the narrative only for those who need it."""
+    assignments = list(
+        tx.session.execute(
+            select(Assignment)
+            .where(col(Assignment.call_id) == call.id)
+            .order_by(col(Assignment.offered_at), col(Assignment.id))
+        ).scalars()
+    )
+    if principal.role == Role.responder:
+        assignments = [a for a in assignments if a.responder_id == principal.responder_id]
+    order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
+    assignments.sort(key=lambda a: order.get(a.role, len(order)))  # the plan's order, then time
+    missing = missing_roles(tx, call) if call.status == CallStatus.pending else []
+    return CallPublic(
+        id=call.id,
+        external_id=call.external_id,
+        location=Location(lat=call.lat, lon=call.lon, address=call.address),
+        category=call.category,
+        risk=Risk(weapon=call.weapon, violence=call.violence, medical=call.medical),
+        priority=call.priority,
+        narrative=call.narrative if _may_read_narrative(tx, principal) else None,
+        language=call.language,
+        status=call.status,
+        plan=PlanPublic(
+            mode=call.plan_mode,
+            roles=[RolePublic.model_validate(r) for r in call.plan_roles],
+            ems=call.plan_ems,
+            reason=call.plan_reason,
+            missing=missing,
+        ),
+        assignments=[AssignmentPublic.of(a) for a in assignments],
+        disposition=call.disposition,
+        received_at=call.received_at,
+        created_at=call.created_at,
+        closed_at=call.closed_at,
+    )
+
+
+def _may_read_narrative(tx: Tx, principal: Principal) -> bool:
+    if principal.role in NARRATIVE_READERS:
+        return True
+    if principal.role == Role.responder and principal.responder_id is not None:
+        responder = tx.session.get(Responder, principal.responder_id)
+        return responder is not None and responder.kind == ResponderKind.clinician
+    return False
+
+
+def list_calls(
+    tx: Tx, *, principal: Principal, status: CallStatus | None, limit: int, offset: int
+) -> list[CallPublic]:
+    query = select(Call).where(col(Call.agency_id) == principal.agency_id)
+    if principal.role == Role.responder:
+        mine = select(col(Assignment.call_id)).where(
+            col(Assignment.responder_id) == principal.responder_id,
+            col(Assignment.state).not_in([AssignmentState.declined, AssignmentState.expired]),
+        )
+        query = query.where(col(Call.id).in_(mine))
+    if status is not None:
+        query = query.where(col(Call.status) == status)
+    query = query.order_by(col(Call.received_at).desc(), col(Call.id)).limit(limit).offset(offset)
+    return [call_view(tx, c, principal) for c in tx.session.execute(query).scalars()]

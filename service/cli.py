@@ -1,0 +1,135 @@
+"""The `corespond` command: serve, migrate, agencies, tokens, demo."""
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import click
+
+from models.responder import Responder
+from models.vocabulary import Role
+from service import agencies, demo
+from service.auth import issue_token
+from service.database import make_engine
+from service.errors import CoRespondError, Invalid, NotFound
+from service.migrate import upgrade
+from service.settings import Settings
+from service.unit_of_work import Tx, UnitOfWork
+
+T = TypeVar("T")
+
+
+def _unit_of_work(settings: Settings) -> UnitOfWork:
+    engine = make_engine(settings)
+    upgrade(engine)
+    return UnitOfWork(engine, bus=None, serialize_writes=False)
+
+
+@click.group()
+def main() -> None:
+    """CoRespond: dispatch for behavioural-health calls."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (CORESPOND_HOST).")
+@click.option("--port", type=int, default=None, help="Port (CORESPOND_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Migrate the database, then serve HTTP and WebSockets."""
+    import uvicorn
+
+    settings = Settings()
+    upgrade(make_engine(settings))
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level,
+        ws_max_size=64 * 1024,  # a console message is small; a larger one closes with 1009
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    upgrade(make_engine(Settings()))
+    click.echo("schema is up to date")
+
+
+@main.group()
+def agency() -> None:
+    """Agencies (tenants)."""
+
+
+@agency.command("create")
+@click.argument("slug")
+@click.option("--name", default=None, help="Display name; defaults to the slug.")
+def agency_create(slug: str, name: str | None) -> None:
+    """Create an agency."""
+    uow = _unit_of_work(Settings())
+    created = _run(lambda: uow.write_sync(agencies.create_agency, slug=slug, name=name))
+    click.echo(f"created agency {created.slug} ({created.id})")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--agency", "slug", required=True, help="The agency's slug.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option(
+    "--responder",
+    "responder_id",
+    type=click.UUID,
+    default=None,
+    help="For --role responder: the responder the token acts as.",
+)
+@click.option("--label", default="", help="A note to tell tokens apart.")
+@click.option("--expires-in-days", type=int, default=None, help="Expire after this many days.")
+def token_create(
+    slug: str, role: str, responder_id: uuid.UUID | None, label: str, expires_in_days: int | None
+) -> None:
+    """Issue a token; it is printed once, alone on the last line."""
+    uow = _unit_of_work(Settings())
+
+    def create(tx: Tx) -> str:
+        found = agencies.get_agency(tx, slug=slug)
+        if (role == Role.responder) != (responder_id is not None):
+            raise Invalid("--responder is required with --role responder, and only then")
+        if responder_id is not None:
+            responder = tx.session.get(Responder, responder_id)
+            if responder is None or responder.agency_id != found.id:
+                raise NotFound(f"no responder {responder_id} in agency {slug!r}")
+        expires = tx.now + timedelta(days=expires_in_days) if expires_in_days else None
+        return issue_token(
+            tx,
+            agency=found,
+            role=Role(role),
+            responder_id=responder_id,
+            label=label,
+            expires_at=expires,
+        )
+
+    issued = _run(lambda: uow.write_sync(create))
+    click.echo(f"{role} token for agency {slug} (shown once; store it safely):")
+    click.echo(issued)
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Seed a demo agency around Norristown, PA, and print tokens to try it with."""
+    uow = _unit_of_work(Settings())
+    seeded = _run(lambda: uow.write_sync(demo.seed))
+    click.echo(demo.instructions(seeded, Settings()))
+
+
+def _run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except CoRespondError as exc:
+        raise click.ClickException(exc.detail) from None

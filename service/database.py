@@ -1,0 +1,46 @@
+"""Engines: SQLite in WAL mode with serialised writers, or any SQLAlchemy URL."""
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from service.settings import Settings
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The engine for `settings.database_url`.
+
+    On SQLite every write transaction starts with BEGIN IMMEDIATE (ask for it with
+    `execution_options(begin="IMMEDIATE")`): a deferred transaction that later
+    writes fails at once with SQLITE_BUSY when another writer got there first,
+    instead of waiting its turn.
+    """
+    if not settings.is_sqlite:
+        return create_engine(settings.database_url, pool_pre_ping=True, pool_size=10)
+    engine = create_engine(
+        settings.database_url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=8,
+    )
+    synchronous = settings.sqlite_synchronous
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the driver, say when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

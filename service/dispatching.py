@@ -1,0 +1,171 @@
+"""Where the pure decisions meet the database: candidates in, offers out."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlmodel import col
+
+from dispatch.cells import CellRange
+from dispatch.plan import DEFAULT_RULES, PlanRules, RoleNeed
+from dispatch.ranking import CallSite, Candidate, Fetch, Preferences, choose_responder
+from dispatch.travel import GeodesicEstimator, TravelEstimator
+from models.call import Assignment, AssignmentPublic, Call, call_date
+from models.columns import iso_utc
+from models.responder import Responder
+from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
+from service.unit_of_work import Tx
+
+# A reservation can lose a race to another replica; try the next best this often.
+_RESERVE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchConfig:
+    estimator: TravelEstimator = field(default_factory=GeodesicEstimator)
+    prefs: Preferences = field(default_factory=Preferences)
+    rules: PlanRules = DEFAULT_RULES
+
+
+def site_of(call: Call) -> CallSite:
+    return CallSite(lat=call.lat, lon=call.lon, on=call_date(call), language=call.language)
+
+
+def needs_of(call: Call) -> list[RoleNeed]:
+    """The plan's roles as stored on the call."""
+    return [
+        RoleNeed(
+            role=r["role"],
+            kind=ResponderKind(r["kind"]),
+            cit_required=r["cit_required"],
+            preferred_skills=frozenset(r["preferred_skills"]),
+        )
+        for r in call.plan_roles
+    ]
+
+
+def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+    """A `Fetch` over the agency's available responders of `kind`, one query a ring."""
+    base = select(
+        col(Responder.id),
+        col(Responder.kind),
+        col(Responder.lat),
+        col(Responder.lon),
+        col(Responder.cit_certified_until),
+        col(Responder.languages),
+        col(Responder.skills),
+    ).where(
+        col(Responder.agency_id) == agency_id,
+        col(Responder.kind) == kind,
+        col(Responder.status) == ResponderStatus.available,
+    )
+    cell = col(Responder.position_cell)
+
+    def fetch(ranges: Sequence[CellRange]) -> list[Candidate]:
+        query = base.where(or_(*(cell.between(x.lo, x.hi) for x in ranges)))
+        return [
+            Candidate(
+                id=row.id,
+                kind=ResponderKind(row.kind),
+                lat=row.lat,
+                lon=row.lon,
+                cit_certified_until=row.cit_certified_until,
+                languages=frozenset(row.languages),
+                skills=frozenset(row.skills),
+            )
+            for row in tx.session.execute(query)
+        ]
+
+    return fetch
+
+
+def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
+    """Take an available responder for an offer; False if someone else got there first."""
+    changed = tx.changed(
+        update(Responder)
+        .where(
+            col(Responder.id) == responder_id,
+            col(Responder.agency_id) == agency_id,
+            col(Responder.status) == ResponderStatus.available,
+        )
+        .values(status=ResponderStatus.offered, status_changed_at=tx.now)
+    )
+    return changed == 1
+
+
+def offer_role(
+    tx: Tx, *, call: Call, need: RoleNeed, config: DispatchConfig, offer_timeout_s: int
+) -> Assignment | None:
+    """Offer `need` on `call` to the best responder nobody has tried for it yet.
+
+    Returns None when nobody eligible is available: the role stays missing.
+    """
+    tried = tx.session.execute(
+        select(col(Assignment.responder_id)).where(
+            col(Assignment.call_id) == call.id,
+            col(Assignment.role) == need.role,
+        )
+    ).scalars()
+    exclude: set[uuid.UUID] = set(tried)
+    fetch = available_in(tx, agency_id=call.agency_id, kind=need.kind)
+    for _ in range(_RESERVE_ATTEMPTS):
+        choice = choose_responder(
+            site_of(call),
+            need,
+            fetch=fetch,
+            estimator=config.estimator,
+            prefs=config.prefs,
+            exclude=frozenset(exclude),
+        )
+        if choice is None:
+            return None
+        responder_id = choice.candidate.id
+        assert isinstance(responder_id, uuid.UUID)
+        if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
+            exclude.add(responder_id)
+            continue
+        assignment = Assignment(
+            agency_id=call.agency_id,
+            call_id=call.id,
+            responder_id=responder_id,
+            role=need.role,
+            state=AssignmentState.offered,
+            eta_s=round(choice.eta_s, 1),
+            distance_m=round(choice.distance_m, 1),
+            offered_at=tx.now,
+            offer_expires_at=tx.now + timedelta(seconds=offer_timeout_s),
+        )
+        tx.session.add(assignment)
+        tx.session.flush()
+        tx.record(
+            "assignment.offered",
+            agency_id=call.agency_id,
+            call_id=call.id,
+            responder_id=responder_id,
+            assignment_id=assignment.id,
+            data={
+                "assignment": AssignmentPublic.of(assignment).model_dump(mode="json"),
+                "call": call_summary(call),
+            },
+        )
+        return assignment
+    return None
+
+
+def call_summary(call: Call) -> dict[str, object]:
+    """What a console needs to show a call, without its narrative (read over HTTP)."""
+    return {
+        "id": str(call.id),
+        "external_id": call.external_id,
+        "location": {"lat": call.lat, "lon": call.lon, "address": call.address},
+        "category": call.category,
+        "risk": {"weapon": call.weapon, "violence": call.violence, "medical": call.medical},
+        "priority": call.priority,
+        "language": call.language,
+        "status": call.status,
+        "plan": {"mode": call.plan_mode, "reason": call.plan_reason, "ems": call.plan_ems},
+        "has_narrative": bool(call.narrative),
+        "received_at": iso_utc(call.received_at),
+    }

@@ -1,0 +1,59 @@
+"""One error base, one JSON shape: `{"error": "<Name>", "detail": "…"}`."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: str
+
+
+class CoRespondError(Exception):
+    """A failure the caller can act on; routes turn it into its HTTP status."""
+
+    status: ClassVar[int] = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(error=self.name, detail=self.detail)
+
+
+class Unauthorized(CoRespondError):
+    status = 401
+
+
+class Forbidden(CoRespondError):
+    status = 403
+
+
+class NotFound(CoRespondError):
+    status = 404
+
+
+class Conflict(CoRespondError):
+    status = 409
+
+
+class Invalid(CoRespondError):
+    status = 422
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Pydantic's errors as one line: 'location.lat: Input should be …; priority: …'."""
+    parts = []
+    for err in errors:
+        where = ".".join(
+            str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "message")
+        )
+        parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)

@@ -1,0 +1,45 @@
+"""The one place errors become HTTP responses, all in the shape of `ErrorBody`."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from service.errors import CoRespondError, ErrorBody, describe_errors
+
+_NAMES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "TooLarge",
+    429: "TooManyRequests",
+}
+
+
+def _error(status: int, name: str, detail: str) -> JSONResponse:
+    return JSONResponse(ErrorBody(error=name, detail=detail).model_dump(), status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CoRespondError)
+    async def _domain(_: Request, exc: CoRespondError) -> JSONResponse:
+        return _error(exc.status, exc.name, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "ValidationError", describe_errors(exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        name = _NAMES.get(exc.status_code, "HTTPError")
+        response = _error(exc.status_code, name, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return _error(500, "InternalError", "an unexpected error; it was logged, nothing was saved")

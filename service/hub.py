@@ -1,0 +1,120 @@
+"""The WebSocket hub: fans committed events out to the consoles that may see them.
+
+Each console has a bounded queue and its own sender task, so a slow socket never
+slows the others or the request that published: when its queue is full the
+console is closed, and it catches up by resuming from the event log.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import structlog
+from fastapi import WebSocket
+
+from models.agency import Principal
+from models.columns import iso_utc
+from models.event import EventMessage
+from service.access import may_see_event
+from service.bus import Bus
+from service.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume
+
+
+def event_frame(event: EventMessage) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "seq": event.seq,
+        "event": event.type,
+        "at": iso_utc(event.at),
+        "data": event.data,
+    }
+
+
+class Console:
+    """One connected console: who it is, and what is waiting to be sent to it."""
+
+    def __init__(self, websocket: WebSocket, principal: Principal, queue_size: int) -> None:
+        self.websocket = websocket
+        self.principal = principal
+        # (seq, frame) for events, (None, frame) for replies; None closes the socket.
+        self._queue: asyncio.Queue[tuple[int | None, dict[str, Any]] | None] = asyncio.Queue(
+            queue_size
+        )
+        self.sent_through = 0  # the highest seq already sent (replayed events count)
+        self.acked = 0  # the highest seq the console said it has
+        self.overflowed = False
+
+    def push(self, event: EventMessage) -> bool:
+        """Queue `event`; False when this push found the queue full."""
+        return self._put(event.seq, event_frame(event))
+
+    def reply(self, frame: dict[str, Any]) -> None:
+        """Queue an answer to the console's own message, in line with its events."""
+        self._put(None, frame)
+
+    def _put(self, seq: int | None, frame: dict[str, Any]) -> bool:
+        if self.overflowed:
+            return True
+        try:
+            self._queue.put_nowait((seq, frame))
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)  # tells the sender to close
+            return False
+        return True
+
+    async def send_events(self) -> None:
+        """Send queued events in order until the console is closed or too slow."""
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                await self.websocket.close(CLOSE_TOO_SLOW, "console too slow; reconnect and resume")
+                return
+            seq, frame = item
+            if seq is not None and seq <= self.sent_through:
+                continue  # already replayed from the log
+            await self.websocket.send_json(frame)
+            if seq is not None:
+                self.sent_through = seq
+
+
+class Hub:
+    def __init__(self, bus: Bus, metrics: Metrics) -> None:
+        self._bus = bus
+        self._metrics = metrics
+        self._consoles: dict[uuid.UUID, set[Console]] = defaultdict(set)
+
+    @property
+    def console_count(self) -> int:
+        return sum(len(c) for c in self._consoles.values())
+
+    async def run(self) -> None:
+        """Deliver every event the bus brings, until cancelled."""
+        async for event in self._bus.subscribe():
+            self.deliver(event)
+
+    def deliver(self, event: EventMessage) -> None:
+        for console in self._consoles.get(event.agency_id, ()):
+            if may_see_event(console.principal, event) and not console.push(event):
+                self._metrics.consoles_dropped.inc()
+                log.warning("console_too_slow", token_id=str(console.principal.token_id))
+
+    @contextlib.contextmanager
+    def attached(self, console: Console) -> Any:
+        """Receive live events for as long as the block runs."""
+        consoles = self._consoles[console.principal.agency_id]
+        consoles.add(console)
+        self._metrics.consoles.set(self.console_count)
+        try:
+            yield console
+        finally:
+            consoles.discard(console)
+            self._metrics.consoles.set(self.console_count)

@@ -1,0 +1,54 @@
+"""`/v1/calls`: flag a behavioural-health call and follow it."""
+
+import time
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from models.call import CallCreate, CallPublic
+from models.vocabulary import CallStatus
+from service import calls
+from service.deps import CurrentPrincipal, State
+from service.routes import errors
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+
+@router.post("", status_code=201, responses=errors(403, 409))
+async def create_call(body: CallCreate, principal: CurrentPrincipal, state: State) -> CallPublic:
+    """Flag a call as behavioural-health and dispatch it.
+
+    The answer holds the plan (the roles the call needs and why, and any still
+    missing) and the offers made, each with the responder's ETA and distance.
+    The offers reach the responders' consoles as `assignment.offered` events.
+    A call whose `external_id` already exists in the agency answers 409.
+    """
+    started = time.perf_counter()
+    call = await state.uow.write(
+        calls.create_call, principal=principal, body=body, config=state.dispatch
+    )
+    state.metrics.intake_seconds.observe(time.perf_counter() - started)
+    state.metrics.calls.labels(mode=call.plan.mode).inc()
+    state.metrics.offers.inc(len(call.assignments))
+    return call
+
+
+@router.get("", responses=errors(403))
+async def list_calls(
+    principal: CurrentPrincipal,
+    state: State,
+    status: CallStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[CallPublic]:
+    """Calls, newest first; a responder token lists only calls it is on."""
+    return await state.uow.read(
+        calls.list_calls, principal=principal, status=status, limit=limit, offset=offset
+    )
+
+
+@router.get("/{call_id}", responses=errors(404))
+async def get_call(call_id: uuid.UUID, principal: CurrentPrincipal, state: State) -> CallPublic:
+    """One call with its plan and assignments; the narrative only for those who need it."""
+    return await state.uow.read(calls.read_call, principal=principal, call_id=call_id)

@@ -1,0 +1,39 @@
+"""All configuration, from `CORESPOND_*` environment variables."""
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CORESPOND_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./corespond.db",
+        description="SQLAlchemy URL; the embedded default is a SQLite file beside you.",
+    )
+    bus_url: str = Field(default="memory://", description="Where events are published.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL",
+        description="FULL survives a power cut; NORMAL survives only a process crash.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to open the WebSocket; empty: same host only.",
+    )
+    ws_queue_size: int = Field(
+        default=1000, description="Events buffered for one console before it is closed."
+    )
+    ws_hello_timeout_s: float = 10.0
+    language_penalty_s: float = 300.0
+    skill_penalty_s: float = 120.0
+    road_circuity: float = 1.3
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

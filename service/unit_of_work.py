@@ -1,0 +1,131 @@
+"""One transaction per request or socket action; events published after commit.
+
+Service functions take a `Tx`, change rows, record events and flush; they never
+commit. `UnitOfWork.write` owns the session: it gives the recorded events their
+seqs, commits, and only then publishes them.
+"""
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+from anyio import from_thread, to_thread
+from sqlalchemy import CursorResult, Engine, Executable, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from models.columns import utcnow
+from models.event import Event, EventCounter, EventMessage
+from service.bus import Bus
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Tx:
+    """A session, the time of the transaction, and the events it records."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.now: datetime = utcnow()
+        self._events: list[Event] = []
+
+    def record(
+        self,
+        type: str,
+        *,
+        agency_id: uuid.UUID,
+        data: dict[str, Any],
+        call_id: uuid.UUID | None = None,
+        responder_id: uuid.UUID | None = None,
+        assignment_id: uuid.UUID | None = None,
+    ) -> None:
+        """Append an event; it gets its seq and is written when the transaction commits."""
+        self._events.append(
+            Event(
+                seq=0,
+                agency_id=agency_id,
+                at=self.now,
+                type=type,
+                call_id=call_id,
+                responder_id=responder_id,
+                assignment_id=assignment_id,
+                data=data,
+            )
+        )
+
+    def changed(self, statement: Executable) -> int:
+        """Run an UPDATE or DELETE; how many rows it changed (the conditional-update check)."""
+        result = self.session.execute(statement)
+        return int(cast(CursorResult[Any], result).rowcount)
+
+    def seal(self) -> list[EventMessage]:
+        """Number the recorded events and add them to the session.
+
+        One UPDATE of the counter row takes all the seqs at once, as late as
+        possible, so the row lock that orders commits is held only briefly.
+        """
+        if not self._events:
+            return []
+        last = self.session.execute(
+            update(EventCounter)
+            .where(col(EventCounter.id) == 1)
+            .values(last_seq=col(EventCounter.last_seq) + len(self._events))
+            .returning(col(EventCounter.last_seq))
+        ).scalar_one()
+        first = last - len(self._events) + 1
+        for offset, event in enumerate(self._events):
+            event.seq = first + offset
+        self.session.add_all(self._events)
+        messages = [EventMessage.of(e) for e in self._events]
+        self._events = []
+        return messages
+
+
+class UnitOfWork:
+    """Runs service functions in worker threads, each in its own transaction."""
+
+    def __init__(self, engine: Engine, bus: Bus | None, *, serialize_writes: bool) -> None:
+        self._read_engine = engine
+        self._write_engine = engine.execution_options(begin="IMMEDIATE")
+        self._bus = bus
+        # SQLite runs one writer at a time anyway; taking turns here as well keeps
+        # commit order and publish order the same, so consoles see seqs in order.
+        self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
+
+    async def write(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await to_thread.run_sync(lambda: self.write_sync(fn, *args, **kwargs))
+
+    async def read(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await to_thread.run_sync(lambda: self.read_sync(fn, *args, **kwargs))
+
+    def write_sync(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn` in a write transaction; commit; publish what it recorded."""
+        if self._write_lock is None:
+            return self._write(fn, *args, **kwargs)
+        with self._write_lock:
+            return self._write(fn, *args, **kwargs)
+
+    def read_sync(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        with Session(self._read_engine, expire_on_commit=False) as session:
+            return fn(Tx(session), *args, **kwargs)
+
+    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with Session(self._write_engine, expire_on_commit=False) as session:
+            tx = Tx(session)
+            result = fn(tx, *args, **kwargs)
+            messages = tx.seal()
+            session.commit()
+        if messages and self._bus is not None:
+            from_thread.run(self._bus.publish, messages)
+        return result

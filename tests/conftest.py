@@ -1,0 +1,138 @@
+"""Shared fixtures: a real CoRespond server process on a real SQLite file.
+
+One server runs for the whole session; every test gets its own agency, so tests
+cannot see each other's responders or calls (agencies are tenants).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from models.vocabulary import Role
+from service.agencies import create_agency
+from service.auth import issue_token
+from service.database import make_engine
+from service.migrate import upgrade
+from service.settings import Settings
+from service.unit_of_work import Tx, UnitOfWork
+
+CORESPOND = str(Path(sys.executable).with_name("corespond"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    ws_url: str
+    env: dict[str, str]
+    uow: UnitOfWork
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def start_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Server:
+    port = free_port()
+    db_url = f"sqlite:///{tmp / 'corespond.db'}"
+    env = {
+        **os.environ,
+        "CORESPOND_DATABASE_URL": db_url,
+        "CORESPOND_PORT": str(port),
+        "CORESPOND_HOST": "127.0.0.1",
+        "CORESPOND_LOG_LEVEL": "warning",
+        **(extra_env or {}),
+    }
+    log = tmp / "server.log"
+    process = subprocess.Popen(
+        [CORESPOND, "serve"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    engine = make_engine(Settings(database_url=db_url))
+    upgrade(engine)
+    return Server(
+        url=url,
+        ws_url=f"ws://127.0.0.1:{port}/v1/ws",
+        env=env,
+        uow=UnitOfWork(engine, bus=None, serialize_writes=False),
+        process=process,
+        log=log,
+    )
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    stop_server(running)
+
+
+@dataclass
+class AgencyKit:
+    """One agency on the shared server, with the means to act in it."""
+
+    server: Server
+    slug: str
+    id: uuid.UUID
+
+    def token(self, role: Role, *, responder_id: uuid.UUID | str | None = None) -> str:
+        def issue(tx: Tx) -> str:
+            from models.agency import Agency
+
+            agency = tx.session.get(Agency, self.id)
+            assert agency is not None
+            rid = uuid.UUID(str(responder_id)) if responder_id else None
+            return issue_token(tx, agency=agency, role=role, responder_id=rid)
+
+        return self.server.uow.write_sync(issue)
+
+    def client(self, role: Role, *, responder_id: uuid.UUID | str | None = None) -> httpx.Client:
+        token = self.token(role, responder_id=responder_id)
+        return httpx.Client(
+            base_url=self.server.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+
+
+@pytest.fixture
+def agency(server: Server) -> AgencyKit:
+    slug = f"t-{uuid.uuid4().hex[:12]}"
+    created = server.uow.write_sync(create_agency, slug=slug)
+    return AgencyKit(server=server, slug=slug, id=created.id)
+
+
+@pytest.fixture
+def dispatcher(agency: AgencyKit) -> Iterator[httpx.Client]:
+    with agency.client(Role.dispatcher) as client:
+        yield client

@@ -1,0 +1,87 @@
+"""The command line as a newcomer uses it: agency, token, demo, and a fresh serve."""
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import CORESPOND, Server, start_server, stop_server
+from tests.service.consoles import console
+from tests.service.factories import call_body
+
+
+def _run(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CORESPOND, *args], env=server.env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_agency_and_token_from_the_command_line_work_over_http(server: Server) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    created = _run(server, "agency", "create", slug, "--name", "Springfield CIT")
+    assert created.returncode == 0, created.stderr
+    issued = _run(server, "token", "create", "--agency", slug, "--role", "dispatcher")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().splitlines()[-1]
+    assert token.startswith("cr_")
+
+    response = httpx.get(f"{server.url}/v1/calls", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_token_for_a_responder_needs_the_responder(server: Server) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    _run(server, "agency", "create", slug)
+    refused = _run(server, "token", "create", "--agency", slug, "--role", "responder")
+    assert refused.returncode != 0
+    assert "--responder" in refused.stderr
+    unknown = _run(server, "token", "create", "--agency", "nowhere", "--role", "cad")
+    assert unknown.returncode != 0
+    assert "no agency 'nowhere'" in unknown.stderr
+
+
+def test_a_duplicate_agency_is_refused(server: Server) -> None:
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    assert _run(server, "agency", "create", slug).returncode == 0
+    again = _run(server, "agency", "create", slug)
+    assert again.returncode != 0
+    assert "already exists" in again.stderr
+
+
+def test_demo_on_a_fresh_machine_shows_an_offer_on_the_clinicians_console(
+    tmp_path: Path,
+) -> None:
+    fresh = start_server(tmp_path)  # an empty database: the migrations make the schema
+    try:
+        demo = _run(fresh, "demo")
+        assert demo.returncode == 0, demo.stderr
+        lines = demo.stdout.splitlines()
+        dispatcher = next(x for x in lines if x.startswith("Dispatcher token:")).split()[-1]
+        clinician = next(x for x in lines if x.startswith("Responder token:")).split()[-1]
+        where = next(x for x in lines if "acts as clinician" in x)
+        lat, lon = (float(v) for v in where.rsplit(" at ", 1)[1].rstrip(")").split(", "))
+
+        with console(fresh.ws_url, clinician) as phone:
+            response = httpx.post(
+                f"{fresh.url}/v1/calls",
+                json=call_body(at=(lat, lon)),
+                headers={"Authorization": f"Bearer {dispatcher}"},
+            )
+            assert response.status_code == 201, response.text
+            offer = phone.next_event("assignment.offered")
+        assert offer["data"]["call"]["id"] == response.json()["id"]
+        assert _run(fresh, "demo").returncode == 0  # a second run reuses the agency
+    finally:
+        stop_server(fresh)
+
+
+def test_health_readiness_metrics_and_openapi(server: Server) -> None:
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").json()["database"] == "ok"
+    assert "corespond_calls_created" in httpx.get(f"{server.url}/metrics").text
+    schema = httpx.get(f"{server.url}/openapi.json").json()
+    post_calls = schema["paths"]["/v1/calls"]["post"]
+    assert {"201", "401", "403", "409", "422"} <= set(post_calls["responses"])
+    assert schema["components"]["schemas"]["CallCreate"]["examples"]
