@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlmodel
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -54,6 +54,7 @@ class Assignment(SQLModel, table=True):
             sqlite_where=text(_ACTIVE),
             postgresql_where=text(_ACTIVE),
         ),
+        Index("ix_assignment_offer_deadline", "state", "offer_expires_at"),
         Index(
             "ux_assignment_active_role",
             "call_id",
@@ -137,6 +138,30 @@ class CallCreate(BaseModel):
     received_at: datetime | None = Field(
         default=None, description="When the call was received; defaults to now."
     )
+
+
+class ProgressUpdate(BaseModel):
+    """A responder's progress on an accepted assignment."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "cleared", "disposition": "referred"}]},
+    )
+
+    status: Literal["en_route", "on_scene", "cleared"]
+    disposition: Disposition | None = Field(
+        default=None,
+        description="How the call ended; required from the last responder to clear, "
+        "whose clearing closes the call.",
+    )
+
+
+class CallCancel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "caller called back: fine"}]}
+    )
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class RolePublic(BaseModel):

@@ -5,6 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.vocabulary import Disposition
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -34,7 +36,16 @@ class AssignmentAction(_Message):
     assignment_id: uuid.UUID
 
 
-ClientMessage = Annotated[Ack | Ping | AssignmentAction | Hello, Field(discriminator="type")]
+class ProgressAction(_Message):
+    type: Literal["status"]
+    assignment_id: uuid.UUID
+    status: Literal["en_route", "on_scene", "cleared"]
+    disposition: Disposition | None = None
+
+
+ClientMessage = Annotated[
+    Ack | Ping | AssignmentAction | ProgressAction | Hello, Field(discriminator="type")
+]
 
 
 class ClientEnvelope(BaseModel):

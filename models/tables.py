@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from models.agency import Agency, ApiToken
 from models.call import Assignment, Call
 from models.event import Event, EventCounter
+from models.idempotency import IdempotentRequest
 from models.responder import Responder
 
 metadata = SQLModel.metadata
@@ -16,6 +17,7 @@ __all__ = [
     "Call",
     "Event",
     "EventCounter",
+    "IdempotentRequest",
     "Responder",
     "metadata",
 ]

@@ -12,12 +12,16 @@ from service.unit_of_work import Tx
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def create_agency(tx: Tx, *, slug: str, name: str | None = None) -> Agency:
+def create_agency(
+    tx: Tx, *, slug: str, name: str | None = None, offer_timeout_s: int = 60
+) -> Agency:
     if not _SLUG.match(slug):
         raise Invalid(f"agency slug {slug!r} must be lowercase letters, digits and dashes")
+    if not 5 <= offer_timeout_s <= 3600:
+        raise Invalid("the offer timeout must be between 5 and 3600 seconds")
     if find_agency(tx, slug=slug) is not None:
         raise Conflict(f"agency {slug!r} already exists")
-    agency = Agency(slug=slug, name=name or slug)
+    agency = Agency(slug=slug, name=name or slug, offer_timeout_s=offer_timeout_s)
     tx.session.add(agency)
     tx.session.flush()
     return agency

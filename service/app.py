@@ -18,6 +18,7 @@ from service.metrics import Metrics
 from service.routes import assignments, calls, health, responders, ws
 from service.settings import Settings
 from service.state import AppState
+from service.timers import expire_offers_forever, forget_old_answers_forever
 from service.unit_of_work import UnitOfWork
 
 
@@ -48,13 +49,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             metrics=metrics,
         )
-        hub_task = asyncio.create_task(hub.run(), name="hub")
+        state: AppState = app.state.corespond
+        tasks = [
+            asyncio.create_task(hub.run(), name="hub"),
+            asyncio.create_task(
+                expire_offers_forever(state.uow, state.dispatch, settings.timer_interval_s),
+                name="offer-expiry",
+            ),
+            asyncio.create_task(forget_old_answers_forever(state.uow), name="idempotency"),
+        ]
         try:
             yield
         finally:
-            hub_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await hub_task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await bus.disconnect()
             engine.dispose()
 

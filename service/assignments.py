@@ -1,20 +1,18 @@
-"""Assignments: a responder answers an offer."""
+"""Assignments: answers to offers, progress on scene, and what each frees up."""
 
 import uuid
-from collections.abc import Collection
-from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select
 from sqlmodel import col
 
 from models.agency import Agency, Principal
 from models.call import Assignment, AssignmentPublic, Call
-from models.responder import Responder
-from models.vocabulary import AssignmentState, ResponderStatus, Role
+from models.vocabulary import AssignmentState, Disposition, Role
 from service.access import STAFF, require_role
-from service.calls import update_call_status
+from service.calls import active_assignments, close_call, update_call_status
 from service.dispatching import DispatchConfig, needs_of, offer_role
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, Invalid, NotFound
+from service.transitions import move
 from service.unit_of_work import Tx
 
 
@@ -29,71 +27,26 @@ def get_assignment(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) ->
     return assignment
 
 
-def _may_answer(principal: Principal, assignment: Assignment) -> None:
-    # The responder answers for itself; staff answer for a responder reached by radio.
-    if principal.role == Role.responder:
-        return
-    require_role(principal, STAFF, "answer offers")
+def _may_act(principal: Principal) -> None:
+    # The responder acts for itself; staff act for a responder reached by radio.
+    if principal.role != Role.responder:
+        require_role(principal, STAFF, "answer offers or report progress")
 
 
-def _move(
-    tx: Tx,
-    assignment: Assignment,
-    *,
-    allowed: Collection[AssignmentState],
-    to: AssignmentState,
-    **stamps: Any,
-) -> None:
-    """Move the assignment only if it is still in an allowed state (the row decides)."""
-    changed = tx.changed(
-        update(Assignment)
-        .where(
-            col(Assignment.id) == assignment.id,
-            col(Assignment.state).in_(allowed),
-        )
-        .values(state=to, **stamps)
-    )
-    if changed != 1:
-        tx.session.refresh(assignment)
-        raise Conflict(
-            f"assignment is {assignment.state}; only an offered assignment can be "
-            f"{'accepted' if to == AssignmentState.accepted else 'declined'}"
-        )
-
-
-def _set_responder(
-    tx: Tx, responder_id: uuid.UUID, *, was: ResponderStatus, to: ResponderStatus
-) -> None:
-    tx.session.execute(
-        update(Responder)
-        .where(col(Responder.id) == responder_id, col(Responder.status) == was)
-        .values(status=to, status_changed_at=tx.now)
-    )
+def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
+    """After a decline or an expiry: the role goes to the next best at once."""
+    call = tx.session.get(Call, assignment.call_id)
+    agency = tx.session.get(Agency, assignment.agency_id)
+    assert call is not None and agency is not None
+    need = next(n for n in needs_of(call) if n.role == assignment.role)
+    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
+    update_call_status(tx, call)
 
 
 def accept(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> AssignmentPublic:
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
-    _may_answer(principal, assignment)
-    _move(
-        tx,
-        assignment,
-        allowed=[AssignmentState.offered],
-        to=AssignmentState.accepted,
-        accepted_at=tx.now,
-    )
-    _set_responder(
-        tx, assignment.responder_id, was=ResponderStatus.offered, to=ResponderStatus.assigned
-    )
-    public = AssignmentPublic.of(assignment)
-    tx.record(
-        "assignment.accepted",
-        agency_id=assignment.agency_id,
-        call_id=assignment.call_id,
-        responder_id=assignment.responder_id,
-        assignment_id=assignment.id,
-        data={"assignment": public.model_dump(mode="json")},
-    )
-    return public
+    _may_act(principal)
+    return move(tx, assignment, AssignmentState.accepted)
 
 
 def decline(
@@ -101,30 +54,66 @@ def decline(
 ) -> AssignmentPublic:
     """Decline an offer: the responder is free again and the role goes to the next best."""
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
-    _may_answer(principal, assignment)
-    _move(
-        tx,
-        assignment,
-        allowed=[AssignmentState.offered],
-        to=AssignmentState.declined,
-        ended_at=tx.now,
-    )
-    _set_responder(
-        tx, assignment.responder_id, was=ResponderStatus.offered, to=ResponderStatus.available
-    )
-    public = AssignmentPublic.of(assignment)
-    tx.record(
-        "assignment.declined",
-        agency_id=assignment.agency_id,
-        call_id=assignment.call_id,
-        responder_id=assignment.responder_id,
-        assignment_id=assignment.id,
-        data={"assignment": public.model_dump(mode="json")},
-    )
-    call = tx.session.get(Call, assignment.call_id)
-    agency = tx.session.get(Agency, assignment.agency_id)
-    assert call is not None and agency is not None
-    need = next(n for n in needs_of(call) if n.role == assignment.role)
-    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
-    update_call_status(tx, call)
+    _may_act(principal)
+    public = move(tx, assignment, AssignmentState.declined)
+    reoffer(tx, assignment, config)
     return public
+
+
+def report_progress(
+    tx: Tx,
+    *,
+    principal: Principal,
+    assignment_id: uuid.UUID,
+    status: AssignmentState,
+    disposition: Disposition | None,
+) -> AssignmentPublic:
+    """En route, on scene, cleared. The last to clear closes the call with a disposition."""
+    assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
+    _may_act(principal)
+    if status not in (AssignmentState.en_route, AssignmentState.on_scene, AssignmentState.cleared):
+        raise Invalid("status must be en_route, on_scene or cleared")
+    if disposition is not None and status != AssignmentState.cleared:
+        raise Invalid("a disposition is given when clearing")
+    last = status == AssignmentState.cleared and [
+        a.id for a in active_assignments(tx, assignment.call_id)
+    ] == [assignment.id]
+    if last and disposition is None:
+        raise Invalid(
+            "this is the call's last responder: clearing closes the call, so give a "
+            "disposition (resolved_on_scene, referred, transported_crisis_centre, "
+            "transported_ed, voluntary_hold, involuntary_hold, arrest, no_contact)"
+        )
+    public = move(tx, assignment, status)
+    if last and disposition is not None:
+        call = tx.session.get(Call, assignment.call_id)
+        assert call is not None
+        close_call(tx, call, disposition=disposition)
+    return public
+
+
+def expire_due_offers(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
+    """Expire offers past their deadline and offer each role to the next best.
+
+    Deadlines are rows, so offers pending when a process died still expire after
+    the restart; of several replicas running this at once, the conditional update
+    lets exactly one act on each offer. Returns how many it expired.
+    """
+    due = tx.session.execute(
+        select(Assignment)
+        .where(
+            col(Assignment.state) == AssignmentState.offered,
+            col(Assignment.offer_expires_at) <= tx.now,
+        )
+        .order_by(col(Assignment.offer_expires_at))
+        .limit(limit)
+    ).scalars()
+    expired = 0
+    for assignment in list(due):
+        try:
+            move(tx, assignment, AssignmentState.expired)
+        except Conflict:
+            continue  # answered or expired by someone else meanwhile
+        reoffer(tx, assignment, config)
+        expired += 1
+    return expired

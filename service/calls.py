@@ -24,12 +24,14 @@ from models.vocabulary import (
     ACTIVE_ASSIGNMENT_STATES,
     AssignmentState,
     CallStatus,
+    Disposition,
     ResponderKind,
     Role,
 )
 from service.access import CALL_TAKERS, NARRATIVE_READERS, require_role
 from service.dispatching import DispatchConfig, call_summary, needs_of, offer_role
 from service.errors import Conflict, NotFound
+from service.transitions import move
 from service.unit_of_work import Tx
 
 
@@ -233,3 +235,39 @@ def list_calls(
         query = query.where(col(Call.status) == status)
     query = query.order_by(col(Call.received_at).desc(), col(Call.id)).limit(limit).offset(offset)
     return [call_view(tx, c, principal) for c in tx.session.execute(query).scalars()]
+
+
+def close_call(tx: Tx, call: Call, *, disposition: Disposition) -> None:
+    """The last responder cleared: the call ends with how it ended."""
+    call.status, call.disposition, call.closed_at = CallStatus.closed, disposition, tx.now
+    tx.session.flush()
+    tx.record(
+        "call.closed",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        data={
+            "id": str(call.id),
+            "status": call.status,
+            "disposition": disposition.value,
+            "diverted_from_arrest": disposition != Disposition.arrest,
+        },
+    )
+
+
+def cancel_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID, reason: str) -> CallPublic:
+    """Stand the call down: its open assignments are cancelled and their responders freed."""
+    require_role(principal, CALL_TAKERS, "cancel calls")
+    call = get_call(tx, principal=principal, call_id=call_id)
+    if call.status in (CallStatus.closed, CallStatus.cancelled):
+        raise Conflict(f"call is already {call.status}")
+    for assignment in active_assignments(tx, call.id):
+        move(tx, assignment, AssignmentState.cancelled)
+    call.status, call.closed_at = CallStatus.cancelled, tx.now
+    tx.session.flush()
+    tx.record(
+        "call.cancelled",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        data={"id": str(call.id), "status": call.status, "reason": reason},
+    )
+    return call_view(tx, call, principal)

@@ -67,10 +67,22 @@ def agency() -> None:
 @agency.command("create")
 @click.argument("slug")
 @click.option("--name", default=None, help="Display name; defaults to the slug.")
-def agency_create(slug: str, name: str | None) -> None:
+@click.option(
+    "--offer-timeout",
+    "offer_timeout_s",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Seconds a responder has to accept an offer before it moves on.",
+)
+def agency_create(slug: str, name: str | None, offer_timeout_s: int) -> None:
     """Create an agency."""
     uow = _unit_of_work(Settings())
-    created = _run(lambda: uow.write_sync(agencies.create_agency, slug=slug, name=name))
+    created = _run(
+        lambda: uow.write_sync(
+            agencies.create_agency, slug=slug, name=name, offer_timeout_s=offer_timeout_s
+        )
+    )
     click.echo(f"created agency {created.slug} ({created.id})")
 
 

@@ -6,12 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.calls = Counter(
-            "corespond_calls_created", "Calls taken in.", ["mode"], registry=self.registry
-        )
-        self.offers = Counter(
-            "corespond_offers_made", "Offers made to responders.", registry=self.registry
-        )
+        self.calls = Counter("corespond_calls_created", "Calls taken in.", registry=self.registry)
         self.intake_seconds = Histogram(
             "corespond_call_intake_seconds",
             "From a POST /v1/calls arriving to its commit.",

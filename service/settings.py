@@ -30,6 +30,9 @@ class Settings(BaseSettings):
         default=1000, description="Events buffered for one console before it is closed."
     )
     ws_hello_timeout_s: float = 10.0
+    timer_interval_s: float = Field(
+        default=1.0, description="How often offer deadlines are checked, in seconds."
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3

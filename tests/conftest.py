@@ -16,7 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 
+from models.agency import Agency
 from models.vocabulary import Role
 from service.agencies import create_agency
 from service.auth import issue_token
@@ -53,6 +56,7 @@ def start_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Serve
         "CORESPOND_PORT": str(port),
         "CORESPOND_HOST": "127.0.0.1",
         "CORESPOND_LOG_LEVEL": "warning",
+        "CORESPOND_TIMER_INTERVAL_S": "0.2",
         **(extra_env or {}),
     }
     log = tmp / "server.log"
@@ -109,14 +113,22 @@ class AgencyKit:
 
     def token(self, role: Role, *, responder_id: uuid.UUID | str | None = None) -> str:
         def issue(tx: Tx) -> str:
-            from models.agency import Agency
-
             agency = tx.session.get(Agency, self.id)
             assert agency is not None
             rid = uuid.UUID(str(responder_id)) if responder_id else None
             return issue_token(tx, agency=agency, role=role, responder_id=rid)
 
         return self.server.uow.write_sync(issue)
+
+    def set_offer_timeout(self, seconds: int) -> None:
+        """Shorter than an agency may choose (5 s), so expiry tests run quickly."""
+
+        def shorten(tx: Tx) -> None:
+            tx.session.execute(
+                update(Agency).where(col(Agency.id) == self.id).values(offer_timeout_s=seconds)
+            )
+
+        self.server.uow.write_sync(shorten)
 
     def client(self, role: Role, *, responder_id: uuid.UUID | str | None = None) -> httpx.Client:
         token = self.token(role, responder_id=responder_id)

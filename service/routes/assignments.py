@@ -1,13 +1,17 @@
 """`/v1/assignments`: answer an offer."""
 
 import uuid
+from functools import partial
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
-from models.call import AssignmentPublic
+from models.call import AssignmentPublic, ProgressUpdate
+from models.vocabulary import AssignmentState
 from service import assignments
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
+from service.routes.idempotent import IdempotencyKey, run_once
 
 router = APIRouter(prefix="/v1/assignments", tags=["assignments"])
 
@@ -23,24 +27,82 @@ async def get_assignment(
     return AssignmentPublic.of(row)
 
 
-@router.post("/{assignment_id}/accept", responses=errors(403, 404, 409))
+@router.post(
+    "/{assignment_id}/accept", response_model=AssignmentPublic, responses=errors(403, 404, 409)
+)
 async def accept(
-    assignment_id: uuid.UUID, principal: CurrentPrincipal, state: State
-) -> AssignmentPublic:
+    assignment_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Accept an offer (the responder, or staff for a responder reached by radio)."""
-    return await state.uow.write(
-        assignments.accept, principal=principal, assignment_id=assignment_id
+    return await run_once(
+        state=state,
+        request=request,
+        principal=principal,
+        key=idempotency_key,
+        body=None,
+        status=200,
+        work=partial(assignments.accept, principal=principal, assignment_id=assignment_id),
     )
 
 
-@router.post("/{assignment_id}/decline", responses=errors(403, 404, 409))
+@router.post(
+    "/{assignment_id}/decline", response_model=AssignmentPublic, responses=errors(403, 404, 409)
+)
 async def decline(
-    assignment_id: uuid.UUID, principal: CurrentPrincipal, state: State
-) -> AssignmentPublic:
+    assignment_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Decline an offer; the role is offered at once to the next best responder."""
-    return await state.uow.write(
-        assignments.decline,
+    return await run_once(
+        state=state,
+        request=request,
         principal=principal,
-        assignment_id=assignment_id,
-        config=state.dispatch,
+        key=idempotency_key,
+        body=None,
+        status=200,
+        work=partial(
+            assignments.decline,
+            principal=principal,
+            assignment_id=assignment_id,
+            config=state.dispatch,
+        ),
+    )
+
+
+@router.post(
+    "/{assignment_id}/status", response_model=AssignmentPublic, responses=errors(403, 404, 409)
+)
+async def report_progress(
+    assignment_id: uuid.UUID,
+    body: ProgressUpdate,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Report `en_route`, `on_scene` or `cleared` on an accepted assignment.
+
+    The last responder to clear closes the call and must give its `disposition`.
+    """
+    return await run_once(
+        state=state,
+        request=request,
+        principal=principal,
+        key=idempotency_key,
+        body=body,
+        status=200,
+        work=partial(
+            assignments.report_progress,
+            principal=principal,
+            assignment_id=assignment_id,
+            status=AssignmentState(body.status),
+            disposition=body.disposition,
+        ),
     )

@@ -2,36 +2,51 @@
 
 import time
 import uuid
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
-from models.call import CallCreate, CallPublic
+from models.call import CallCancel, CallCreate, CallPublic
 from models.vocabulary import CallStatus
 from service import calls
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
+from service.routes.idempotent import IdempotencyKey, run_once
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
-@router.post("", status_code=201, responses=errors(403, 409))
-async def create_call(body: CallCreate, principal: CurrentPrincipal, state: State) -> CallPublic:
+@router.post("", status_code=201, response_model=CallPublic, responses=errors(403, 409))
+async def create_call(
+    body: CallCreate,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Flag a call as behavioural-health and dispatch it.
 
     The answer holds the plan (the roles the call needs and why, and any still
     missing) and the offers made, each with the responder's ETA and distance.
     The offers reach the responders' consoles as `assignment.offered` events.
-    A call whose `external_id` already exists in the agency answers 409.
+    A call whose `external_id` already exists in the agency answers 409; send an
+    `Idempotency-Key` to make retries return the first answer instead.
     """
     started = time.perf_counter()
-    call = await state.uow.write(
-        calls.create_call, principal=principal, body=body, config=state.dispatch
+    response = await run_once(
+        state=state,
+        request=request,
+        principal=principal,
+        key=idempotency_key,
+        body=body,
+        status=201,
+        work=partial(calls.create_call, principal=principal, body=body, config=state.dispatch),
     )
     state.metrics.intake_seconds.observe(time.perf_counter() - started)
-    state.metrics.calls.labels(mode=call.plan.mode).inc()
-    state.metrics.offers.inc(len(call.assignments))
-    return call
+    state.metrics.calls.inc()
+    return response
 
 
 @router.get("", responses=errors(403))
@@ -52,3 +67,24 @@ async def list_calls(
 async def get_call(call_id: uuid.UUID, principal: CurrentPrincipal, state: State) -> CallPublic:
     """One call with its plan and assignments; the narrative only for those who need it."""
     return await state.uow.read(calls.read_call, principal=principal, call_id=call_id)
+
+
+@router.post("/{call_id}/cancel", response_model=CallPublic, responses=errors(403, 404, 409))
+async def cancel_call(
+    call_id: uuid.UUID,
+    body: CallCancel,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Stand a call down: open assignments are cancelled and their responders freed."""
+    return await run_once(
+        state=state,
+        request=request,
+        principal=principal,
+        key=idempotency_key,
+        body=body,
+        status=200,
+        work=partial(calls.cancel_call, principal=principal, call_id=call_id, reason=body.reason),
+    )

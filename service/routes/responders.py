@@ -1,25 +1,40 @@
 """`/v1/responders`: register officers and clinicians, move them, set availability."""
 
 import uuid
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
 from models.vocabulary import ResponderKind, ResponderStatus
 from service import responders
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
+from service.routes.idempotent import IdempotencyKey, run_once
 
 router = APIRouter(prefix="/v1/responders", tags=["responders"])
 
 
-@router.post("", status_code=201, responses=errors(403, 409))
+@router.post("", status_code=201, response_model=ResponderPublic, responses=errors(403, 409))
 async def create_responder(
-    body: ResponderCreate, principal: CurrentPrincipal, state: State
-) -> ResponderPublic:
+    body: ResponderCreate,
+    principal: CurrentPrincipal,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Register a responder. It starts `off_duty` with no position: set both to dispatch it."""
-    return await state.uow.write(responders.create_responder, principal=principal, body=body)
+    return await run_once(
+        state=state,
+        request=request,
+        principal=principal,
+        key=idempotency_key,
+        body=body,
+        status=201,
+        work=partial(responders.create_responder, principal=principal, body=body),
+    )
 
 
 @router.get("", responses=errors(403))

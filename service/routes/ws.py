@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from models.agency import Principal
-from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping
+from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
+from models.vocabulary import AssignmentState
 from service import assignments
 from service.auth import principal_for
 from service.errors import CoRespondError, describe_errors
@@ -159,15 +160,26 @@ async def _serve(console: Console, state: AppState) -> None:
             console.acked = max(console.acked, message.seq)
         elif isinstance(message, Ping):
             console.reply({"type": "pong"})
-        elif isinstance(message, AssignmentAction):
+        elif isinstance(message, AssignmentAction | ProgressAction):
             console.reply(await _act(message, console.principal, state))
         else:
             console.reply(_error("BadMessage", "hello is sent once, first"))
 
 
-async def _act(action: AssignmentAction, principal: Principal, state: AppState) -> dict[str, Any]:
+async def _act(
+    action: AssignmentAction | ProgressAction, principal: Principal, state: AppState
+) -> dict[str, Any]:
+    """Run a console's action through the same service functions as its HTTP twin."""
     try:
-        if action.type == "accept":
+        if isinstance(action, ProgressAction):
+            result = await state.uow.write(
+                assignments.report_progress,
+                principal=principal,
+                assignment_id=action.assignment_id,
+                status=AssignmentState(action.status),
+                disposition=action.disposition,
+            )
+        elif action.type == "accept":
             result = await state.uow.write(
                 assignments.accept, principal=principal, assignment_id=action.assignment_id
             )

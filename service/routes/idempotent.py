@@ -1,0 +1,82 @@
+"""Running a POST under its optional `Idempotency-Key` header."""
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Annotated
+
+import anyio
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from models.agency import Principal
+from service import idempotency
+from service.state import AppState
+from service.unit_of_work import Tx
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes a retry safe: the same key and body get the first answer "
+        "again; the same key with another body is 422; while the first is running, 409.",
+    ),
+]
+
+
+def _fingerprint(request: Request, principal: Principal, body: BaseModel | None) -> str:
+    canonical = json.dumps(
+        {
+            "method": request.method,
+            "path": request.url.path,
+            "token": str(principal.token_id),
+            "body": body.model_dump(mode="json") if body is not None else None,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def run_once(
+    *,
+    state: AppState,
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: BaseModel | None,
+    status: int,
+    work: Callable[[Tx], BaseModel],
+) -> JSONResponse:
+    """Run `work` in one transaction and answer with `status`; once per key."""
+    if key is None:
+        result = await state.uow.write(work)
+        return JSONResponse(result.model_dump(mode="json"), status_code=status)
+    agency_id = principal.agency_id
+    stored = await state.uow.write(
+        idempotency.begin,
+        agency_id=agency_id,
+        key=key,
+        fingerprint=_fingerprint(request, principal, body),
+    )
+    if stored is not None:
+        return JSONResponse(
+            stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+        )
+
+    def work_and_remember(tx: Tx) -> BaseModel:
+        result = work(tx)
+        payload = result.model_dump(mode="json")
+        idempotency.finish(tx, agency_id=agency_id, key=key, status=status, body=payload)
+        return result
+
+    try:
+        result = await state.uow.write(work_and_remember)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await state.uow.write(idempotency.abandon, agency_id=agency_id, key=key)
+        raise
+    return JSONResponse(result.model_dump(mode="json"), status_code=status)
