@@ -7,6 +7,7 @@ outside the searched cells could beat the best found.
 """
 
 import heapq
+from bisect import insort
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -56,6 +57,8 @@ class Choice:
     score_s: float  # eta plus the preference penalties; lower is better
 
 
+DEFAULT_PREFERENCES = Preferences()
+
 # Given the cell ranges of one ring, the available responders of the role's kind
 # filed there (the caller narrows by agency, kind and status).
 Fetch = Callable[[Sequence[CellRange]], Iterable[Candidate]]
@@ -85,17 +88,34 @@ def choose_responder(
     *,
     fetch: Fetch,
     estimator: TravelEstimator,
-    prefs: Preferences = Preferences(),
+    prefs: Preferences = DEFAULT_PREFERENCES,
     exclude: frozenset[Hashable] = frozenset(),
 ) -> Choice | None:
     """The best eligible candidate for `need`, or None if nobody is in reach.
 
     Ties on score go to the smaller id (as a string), so the choice is repeatable.
     """
+    best = rank_responders(
+        site, need, k=1, fetch=fetch, estimator=estimator, prefs=prefs, exclude=exclude
+    )
+    return best[0] if best else None
+
+
+def rank_responders(
+    site: CallSite,
+    need: RoleNeed,
+    *,
+    k: int,
+    fetch: Fetch,
+    estimator: TravelEstimator,
+    prefs: Preferences = DEFAULT_PREFERENCES,
+    exclude: frozenset[Hashable] = frozenset(),
+) -> list[Choice]:
+    """The `k` best eligible candidates for `need`, best first (fewer if fewer in reach)."""
     call = Point(site.lat, site.lon)
     seen: set[Hashable] = set(exclude)
     waiting: list[tuple[float, str, Candidate]] = []  # (score lower bound, id, candidate)
-    best: Choice | None = None
+    found: list[Choice] = []  # exact, best first, at most k
     for ring in rings_around(site.lat, site.lon):
         for cand in fetch(ring.ranges):
             if cand.id in seen or not is_eligible(cand, need, site.on):
@@ -106,23 +126,25 @@ def choose_responder(
                 cand, need, site, prefs
             )
             heapq.heappush(waiting, (bound, str(cand.id), cand))
-        best = _refine(best, waiting, call, need, site, estimator, prefs)
-        if best is not None and best.score_s <= estimator.lower_bound_s(need.kind, ring.covered_m):
-            return best
-    return best
+        _refine(found, k, waiting, call, need, site, estimator, prefs)
+        reach_s = estimator.lower_bound_s(need.kind, ring.covered_m)
+        if len(found) == k and found[-1].score_s <= reach_s:
+            return found
+    return found
 
 
 def _refine(
-    best: Choice | None,
+    found: list[Choice],
+    k: int,
     waiting: list[tuple[float, str, Candidate]],
     call: Point,
     need: RoleNeed,
     site: CallSite,
     estimator: TravelEstimator,
     prefs: Preferences,
-) -> Choice | None:
-    """Give exact estimates to the candidates whose bound could still beat `best`."""
-    while waiting and (best is None or _key_of(waiting[0]) < _choice_key(best)):
+) -> None:
+    """Give exact estimates to the candidates whose bound could still enter `found`."""
+    while waiting and (len(found) < k or _key_of(waiting[0]) < _choice_key(found[-1])):
         _, _, cand = heapq.heappop(waiting)
         travel = estimator.travel(need.kind, Point(cand.lat, cand.lon), call)
         choice = Choice(
@@ -131,9 +153,8 @@ def _refine(
             eta_s=travel.eta_s,
             score_s=travel.eta_s + penalty_s(cand, need, site, prefs),
         )
-        if best is None or _choice_key(choice) < _choice_key(best):
-            best = choice
-    return best
+        insort(found, choice, key=_choice_key)
+        del found[k:]
 
 
 def _key_of(entry: tuple[float, str, Candidate]) -> tuple[float, str]:

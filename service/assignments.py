@@ -9,11 +9,13 @@ from models.agency import Agency, Principal
 from models.call import Assignment, AssignmentPublic, Call
 from models.vocabulary import AssignmentState, Disposition, Role
 from service.access import STAFF, require_role
-from service.calls import active_assignments, close_call, update_call_status
+from service.call_status import active_assignments, update_call_status
+from service.calls import close_call
 from service.dispatching import DispatchConfig, needs_of, offer_role
 from service.errors import Conflict, Invalid, NotFound
 from service.transitions import move
 from service.unit_of_work import Tx
+from service.waiting import replan_waiting
 
 
 def get_assignment(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Assignment:
@@ -34,13 +36,15 @@ def _may_act(principal: Principal) -> None:
 
 
 def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
-    """After a decline or an expiry: the role goes to the next best at once."""
+    """After a decline or an expiry: the role goes to the next best at once, and the
+    responder set free goes to whichever waiting call needs it most."""
     call = tx.session.get(Call, assignment.call_id)
     agency = tx.session.get(Agency, assignment.agency_id)
     assert call is not None and agency is not None
     need = next(n for n in needs_of(call) if n.role == assignment.role)
     offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
     update_call_status(tx, call)
+    replan_waiting(tx, agency_id=assignment.agency_id, config=config)
 
 
 def accept(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> AssignmentPublic:
@@ -67,6 +71,7 @@ def report_progress(
     assignment_id: uuid.UUID,
     status: AssignmentState,
     disposition: Disposition | None,
+    config: DispatchConfig,
 ) -> AssignmentPublic:
     """En route, on scene, cleared. The last to clear closes the call with a disposition."""
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
@@ -89,6 +94,8 @@ def report_progress(
         call = tx.session.get(Call, assignment.call_id)
         assert call is not None
         close_call(tx, call, disposition=disposition)
+    if status == AssignmentState.cleared:
+        replan_waiting(tx, agency_id=assignment.agency_id, config=config)
     return public
 
 

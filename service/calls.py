@@ -21,7 +21,6 @@ from models.call import (
 )
 from models.responder import Responder
 from models.vocabulary import (
-    ACTIVE_ASSIGNMENT_STATES,
     AssignmentState,
     CallStatus,
     Disposition,
@@ -29,10 +28,12 @@ from models.vocabulary import (
     Role,
 )
 from service.access import CALL_TAKERS, NARRATIVE_READERS, require_role
-from service.dispatching import DispatchConfig, call_summary, needs_of, offer_role
+from service.call_status import active_assignments, missing_roles, update_call_status
+from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
 from service.transitions import move
 from service.unit_of_work import Tx
+from service.waiting import replan_waiting
 
 
 def create_call(
@@ -105,40 +106,6 @@ def _refuse_duplicate(tx: Tx, *, agency_id: uuid.UUID, external_id: str) -> None
             f"call {external_id!r} already exists in this agency as {existing}; "
             f"read it with GET /v1/calls/{existing}"
         )
-
-
-def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
-    return list(
-        tx.session.execute(
-            select(Assignment).where(
-                col(Assignment.call_id) == call_id,
-                col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
-            )
-        ).scalars()
-    )
-
-
-def missing_roles(tx: Tx, call: Call) -> list[str]:
-    filled = {a.role for a in active_assignments(tx, call.id)}
-    return [n.role for n in needs_of(call) if n.role not in filled]
-
-
-def update_call_status(tx: Tx, call: Call) -> None:
-    """Pending while a role has nobody, dispatched once every role has someone."""
-    if call.status not in (CallStatus.pending, CallStatus.dispatched):
-        return
-    missing = missing_roles(tx, call)
-    status = CallStatus.pending if missing else CallStatus.dispatched
-    if status == call.status:
-        return
-    call.status = status
-    tx.session.flush()
-    tx.record(
-        "call.updated",
-        agency_id=call.agency_id,
-        call_id=call.id,
-        data={"id": str(call.id), "status": status.value, "missing": missing},
-    )
 
 
 def get_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> Call:
@@ -254,7 +221,9 @@ def close_call(tx: Tx, call: Call, *, disposition: Disposition) -> None:
     )
 
 
-def cancel_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID, reason: str) -> CallPublic:
+def cancel_call(
+    tx: Tx, *, principal: Principal, call_id: uuid.UUID, reason: str, config: DispatchConfig
+) -> CallPublic:
     """Stand the call down: its open assignments are cancelled and their responders freed."""
     require_role(principal, CALL_TAKERS, "cancel calls")
     call = get_call(tx, principal=principal, call_id=call_id)
@@ -270,4 +239,5 @@ def cancel_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID, reason: str
         call_id=call.id,
         data={"id": str(call.id), "status": call.status, "reason": reason},
     )
+    replan_waiting(tx, agency_id=call.agency_id, config=config)
     return call_view(tx, call, principal)

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from dispatch.cells import CellRange
 from dispatch.plan import DEFAULT_RULES, PlanRules, RoleNeed
-from dispatch.ranking import CallSite, Candidate, Fetch, Preferences, choose_responder
+from dispatch.ranking import CallSite, Candidate, Choice, Fetch, Preferences, choose_responder
 from dispatch.travel import GeodesicEstimator, TravelEstimator
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
@@ -95,6 +95,52 @@ def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
     return changed == 1
 
 
+def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
+    """Everyone already offered this role on this call: never offered it again."""
+    return set(
+        tx.session.execute(
+            select(col(Assignment.responder_id)).where(
+                col(Assignment.call_id) == call_id, col(Assignment.role) == role
+            )
+        ).scalars()
+    )
+
+
+def make_offer(
+    tx: Tx, *, call: Call, role: str, choice: Choice, offer_timeout_s: int
+) -> Assignment | None:
+    """Reserve the chosen responder and offer it the role; None if it was taken meanwhile."""
+    responder_id = choice.candidate.id
+    assert isinstance(responder_id, uuid.UUID)
+    if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
+        return None
+    assignment = Assignment(
+        agency_id=call.agency_id,
+        call_id=call.id,
+        responder_id=responder_id,
+        role=role,
+        state=AssignmentState.offered,
+        eta_s=round(choice.eta_s, 1),
+        distance_m=round(choice.distance_m, 1),
+        offered_at=tx.now,
+        offer_expires_at=tx.now + timedelta(seconds=offer_timeout_s),
+    )
+    tx.session.add(assignment)
+    tx.session.flush()
+    tx.record(
+        "assignment.offered",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        responder_id=responder_id,
+        assignment_id=assignment.id,
+        data={
+            "assignment": AssignmentPublic.of(assignment).model_dump(mode="json"),
+            "call": call_summary(call),
+        },
+    )
+    return assignment
+
+
 def offer_role(
     tx: Tx, *, call: Call, need: RoleNeed, config: DispatchConfig, offer_timeout_s: int
 ) -> Assignment | None:
@@ -102,13 +148,7 @@ def offer_role(
 
     Returns None when nobody eligible is available: the role stays missing.
     """
-    tried = tx.session.execute(
-        select(col(Assignment.responder_id)).where(
-            col(Assignment.call_id) == call.id,
-            col(Assignment.role) == need.role,
-        )
-    ).scalars()
-    exclude: set[uuid.UUID] = set(tried)
+    exclude = tried_for(tx, call_id=call.id, role=need.role)
     fetch = available_in(tx, agency_id=call.agency_id, kind=need.kind)
     for _ in range(_RESERVE_ATTEMPTS):
         choice = choose_responder(
@@ -121,36 +161,12 @@ def offer_role(
         )
         if choice is None:
             return None
-        responder_id = choice.candidate.id
-        assert isinstance(responder_id, uuid.UUID)
-        if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
-            exclude.add(responder_id)
-            continue
-        assignment = Assignment(
-            agency_id=call.agency_id,
-            call_id=call.id,
-            responder_id=responder_id,
-            role=need.role,
-            state=AssignmentState.offered,
-            eta_s=round(choice.eta_s, 1),
-            distance_m=round(choice.distance_m, 1),
-            offered_at=tx.now,
-            offer_expires_at=tx.now + timedelta(seconds=offer_timeout_s),
+        offer = make_offer(
+            tx, call=call, role=need.role, choice=choice, offer_timeout_s=offer_timeout_s
         )
-        tx.session.add(assignment)
-        tx.session.flush()
-        tx.record(
-            "assignment.offered",
-            agency_id=call.agency_id,
-            call_id=call.id,
-            responder_id=responder_id,
-            assignment_id=assignment.id,
-            data={
-                "assignment": AssignmentPublic.of(assignment).model_dump(mode="json"),
-                "call": call_summary(call),
-            },
-        )
-        return assignment
+        if offer is not None:
+            return offer
+        exclude.add(choice.candidate.id)  # type: ignore[arg-type]
     return None
 
 

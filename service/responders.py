@@ -16,8 +16,10 @@ from models.vocabulary import (
     Role,
 )
 from service.access import STAFF, require_role
+from service.dispatching import DispatchConfig
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.unit_of_work import Tx
+from service.waiting import replan_waiting
 
 
 def create_responder(tx: Tx, *, principal: Principal, body: ResponderCreate) -> ResponderPublic:
@@ -81,9 +83,18 @@ def set_position(
 
 
 def set_status(
-    tx: Tx, *, principal: Principal, responder_id: uuid.UUID, status: ResponderStatus
+    tx: Tx,
+    *,
+    principal: Principal,
+    responder_id: uuid.UUID,
+    status: ResponderStatus,
+    config: DispatchConfig,
 ) -> ResponderPublic:
-    """Go available, off duty or out of service. The busy statuses follow assignments."""
+    """Go available, off duty or out of service. The busy statuses follow assignments.
+
+    A responder who becomes available is offered at once to the waiting call that
+    needs it most, so the answer may already show it `offered`.
+    """
     responder = get_responder(tx, principal=principal, responder_id=responder_id)
     _require_self_or(principal, responder_id, STAFF, "change other responders' status")
     if status not in SETTABLE_RESPONDER_STATUSES:
@@ -104,6 +115,8 @@ def set_status(
         responder_id=responder.id,
         data={"responder_id": str(responder.id), "status": status.value, "previous": previous},
     )
+    if status == ResponderStatus.available:
+        replan_waiting(tx, agency_id=principal.agency_id, config=config)
     return ResponderPublic.of(responder)
 
 

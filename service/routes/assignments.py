@@ -104,5 +104,6 @@ async def report_progress(
             assignment_id=assignment_id,
             status=AssignmentState(body.status),
             disposition=body.disposition,
+            config=state.dispatch,
         ),
     )

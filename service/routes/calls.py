@@ -86,5 +86,11 @@ async def cancel_call(
         key=idempotency_key,
         body=body,
         status=200,
-        work=partial(calls.cancel_call, principal=principal, call_id=call_id, reason=body.reason),
+        work=partial(
+            calls.cancel_call,
+            principal=principal,
+            call_id=call_id,
+            reason=body.reason,
+            config=state.dispatch,
+        ),
     )

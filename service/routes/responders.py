@@ -84,5 +84,9 @@ async def set_status(
 ) -> ResponderPublic:
     """Go `available`, `off_duty` or `out_of_service`. Refused while on a call."""
     return await state.uow.write(
-        responders.set_status, principal=principal, responder_id=responder_id, status=body.status
+        responders.set_status,
+        principal=principal,
+        responder_id=responder_id,
+        status=body.status,
+        config=state.dispatch,
     )

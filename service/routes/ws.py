@@ -178,6 +178,7 @@ async def _act(
                 assignment_id=action.assignment_id,
                 status=AssignmentState(action.status),
                 disposition=action.disposition,
+                config=state.dispatch,
             )
         elif action.type == "accept":
             result = await state.uow.write(

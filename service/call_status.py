@@ -1,0 +1,45 @@
+"""A call's status follows from its assignments: pending until every role has someone."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.call import Assignment, Call
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus
+from service.dispatching import needs_of
+from service.unit_of_work import Tx
+
+
+def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
+    return list(
+        tx.session.execute(
+            select(Assignment).where(
+                col(Assignment.call_id) == call_id,
+                col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
+            )
+        ).scalars()
+    )
+
+
+def missing_roles(tx: Tx, call: Call) -> list[str]:
+    filled = {a.role for a in active_assignments(tx, call.id)}
+    return [n.role for n in needs_of(call) if n.role not in filled]
+
+
+def update_call_status(tx: Tx, call: Call) -> None:
+    """Pending while a role has nobody, dispatched once every role has someone."""
+    if call.status not in (CallStatus.pending, CallStatus.dispatched):
+        return
+    missing = missing_roles(tx, call)
+    status = CallStatus.pending if missing else CallStatus.dispatched
+    if status == call.status:
+        return
+    call.status = status
+    tx.session.flush()
+    tx.record(
+        "call.updated",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        data={"id": str(call.id), "status": status.value, "missing": missing},
+    )

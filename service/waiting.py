@@ -1,0 +1,85 @@
+"""Re-planning waiting calls when responders free up."""
+
+import uuid
+from collections.abc import Hashable
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from dispatch.ranking import Fetch
+from dispatch.waiting import WaitingNeed, assign_waiting
+from models.agency import Agency
+from models.call import Call
+from models.vocabulary import CallStatus, ResponderKind
+from service.call_status import missing_roles, update_call_status
+from service.dispatching import (
+    DispatchConfig,
+    available_in,
+    make_offer,
+    needs_of,
+    site_of,
+    tried_for,
+)
+from service.unit_of_work import Tx
+
+# The most urgent, oldest calls considered in one re-plan; more wait for the next.
+MAX_WAITING = 50
+
+
+def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> int:
+    """Offer the agency's free responders to its waiting calls, all at once.
+
+    Called whenever a responder becomes available (set available, cleared,
+    declined, expired, cancelled). Returns how many offers it made.
+    """
+    calls = list(
+        tx.session.execute(
+            select(Call)
+            .where(col(Call.agency_id) == agency_id, col(Call.status) == CallStatus.pending)
+            .order_by(col(Call.priority), col(Call.received_at))
+            .limit(MAX_WAITING)
+        ).scalars()
+    )
+    if not calls:
+        return 0
+    by_key: dict[Hashable, Call] = {}
+    waiting: list[WaitingNeed] = []
+    for call in calls:
+        missing = set(missing_roles(tx, call))
+        for need in needs_of(call):
+            if need.role not in missing:
+                continue
+            by_key[(call.id, need.role)] = call
+            waiting.append(
+                WaitingNeed(
+                    key=(call.id, need.role),
+                    site=site_of(call),
+                    need=need,
+                    priority=call.priority,
+                    received_at=call.received_at,
+                    exclude=frozenset(tried_for(tx, call_id=call.id, role=need.role)),
+                )
+            )
+
+    def fetch_for(kind: ResponderKind) -> Fetch:
+        return available_in(tx, agency_id=agency_id, kind=kind)
+
+    agency = tx.session.get(Agency, agency_id)
+    assert agency is not None
+    made = 0
+    chosen = assign_waiting(
+        waiting, fetch_for=fetch_for, estimator=config.estimator, prefs=config.prefs
+    )
+    for role, choice in chosen:
+        call = by_key[role.key]
+        offer = make_offer(
+            tx,
+            call=call,
+            role=role.need.role,
+            choice=choice,
+            offer_timeout_s=agency.offer_timeout_s,
+        )
+        if offer is not None:
+            made += 1
+            update_call_status(tx, call)
+    return made
