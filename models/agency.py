@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import String
+from sqlalchemy import BigInteger, String
 from sqlmodel import Column, Field, SQLModel
 
 from models.columns import UTCDateTime, utcnow
@@ -33,6 +33,12 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    acked_seq: int = Field(
+        default=0,
+        sa_type=BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+        description="The last seq a console on this token acknowledged.",
+    )
 
 
 class Principal(BaseModel):

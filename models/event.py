@@ -42,6 +42,12 @@ class EventCounter(SQLModel, table=True):
 
     id: int = sqlmodel.Field(primary_key=True)
     last_seq: int = sqlmodel.Field(sa_type=BigInteger)
+    purged_through: int = sqlmodel.Field(
+        default=0,
+        sa_type=BigInteger,
+        sa_column_kwargs={"server_default": "0"},
+        description="Events up to this seq are past retention and gone.",
+    )
 
 
 class EventMessage(BaseModel):

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -18,7 +19,7 @@ from service.metrics import Metrics
 from service.routes import assignments, calls, health, responders, ws
 from service.settings import Settings
 from service.state import AppState
-from service.timers import expire_offers_forever, forget_old_answers_forever
+from service.timers import expire_offers_forever, keep_house_forever
 from service.unit_of_work import UnitOfWork
 
 
@@ -56,7 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 expire_offers_forever(state.uow, state.dispatch, settings.timer_interval_s),
                 name="offer-expiry",
             ),
-            asyncio.create_task(forget_old_answers_forever(state.uow), name="idempotency"),
+            asyncio.create_task(
+                keep_house_forever(
+                    state.uow, event_retention=timedelta(days=settings.event_retention_days)
+                ),
+                name="housekeeping",
+            ),
         ]
         try:
             yield

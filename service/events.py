@@ -1,11 +1,16 @@
-"""Reading the event log: the head, and what a console missed."""
+"""Reading the event log: the head, what a console missed, acks and retention."""
 
-from sqlalchemy import select
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
-from models.agency import Principal
+from models.agency import ApiToken, Principal
+from models.call import Assignment
 from models.event import Event, EventCounter, EventMessage
-from models.vocabulary import Role
+from models.vocabulary import AssignmentState, Role
 from service.unit_of_work import Tx
 
 
@@ -29,3 +34,81 @@ def events_after(tx: Tx, *, principal: Principal, after: int, limit: int) -> lis
     if principal.role == Role.responder:
         query = query.where(col(Event.responder_id) == principal.responder_id)
     return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
+
+
+def purged_through(tx: Tx) -> int:
+    """Events up to this seq are past retention: a console behind it must re-read state."""
+    return int(
+        tx.session.execute(
+            select(col(EventCounter.purged_through)).where(col(EventCounter.id) == 1)
+        ).scalar_one()
+    )
+
+
+def purge_old_events(tx: Tx, *, keep: timedelta) -> int:
+    """Delete events older than `keep`, oldest first, and move the watermark."""
+    last = tx.session.execute(
+        select(func.max(col(Event.seq))).where(col(Event.at) < tx.now - keep)
+    ).scalar_one_or_none()
+    if last is None:
+        return 0
+    deleted = tx.changed(delete(Event).where(col(Event.seq) <= last))
+    tx.session.execute(
+        update(EventCounter).where(col(EventCounter.id) == 1).values(purged_through=last)
+    )
+    return deleted
+
+
+def unacked_offers(tx: Tx, *, principal: Principal, through: int) -> list[EventMessage]:
+    """A responder's offers still open whose event its consoles never acknowledged."""
+    if principal.role != Role.responder:
+        return []
+    acked = tx.session.execute(
+        select(col(ApiToken.acked_seq)).where(col(ApiToken.id) == principal.token_id)
+    ).scalar_one()
+    query = (
+        select(Event)
+        .join(Assignment, col(Assignment.id) == col(Event.assignment_id))
+        .where(
+            col(Event.responder_id) == principal.responder_id,
+            col(Event.type) == "assignment.offered",
+            col(Event.seq) > acked,
+            col(Event.seq) <= through,
+            col(Assignment.state) == AssignmentState.offered,
+        )
+        .order_by(col(Event.seq))
+    )
+    return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
+
+
+def record_ack(tx: Tx, *, token_id: uuid.UUID, seq: int) -> None:
+    """Remember the last seq a console on this token acknowledged (never backwards)."""
+    tx.session.execute(
+        update(ApiToken)
+        .where(col(ApiToken.id) == token_id, col(ApiToken.acked_seq) < seq)
+        .values(acked_seq=seq)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CatchUp:
+    """What a (re)connecting console is owed before live events, from one snapshot."""
+
+    head: int
+    unacked: list[EventMessage]  # open offers never acknowledged, at or before the resume point
+    missed: list[EventMessage]  # everything after the resume point
+    resync: bool  # the resume point is past retention or too far back: re-read over HTTP
+
+
+def catch_up(tx: Tx, *, principal: Principal, resume_after: int | None, max_replay: int) -> CatchUp:
+    head = head_seq(tx)
+    through = head if resume_after is None else min(resume_after, head)
+    unacked = unacked_offers(tx, principal=principal, through=through)
+    if resume_after is None or resume_after >= head:
+        return CatchUp(head=head, unacked=unacked, missed=[], resync=False)
+    if resume_after < purged_through(tx):
+        return CatchUp(head=head, unacked=unacked, missed=[], resync=True)
+    missed = events_after(tx, principal=principal, after=resume_after, limit=max_replay + 1)
+    if len(missed) > max_replay:
+        return CatchUp(head=head, unacked=unacked, missed=[], resync=True)
+    return CatchUp(head=head, unacked=unacked, missed=missed, resync=False)

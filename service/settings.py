@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     timer_interval_s: float = Field(
         default=1.0, description="How often offer deadlines are checked, in seconds."
     )
+    event_retention_days: int = Field(
+        default=90, ge=1, description="How long the event log keeps events for resume."
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3

@@ -1,11 +1,13 @@
 """Background work driven by deadlines stored in the database."""
 
 import asyncio
+from datetime import timedelta
 
 import structlog
 
 from service.assignments import expire_due_offers
 from service.dispatching import DispatchConfig
+from service.events import purge_old_events
 from service.idempotency import forget_old
 from service.unit_of_work import UnitOfWork
 
@@ -31,11 +33,15 @@ async def expire_offers_forever(uow: UnitOfWork, config: DispatchConfig, interva
         await asyncio.sleep(0 if expired == _BATCH else interval_s)
 
 
-async def forget_old_answers_forever(uow: UnitOfWork, interval_s: float = 600) -> None:
-    """Drop stored idempotent answers past their keeping time, every `interval_s`."""
+async def keep_house_forever(
+    uow: UnitOfWork, *, event_retention: timedelta, interval_s: float = 600
+) -> None:
+    """Every `interval_s`: drop events past retention and stored idempotent answers
+    past their keeping time. Consoles that fall behind the first are told to resync."""
     while True:
         try:
+            await uow.write(purge_old_events, keep=event_retention)
             await uow.write(forget_old)
         except Exception:
-            log.exception("idempotency_cleanup_failed")
+            log.exception("housekeeping_failed")
         await asyncio.sleep(interval_s)

@@ -12,11 +12,11 @@ from starlette.websockets import WebSocketDisconnect
 
 from models.agency import Principal
 from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
-from models.vocabulary import AssignmentState
+from models.vocabulary import AssignmentState, Role
 from service import assignments
 from service.auth import principal_for
 from service.errors import CoRespondError, describe_errors
-from service.events import events_after, head_seq
+from service.events import catch_up, record_ack
 from service.hub import Console, event_frame
 from service.settings import Settings
 from service.state import AppState
@@ -106,10 +106,9 @@ async def console_socket(websocket: WebSocket) -> None:
         return
     console = Console(websocket, principal, state.settings.ws_queue_size)
     with state.hub.attached(console):
-        # Attached before reading the log, so nothing committed from here on is missed;
-        # the sender skips what the replay already sent.
-        if not await _welcome(console, hello.resume_after, state):
-            return
+        # Attached before reading the log, so nothing committed from here on is
+        # missed; the sender skips whatever the catch-up already sent.
+        await _catch_up(console, hello.resume_after, state)
         sender = asyncio.create_task(console.send_events())
         try:
             await _serve(console, state)
@@ -117,31 +116,31 @@ async def console_socket(websocket: WebSocket) -> None:
             sender.cancel()
 
 
-async def _welcome(console: Console, resume_after: int | None, state: AppState) -> bool:
-    principal = console.principal
-    head = await state.uow.read(head_seq)
-    await console.websocket.send_json(
-        {"type": "welcome", "principal": principal.model_dump(mode="json"), "seq": head}
+async def _catch_up(console: Console, resume_after: int | None, state: AppState) -> None:
+    """Welcome, then in seq order: offers never acknowledged, then what was missed."""
+    owed = await state.uow.read(
+        catch_up, principal=console.principal, resume_after=resume_after, max_replay=MAX_REPLAY
     )
-    console.sent_through = head
-    if resume_after is None:
-        return True
-    missed = await state.uow.read(
-        events_after, principal=principal, after=resume_after, limit=MAX_REPLAY + 1
+    send = console.websocket.send_json
+    await send(
+        {
+            "type": "welcome",
+            "principal": console.principal.model_dump(mode="json"),
+            "seq": owed.head,
+        }
     )
-    if len(missed) > MAX_REPLAY:
-        await console.websocket.send_json(
+    for event in owed.unacked + owed.missed:
+        await send(event_frame(event))
+    if owed.resync:
+        await send(
             {
                 "type": "resync",
-                "detail": "too many events missed; re-read state over HTTP",
-                "seq": head,
+                "detail": "the events after your resume point are no longer kept; "
+                "re-read state over HTTP",
+                "seq": owed.head,
             }
         )
-        return True
-    for event in missed:
-        await console.websocket.send_json(event_frame(event))
-    console.sent_through = max(head, missed[-1].seq if missed else head)
-    return True
+    console.sent_through = owed.head
 
 
 async def _serve(console: Console, state: AppState) -> None:
@@ -157,13 +156,23 @@ async def _serve(console: Console, state: AppState) -> None:
         if isinstance(message, dict):
             console.reply(message)
         elif isinstance(message, Ack):
-            console.acked = max(console.acked, message.seq)
+            await _ack(console, message.seq, state)
         elif isinstance(message, Ping):
             console.reply({"type": "pong"})
         elif isinstance(message, AssignmentAction | ProgressAction):
             console.reply(await _act(message, console.principal, state))
         else:
             console.reply(_error("BadMessage", "hello is sent once, first"))
+
+
+async def _ack(console: Console, seq: int, state: AppState) -> None:
+    """Acks decide which offers are sent again on reconnect, so a responder's are
+    stored at once (they are few); other consoles' acks are only kept in memory."""
+    if seq <= console.acked:
+        return
+    console.acked = seq
+    if console.principal.role == Role.responder:
+        await state.uow.write(record_ack, token_id=console.principal.token_id, seq=seq)
 
 
 async def _act(
