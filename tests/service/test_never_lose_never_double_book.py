@@ -1,0 +1,173 @@
+"""The two promises: a call that got a 2xx exists after any crash, and a responder
+holds at most one active assignment, under concurrency and across a kill -9."""
+
+import os
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.event import Event
+from models.vocabulary import Role
+from service.agencies import create_agency
+from service.unit_of_work import Tx
+from tests.conftest import AgencyKit, Server, start_server, stop_server
+from tests.service.factories import call_body, north_of, responder
+
+ACTIVE = {"offered", "accepted", "en_route", "on_scene"}
+
+
+def _assert_nobody_double_booked(calls: list[dict[str, Any]]) -> None:
+    active: dict[str, list[str]] = {}
+    for call in calls:
+        for a in call["assignments"]:
+            if a["state"] in ACTIVE:
+                active.setdefault(a["responder_id"], []).append(call["id"])
+    doubled = {rid: ids for rid, ids in active.items() if len(ids) > 1}
+    assert doubled == {}
+
+
+def _all_calls(client: httpx.Client) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+    while True:
+        page = client.get("/v1/calls", params={"limit": 500, "offset": len(calls)}).json()
+        calls += page
+        if len(page) < 500:
+            return calls
+
+
+def _agency_seqs(server: Server, agency_id: object) -> list[int]:
+    def read(tx: Tx) -> list[int]:
+        query = select(col(Event.seq)).where(col(Event.agency_id) == agency_id)
+        return list(tx.session.execute(query.order_by(col(Event.seq))).scalars())
+
+    return server.uow.read_sync(read)
+
+
+def test_fifty_calls_at_once_over_ten_clinicians(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    people = [responder(dispatcher, kind="clinician", at=north_of(150 * i)) for i in range(10)]
+    clients = [agency.client(Role.cad) for _ in range(5)]
+
+    def post(i: int) -> httpx.Response:
+        body = call_body(at=north_of(37 * i), external_id=f"CAD-{i}")
+        return clients[i % 5].post("/v1/calls", json=body)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(post, range(50)))
+    for client in clients:
+        client.close()
+
+    assert [a.status_code for a in answers] == [201] * 50
+    calls = _all_calls(dispatcher)
+    assert len(calls) == 50
+    _assert_nobody_double_booked(calls)
+    assert {c["status"] for c in calls} <= {"pending", "dispatched"}
+    assert sum(c["status"] == "dispatched" for c in calls) == len(people)
+    board = dispatcher.get("/v1/responders", params={"status": "offered"}).json()
+    assert len(board) == len(people)
+    seqs = _agency_seqs(agency.server, agency.id)
+    assert len(seqs) == len(set(seqs))
+
+
+def test_the_event_log_has_no_gaps_under_concurrent_writers(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    def read(tx: Tx) -> list[int]:
+        query = select(col(Event.seq)).order_by(col(Event.seq))
+        return list(tx.session.execute(query).scalars())
+
+    before = agency.server.uow.read_sync(read)
+    clinician = responder(dispatcher, kind="clinician")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(
+            pool.map(
+                lambda i: dispatcher.put(
+                    f"/v1/responders/{clinician['id']}/position",
+                    json={"lat": north_of(i)[0], "lon": north_of(i)[1]},
+                ),
+                range(40),
+            )
+        )
+    after = agency.server.uow.read_sync(read)
+    new = [s for s in after if s not in set(before)]
+    assert len(new) >= 40
+    assert new == list(range(new[0], new[0] + len(new)))
+
+
+def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
+    tmp_path: Path,
+) -> None:
+    server = start_server(tmp_path)
+    try:
+        created = server.uow.write_sync(create_agency, slug="crash")
+        kit = AgencyKit(server=server, slug="crash", id=created.id)
+        kit.set_offer_timeout(2)
+        with kit.client(Role.dispatcher) as desk:
+            for i in range(6):
+                responder(desk, kind="clinician", at=north_of(300 * i))
+        acknowledged = _stream_calls_then_kill(kit, server)
+    finally:
+        stop_server(server)
+    assert len(acknowledged) >= 3, "too few calls got through before the kill"
+
+    restarted = start_server(tmp_path)  # the same database file
+    try:
+        after = AgencyKit(server=restarted, slug=kit.slug, id=kit.id)
+        with after.client(Role.dispatcher) as desk:
+            for call in acknowledged:
+                assert desk.get(f"/v1/calls/{call['id']}").status_code == 200
+            _assert_nobody_double_booked(_all_calls(desk))
+            offered = [
+                a["id"] for c in acknowledged for a in c["assignments"] if a["state"] == "offered"
+            ]
+            assert offered
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                states = {desk.get(f"/v1/assignments/{aid}").json()["state"] for aid in offered}
+                if states == {"expired"}:
+                    break
+                time.sleep(0.2)
+            assert states == {"expired"}
+            _assert_nobody_double_booked(_all_calls(desk))
+    finally:
+        stop_server(restarted)
+
+
+def _stream_calls_then_kill(kit: AgencyKit, server: Server) -> list[dict[str, Any]]:
+    """Post calls from three threads; kill -9 the server mid-stream; return the 201s."""
+    acknowledged: list[dict[str, Any]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stream(worker: int) -> None:
+        with kit.client(Role.cad) as cad:
+            for i in range(200):
+                if stop.is_set():
+                    return
+                try:
+                    answer = cad.post("/v1/calls", json=call_body(at=north_of(50 * i)))
+                except httpx.TransportError:
+                    return
+                if answer.status_code == 201:
+                    with lock:
+                        acknowledged.append(answer.json())
+
+    threads = [threading.Thread(target=stream, args=(w,)) for w in range(3)]
+    for thread in threads:
+        thread.start()
+    while len(acknowledged) < 8 and any(t.is_alive() for t in threads):
+        time.sleep(0.02)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    return acknowledged
