@@ -42,13 +42,13 @@ class Console:
     def __init__(self, websocket: WebSocket, principal: Principal, queue_size: int) -> None:
         self.websocket = websocket
         self.principal = principal
-        # (seq, frame) for events, (None, frame) for replies; None closes the socket.
-        self._queue: asyncio.Queue[tuple[int | None, dict[str, Any]] | None] = asyncio.Queue(
-            queue_size
-        )
+        # (seq, frame) for events, (None, frame) for replies to the console's messages.
+        self._queue: asyncio.Queue[tuple[int | None, dict[str, Any]]] = asyncio.Queue(queue_size)
         self.sent_through = 0  # the highest seq already sent (replayed events count)
         self.acked = 0  # the highest seq the console said it has
         self.overflowed = False
+        self._sender: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
 
     def push(self, event: EventMessage) -> bool:
         """Queue `event`; False when this push found the queue full."""
@@ -65,25 +65,34 @@ class Console:
             self._queue.put_nowait((seq, frame))
         except asyncio.QueueFull:
             self.overflowed = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)  # tells the sender to close
+            # The sender is most likely stuck in a send the peer never reads, so a
+            # message in the queue would never be seen: stop it from outside.
+            self._closer = asyncio.get_running_loop().create_task(self._close_too_slow())
             return False
         return True
 
-    async def send_events(self) -> None:
-        """Send queued events in order until the console is closed or too slow."""
+    def start(self) -> asyncio.Task[None]:
+        self._sender = asyncio.create_task(self._send_events(), name="console-sender")
+        return self._sender
+
+    async def _send_events(self) -> None:
+        """Send queued frames in order, skipping events the catch-up already sent."""
         while True:
-            item = await self._queue.get()
-            if item is None:
-                await self.websocket.close(CLOSE_TOO_SLOW, "console too slow; reconnect and resume")
-                return
-            seq, frame = item
+            seq, frame = await self._queue.get()
             if seq is not None and seq <= self.sent_through:
-                continue  # already replayed from the log
+                continue
             await self.websocket.send_json(frame)
             if seq is not None:
                 self.sent_through = seq
+
+    async def _close_too_slow(self) -> None:
+        if self._sender is not None:
+            self._sender.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                self.websocket.close(CLOSE_TOO_SLOW, "console too slow; reconnect and resume"),
+                timeout=5,
+            )
 
 
 class Hub:

@@ -109,7 +109,7 @@ async def console_socket(websocket: WebSocket) -> None:
         # Attached before reading the log, so nothing committed from here on is
         # missed; the sender skips whatever the catch-up already sent.
         await _catch_up(console, hello.resume_after, state)
-        sender = asyncio.create_task(console.send_events())
+        sender = console.start()
         try:
             await _serve(console, state)
         finally:
