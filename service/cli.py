@@ -47,8 +47,8 @@ def serve(host: str | None, port: int | None) -> None:
         port=port or settings.port,
         log_level=settings.log_level,
         ws_max_size=64 * 1024,  # a console message is small; a larger one closes with 1009
-        ws_ping_interval=20,
-        ws_ping_timeout=20,
+        ws_ping_interval=settings.ws_ping_interval_s,
+        ws_ping_timeout=settings.ws_ping_timeout_s,
     )
 
 

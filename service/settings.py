@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         default=1000, description="Events buffered for one console before it is closed."
     )
     ws_hello_timeout_s: float = 10.0
+    ws_ping_interval_s: float = Field(
+        default=20.0, description="How often the server pings each console."
+    )
+    ws_ping_timeout_s: float = Field(
+        default=20.0, description="A console that does not answer a ping in time is dropped."
+    )
     timer_interval_s: float = Field(
         default=1.0, description="How often offer deadlines are checked, in seconds."
     )

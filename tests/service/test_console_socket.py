@@ -1,6 +1,11 @@
 """The console socket: offers arrive live, answers go back, each console sees its own."""
 
+import base64
 import json
+import os
+import socket
+import time
+from pathlib import Path
 
 import httpx
 from websockets.exceptions import ConnectionClosed
@@ -8,7 +13,8 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from models.vocabulary import Role
-from tests.conftest import AgencyKit
+from service.agencies import create_agency
+from tests.conftest import AgencyKit, Server, start_server, stop_server
 from tests.service.consoles import console
 from tests.service.factories import NEXT_YEAR, north_of, post_call, responder
 
@@ -148,3 +154,48 @@ def test_a_page_from_another_origin_is_refused_with_4403(agency: AgencyKit) -> N
     hello = json.dumps({"type": "hello", "token": agency.token(Role.dispatcher)})
     code = _close_code(agency.server.ws_url, hello, origin="https://evil.example")
     assert code == 4403
+
+
+def _raw_console(server: Server, token: str) -> socket.socket:
+    """A console that completes the handshake and its hello, then never reads again
+    (and so never answers a ping): a phone that drove into a tunnel."""
+    host, port = "127.0.0.1", int(server.url.rsplit(":", 1)[1])
+    sock = socket.create_connection((host, port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /v1/ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert b" 101 " in sock.recv(4096)
+    payload = json.dumps({"type": "hello", "token": token}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return sock
+
+
+def test_a_console_that_stops_answering_pings_is_dropped(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path,
+        extra_env={"CORESPOND_WS_PING_INTERVAL_S": "0.3", "CORESPOND_WS_PING_TIMEOUT_S": "0.3"},
+    )
+    try:
+        created = server.uow.write_sync(create_agency, slug="tunnel")
+        kit = AgencyKit(server=server, slug="tunnel", id=created.id)
+        sock = _raw_console(server, kit.token(Role.dispatcher))
+        time.sleep(0.2)
+        assert "corespond_consoles_connected 1.0" in httpx.get(f"{server.url}/metrics").text
+        time.sleep(3)  # several ping intervals, none answered
+        sock.settimeout(5)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+        sock.close()
+        assert b"welcome" in received
+        assert "corespond_consoles_connected 0.0" in httpx.get(f"{server.url}/metrics").text
+    finally:
+        stop_server(server)
