@@ -9,15 +9,18 @@ for a few ranges of one indexed column.
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from h3.api import basic_int as h3
 
-POSITION_RES = 9  # hexagons with ~200 m edges
+POSITION_RES = 10  # hexagons with ~76 m edges (migration 0005 refiles positions)
 
 # How a search widens: rings at a fine resolution first (dense cities answer
 # there), then coarser ones, so that a sparse rural agency needs a handful of
-# queries rather than hundreds of rings. Each step is (resolution, largest ring).
-LADDER: tuple[tuple[int, int], ...] = ((9, 3), (7, 3), (5, 3), (3, 2))
+# queries rather than hundreds of rings. Each step is (resolution, largest ring);
+# a step reaches about 0.85 x (1.5 k - 0.5) edges: 0.3 km at res 10, 1.9 km at
+# 8, 13 km at 6, 90 km at 4, and 180 km at 3. Chosen by bench/dispatch_decision.py.
+LADDER: tuple[tuple[int, int], ...] = ((10, 3), (8, 3), (6, 3), (4, 3), (3, 2))
 
 # H3 cells are not perfect hexagons and vary in size across a disk; the bound
 # below is shrunk by this much so it stays a true lower bound.
@@ -37,16 +40,20 @@ def position_cell(lat: float, lon: float) -> int:
     return int(h3.latlng_to_cell(lat, lon, POSITION_RES))
 
 
-def cell_range(cell: int) -> CellRange:
-    """The range of position cells that lie inside `cell`."""
-    res = h3.get_resolution(cell)
-    lo = int(h3.cell_to_center_child(cell, POSITION_RES))
-    # Each finer resolution adds a 3-bit digit (0-6) below the coarser ones; the
-    # center child has all of them 0, the last child all 6.
-    hi = lo
-    for digit in range(res + 1, POSITION_RES + 1):
-        hi |= 6 << ((15 - digit) * 3)
-    return CellRange(lo=lo, hi=hi)
+# Each finer resolution adds a 3-bit digit (0-6) below the coarser ones: a cell's
+# center child at POSITION_RES has all the added digits 0, its last child all 6.
+_LAST_CHILD_DIGITS = tuple(
+    sum(6 << ((15 - digit) * 3) for digit in range(res + 1, POSITION_RES + 1))
+    for res in range(POSITION_RES + 1)
+)
+
+
+def cell_range(cell: int, res: int | None = None) -> CellRange:
+    """The range of position cells that lie inside `cell` (of resolution `res`)."""
+    if res is None:
+        res = h3.get_resolution(cell)
+    lo = h3.cell_to_center_child(cell, POSITION_RES)
+    return CellRange(lo=lo, hi=lo | _LAST_CHILD_DIGITS[res])
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +67,24 @@ class Ring:
 def rings_around(lat: float, lon: float) -> Iterator[Ring]:
     """Widen outward from (lat, lon) along `LADDER`, one ring of cells at a time.
 
-    Changing resolution starts again at ring 0 of the coarser grid, which covers
+    Changing resolution starts again at the centre of the coarser grid, which covers
     what was already searched: callers drop candidates they have already seen.
     """
     for res, largest in LADDER:
         origin = h3.latlng_to_cell(lat, lon, res)
         edge_m = math.sqrt(2 * h3.cell_area(origin, unit="m^2") / (3 * math.sqrt(3)))
-        for k in range(largest + 1):
-            cells = [origin] if k == 0 else h3.grid_ring(origin, k)
-            yield Ring(
-                ranges=tuple(cell_range(c) for c in cells),
-                covered_m=disk_reach_m(k, edge_m),
-            )
+        # The centre cell alone rules nobody out (the call may sit on its edge),
+        # so the first step is the whole disk of radius 1.
+        for k in range(1, largest + 1):
+            yield Ring(ranges=_ring_ranges(origin, res, k), covered_m=disk_reach_m(k, edge_m))
+
+
+@lru_cache(maxsize=16_384)
+def _ring_ranges(origin: int, res: int, k: int) -> tuple[CellRange, ...]:
+    """The ranges of one ring (k=1: the whole disk of radius 1). Cached: calls in one
+    area share their coarse rings, which are the most cells."""
+    cells = h3.grid_disk(origin, 1) if k == 1 else h3.grid_ring(origin, k)
+    return tuple(cell_range(c, res) for c in cells)
 
 
 def disk_reach_m(k: int, edge_m: float) -> float:

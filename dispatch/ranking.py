@@ -1,9 +1,12 @@
-"""Choosing the responder for one role: `choose_responder`.
+"""Choosing the responder for one role: `choose_responder`, `rank_responders`.
 
-Filter and refine: candidates come in ring by ring, each gets a cheap lower
-bound on its score, and only those whose bound could still beat the best exact
-score are given an exact (dear) travel estimate. The search stops once nobody
-outside the searched cells could beat the best found.
+Filter and refine: candidates come in ring by ring and each gets a cheap lower
+bound on its score. Only those whose bound could still beat the best found are
+estimated: for a distance-based estimator, from a local-ellipsoid distance
+known to within a few parts per million of the geodesic; where two estimates
+leave the order in doubt, both get the exact geodesic. The search stops once
+nobody outside the searched cells could beat the best found. The choice is
+therefore exactly the geodesic ranking's, and tests check it against a scan.
 """
 
 import heapq
@@ -14,7 +17,7 @@ from datetime import date
 
 from dispatch.cells import CellRange, rings_around
 from dispatch.plan import RoleNeed
-from dispatch.travel import Point, TravelEstimator, haversine_m
+from dispatch.travel import ByDistance, NearCall, Point, TravelEstimator
 from models.vocabulary import ResponderKind
 
 
@@ -55,6 +58,15 @@ class Choice:
     distance_m: float
     eta_s: float
     score_s: float  # eta plus the preference penalties; lower is better
+    slack_s: float = 0.0  # the true score is within this of score_s (0: exact)
+
+    @property
+    def lowest_s(self) -> float:
+        return self.score_s - self.slack_s
+
+    @property
+    def highest_s(self) -> float:
+        return self.score_s + self.slack_s
 
 
 DEFAULT_PREFERENCES = Preferences()
@@ -112,53 +124,97 @@ def rank_responders(
     exclude: frozenset[Hashable] = frozenset(),
 ) -> list[Choice]:
     """The `k` best eligible candidates for `need`, best first (fewer if fewer in reach)."""
-    call = Point(site.lat, site.lon)
+    judge = _Judge(site, need, estimator, prefs)
+    bound_m = judge.near.lower_bound_m
+    # The bound is linear in distance for the estimators we have; one factor
+    # spares a method call per candidate in the loop below.
+    s_per_m = estimator.lower_bound_s(need.kind, 1.0)
+    language, skills = site.language, tuple(need.preferred_skills)  # penalty_s, inlined
+    kind, cit_on = need.kind, site.on if need.cit_required else None
     seen: set[Hashable] = set(exclude)
-    waiting: list[tuple[float, str, Candidate]] = []  # (score lower bound, id, candidate)
-    found: list[Choice] = []  # exact, best first, at most k
+    waiting: list[tuple[float, int, Candidate]] = []  # (score lower bound, arrival, candidate)
+    found: list[Choice] = []  # every candidate estimated so far, best first
     for ring in rings_around(site.lat, site.lon):
+        # The hot loop: per candidate, a set lookup, two comparisons and arithmetic.
         for cand in fetch(ring.ranges):
-            if cand.id in seen or not is_eligible(cand, need, site.on):
+            if cand.id in seen:
                 continue
             seen.add(cand.id)
-            straight = haversine_m(call, Point(cand.lat, cand.lon))
-            bound = estimator.lower_bound_s(need.kind, straight) + penalty_s(
-                cand, need, site, prefs
-            )
-            heapq.heappush(waiting, (bound, str(cand.id), cand))
-        _refine(found, k, waiting, call, need, site, estimator, prefs)
+            if cand.kind != kind:
+                continue
+            if cit_on is not None and (
+                cand.cit_certified_until is None or cand.cit_certified_until < cit_on
+            ):
+                continue
+            bound = bound_m(cand.lat, cand.lon) * s_per_m
+            if language is not None and language not in cand.languages:
+                bound += prefs.language_penalty_s
+            for skill in skills:
+                if skill not in cand.skills:
+                    bound += prefs.skill_penalty_s
+            heapq.heappush(waiting, (bound, len(seen), cand))
+        judge.refine(found, k, waiting)
         reach_s = estimator.lower_bound_s(need.kind, ring.covered_m)
-        if len(found) == k and found[-1].score_s <= reach_s:
-            return found
-    return found
+        if len(found) >= k and found[k - 1].highest_s <= reach_s:
+            break
+    return found[:k]
 
 
-def _refine(
-    found: list[Choice],
-    k: int,
-    waiting: list[tuple[float, str, Candidate]],
-    call: Point,
-    need: RoleNeed,
-    site: CallSite,
-    estimator: TravelEstimator,
-    prefs: Preferences,
-) -> None:
-    """Give exact estimates to the candidates whose bound could still enter `found`."""
-    while waiting and (len(found) < k or _key_of(waiting[0]) < _choice_key(found[-1])):
-        _, _, cand = heapq.heappop(waiting)
-        travel = estimator.travel(need.kind, Point(cand.lat, cand.lon), call)
-        choice = Choice(
-            candidate=cand,
-            distance_m=travel.distance_m,
-            eta_s=travel.eta_s,
-            score_s=travel.eta_s + penalty_s(cand, need, site, prefs),
-        )
-        insort(found, choice, key=_choice_key)
-        del found[k:]
+class _Judge:
+    """Estimates candidates, cheaply where that decides the order, exactly where not."""
 
+    def __init__(
+        self, site: CallSite, need: RoleNeed, estimator: TravelEstimator, prefs: Preferences
+    ) -> None:
+        self.site, self.need, self.estimator, self.prefs = site, need, estimator, prefs
+        self.call = Point(site.lat, site.lon)
+        self.near = NearCall(site.lat, site.lon)
+        # getattr, not isinstance: a runtime Protocol check costs more than a search ring.
+        eta_s = getattr(estimator, "eta_s", None)
+        self.by_distance: ByDistance | None = estimator if callable(eta_s) else None  # type: ignore[assignment]
 
-def _key_of(entry: tuple[float, str, Candidate]) -> tuple[float, str]:
-    return entry[0], entry[1]
+    def refine(
+        self, found: list[Choice], k: int, waiting: list[tuple[float, int, Candidate]]
+    ) -> None:
+        """Estimate the waiting candidates whose bound could still enter the best `k`
+        (a bound equal to the k-th score could still win its tie on id), then make
+        exact whatever estimates leave the order of the best k+1 in doubt."""
+        while waiting and (len(found) < k or waiting[0][0] <= found[k - 1].highest_s):
+            _, _, cand = heapq.heappop(waiting)
+            insort(found, self.estimate(cand), key=_choice_key)
+        self.settle(found, k)
+
+    def estimate(self, cand: Candidate) -> Choice:
+        penalty = penalty_s(cand, self.need, self.site, self.prefs)
+        if self.by_distance is None:
+            return self.exact(cand, penalty)
+        metres, error = self.near.approx_m(cand.lat, cand.lon)
+        eta = self.by_distance.eta_s(self.need.kind, metres)
+        # A micrometre besides the relative error: rounding at the call's doorstep.
+        slack = self.by_distance.eta_s(self.need.kind, metres * error + 1e-6)
+        return Choice(cand, metres, eta, eta + penalty, slack_s=slack)
+
+    def exact(self, cand: Candidate, penalty: float) -> Choice:
+        travel = self.estimator.travel(self.need.kind, Point(cand.lat, cand.lon), self.call)
+        return Choice(cand, travel.distance_m, travel.eta_s, travel.eta_s + penalty)
+
+    def settle(self, found: list[Choice], k: int) -> None:
+        """Replace estimates by exact values until each of the best k is certainly
+        ahead of everything after it."""
+        while pair := self._in_doubt(found, k):
+            for j in pair:
+                c = found[j]
+                found[j] = self.exact(c.candidate, c.score_s - c.eta_s)
+            found.sort(key=_choice_key)
+
+    @staticmethod
+    def _in_doubt(found: list[Choice], k: int) -> tuple[int, int] | None:
+        for i in range(min(k, len(found))):
+            for j in range(i + 1, len(found)):
+                a, b = found[i], found[j]
+                if (a.slack_s or b.slack_s) and a.highest_s >= b.lowest_s:
+                    return i, j
+        return None
 
 
 def _choice_key(choice: Choice) -> tuple[float, str]:

@@ -17,7 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("api_token") as batch:
-        batch.add_column(sa.Column("acked_seq", sa.BigInteger(), server_default="0", nullable=False))
+        batch.add_column(
+            sa.Column("acked_seq", sa.BigInteger(), server_default="0", nullable=False)
+        )
     with op.batch_alter_table("event_counter") as batch:
         batch.add_column(
             sa.Column("purged_through", sa.BigInteger(), server_default="0", nullable=False)

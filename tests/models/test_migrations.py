@@ -4,8 +4,10 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from h3.api import basic_int as h3
 from sqlalchemy import inspect, text
 
+from dispatch.cells import position_cell
 from models.tables import metadata
 from service.database import make_engine
 from service.migrate import upgrade
@@ -28,3 +30,31 @@ def test_migrating_twice_changes_nothing_and_seeds_the_event_counter(tmp_path: P
     assert "assignment" in inspect(engine).get_table_names()
     with engine.connect() as connection:
         assert connection.execute(text("SELECT last_seq FROM event_counter")).scalar_one() == 0
+
+
+def test_positions_filed_before_the_finer_search_are_refiled(tmp_path: Path) -> None:
+    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
+    upgrade(engine, "0004")
+    old_cell = h3.latlng_to_cell(40.1215, -75.3399, 9)
+    ids = {"agency": "a" * 32, "responder": "b" * 32, "cell": old_cell}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO agency (id, slug, name, offer_timeout_s, created_at) "
+                "VALUES (:agency, 'a', 'A', 60, '2026-01-01')"
+            ),
+            ids,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO responder (id, agency_id, kind, name, credentials, languages, "
+                "skills, status, lat, lon, position_cell, status_changed_at, created_at) "
+                "VALUES (:responder, :agency, 'clinician', 'R', '[]', '[]', '[]', 'available', "
+                "40.1215, -75.3399, :cell, '2026-01-01', '2026-01-01')"
+            ),
+            ids,
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        cell = connection.execute(text("SELECT position_cell FROM responder")).scalar_one()
+    assert cell == position_cell(40.1215, -75.3399) != old_cell
