@@ -96,3 +96,8 @@ def disk_reach_m(k: int, edge_m: float) -> float:
     own cell's centre: (1.5(k+1) - 2)e.
     """
     return max(0.0, (1.5 * (k + 1) - 2) * edge_m * _DISTORTION)
+
+
+def clear_ring_cache() -> None:
+    """Forget cached ring ranges (for benchmarks that must start cold)."""
+    _ring_ranges.cache_clear()

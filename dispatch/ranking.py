@@ -71,6 +71,10 @@ class Choice:
 
 DEFAULT_PREFERENCES = Preferences()
 
+# An estimate may stand in for the geodesic while it is this close (some 14 km);
+# a longer trip gets the exact geodesic, so distance_m is always within this.
+_REPORT_TOLERANCE_M = 0.05
+
 # Given the cell ranges of one ring, the available responders of the role's kind
 # filed there (the caller narrows by agency, kind and status).
 Fetch = Callable[[Sequence[CellRange]], Iterable[Candidate]]
@@ -189,6 +193,8 @@ class _Judge:
         if self.by_distance is None:
             return self.exact(cand, penalty)
         metres, error = self.near.approx_m(cand.lat, cand.lon)
+        if metres * error > _REPORT_TOLERANCE_M:
+            return self.exact(cand, penalty)
         eta = self.by_distance.eta_s(self.need.kind, metres)
         # A micrometre besides the relative error: rounding at the call's doorstep.
         slack = self.by_distance.eta_s(self.need.kind, metres * error + 1e-6)

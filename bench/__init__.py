@@ -1,0 +1,1 @@
+"""Benchmarks of CoRespond's budgets (DESIGN.md, "Performance budgets"); see bench/README.md."""
