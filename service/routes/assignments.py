@@ -3,7 +3,7 @@
 import uuid
 from functools import partial
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from models.call import AssignmentPublic, ProgressUpdate
@@ -11,7 +11,7 @@ from models.vocabulary import AssignmentState
 from service import assignments
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
-from service.routes.idempotent import IdempotencyKey, run_once
+from service.routes.idempotent import RunOnce
 
 router = APIRouter(prefix="/v1/assignments", tags=["assignments"])
 
@@ -32,20 +32,13 @@ async def get_assignment(
 )
 async def accept(
     assignment_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Accept an offer (the responder, or staff for a responder reached by radio)."""
-    return await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    return await once.run(
         body=None,
         status=200,
-        work=partial(assignments.accept, principal=principal, assignment_id=assignment_id),
+        work=partial(assignments.accept, principal=once.principal, assignment_id=assignment_id),
     )
 
 
@@ -54,24 +47,17 @@ async def accept(
 )
 async def decline(
     assignment_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Decline an offer; the role is offered at once to the next best responder."""
-    return await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    return await once.run(
         body=None,
         status=200,
         work=partial(
             assignments.decline,
-            principal=principal,
+            principal=once.principal,
             assignment_id=assignment_id,
-            config=state.dispatch,
+            config=once.state.dispatch,
         ),
     )
 
@@ -82,28 +68,21 @@ async def decline(
 async def report_progress(
     assignment_id: uuid.UUID,
     body: ProgressUpdate,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Report `en_route`, `on_scene` or `cleared` on an accepted assignment.
 
     The last responder to clear closes the call and must give its `disposition`.
     """
-    return await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    return await once.run(
         body=body,
         status=200,
         work=partial(
             assignments.report_progress,
-            principal=principal,
+            principal=once.principal,
             assignment_id=assignment_id,
             status=AssignmentState(body.status),
             disposition=body.disposition,
-            config=state.dispatch,
+            config=once.state.dispatch,
         ),
     )

@@ -5,7 +5,7 @@ import uuid
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from models.call import CallCancel, CallCreate, CallPublic
@@ -13,7 +13,7 @@ from models.vocabulary import CallStatus
 from service import calls
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
-from service.routes.idempotent import IdempotencyKey, run_once
+from service.routes.idempotent import RunOnce
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -21,10 +21,7 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"])
 @router.post("", status_code=201, response_model=CallPublic, responses=errors(403, 409))
 async def create_call(
     body: CallCreate,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Flag a call as behavioural-health and dispatch it.
 
@@ -35,17 +32,15 @@ async def create_call(
     `Idempotency-Key` to make retries return the first answer instead.
     """
     started = time.perf_counter()
-    response = await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    response = await once.run(
         body=body,
         status=201,
-        work=partial(calls.create_call, principal=principal, body=body, config=state.dispatch),
+        work=partial(
+            calls.create_call, principal=once.principal, body=body, config=once.state.dispatch
+        ),
     )
-    state.metrics.intake_seconds.observe(time.perf_counter() - started)
-    state.metrics.calls.inc()
+    once.state.metrics.intake_seconds.observe(time.perf_counter() - started)
+    once.state.metrics.calls.inc()
     return response
 
 
@@ -73,24 +68,17 @@ async def get_call(call_id: uuid.UUID, principal: CurrentPrincipal, state: State
 async def cancel_call(
     call_id: uuid.UUID,
     body: CallCancel,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Stand a call down: open assignments are cancelled and their responders freed."""
-    return await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    return await once.run(
         body=body,
         status=200,
         work=partial(
             calls.cancel_call,
-            principal=principal,
+            principal=once.principal,
             call_id=call_id,
             reason=body.reason,
-            config=state.dispatch,
+            config=once.state.dispatch,
         ),
     )

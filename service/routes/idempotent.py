@@ -3,15 +3,17 @@
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from models.agency import Principal
 from service import idempotency
+from service.deps import CurrentPrincipal, State
 from service.state import AppState
 from service.unit_of_work import Tx
 
@@ -41,42 +43,57 @@ def _fingerprint(request: Request, principal: Principal, body: BaseModel | None)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def run_once(
-    *,
-    state: AppState,
-    request: Request,
-    principal: Principal,
-    key: str | None,
-    body: BaseModel | None,
-    status: int,
-    work: Callable[[Tx], BaseModel],
-) -> JSONResponse:
-    """Run `work` in one transaction and answer with `status`; once per key."""
-    if key is None:
-        result = await state.uow.write(work)
-        return JSONResponse(result.model_dump(mode="json"), status_code=status)
-    agency_id = principal.agency_id
-    stored = await state.uow.write(
-        idempotency.begin,
-        agency_id=agency_id,
-        key=key,
-        fingerprint=_fingerprint(request, principal, body),
-    )
-    if stored is not None:
-        return JSONResponse(
-            stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+@dataclass(frozen=True, slots=True)
+class Once:
+    """A POST about to run: who asks, and the key (if any) that makes it run once."""
+
+    state: AppState
+    request: Request
+    principal: Principal
+    key: str | None
+
+    async def run(
+        self, *, body: BaseModel | None, status: int, work: Callable[[Tx], BaseModel]
+    ) -> JSONResponse:
+        """Run `work` in one transaction and answer with `status`; once per key."""
+        uow = self.state.uow
+        if self.key is None:
+            result = await uow.write(work)
+            return JSONResponse(result.model_dump(mode="json"), status_code=status)
+        agency_id, key = self.principal.agency_id, self.key
+        stored = await uow.write(
+            idempotency.begin,
+            agency_id=agency_id,
+            key=key,
+            fingerprint=_fingerprint(self.request, self.principal, body),
         )
+        if stored is not None:
+            return JSONResponse(
+                stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
+            )
 
-    def work_and_remember(tx: Tx) -> BaseModel:
-        result = work(tx)
-        payload = result.model_dump(mode="json")
-        idempotency.finish(tx, agency_id=agency_id, key=key, status=status, body=payload)
-        return result
+        def work_and_remember(tx: Tx) -> BaseModel:
+            result = work(tx)
+            payload = result.model_dump(mode="json")
+            idempotency.finish(tx, agency_id=agency_id, key=key, status=status, body=payload)
+            return result
 
-    try:
-        result = await state.uow.write(work_and_remember)
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await state.uow.write(idempotency.abandon, agency_id=agency_id, key=key)
-        raise
-    return JSONResponse(result.model_dump(mode="json"), status_code=status)
+        try:
+            result = await uow.write(work_and_remember)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await uow.write(idempotency.abandon, agency_id=agency_id, key=key)
+            raise
+        return JSONResponse(result.model_dump(mode="json"), status_code=status)
+
+
+def once(
+    state: State,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> Once:
+    return Once(state=state, request=request, principal=principal, key=idempotency_key)
+
+
+RunOnce = Annotated[Once, Depends(once)]

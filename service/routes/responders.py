@@ -4,7 +4,7 @@ import uuid
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
@@ -12,7 +12,7 @@ from models.vocabulary import ResponderKind, ResponderStatus
 from service import responders
 from service.deps import CurrentPrincipal, State
 from service.routes import errors
-from service.routes.idempotent import IdempotencyKey, run_once
+from service.routes.idempotent import RunOnce
 
 router = APIRouter(prefix="/v1/responders", tags=["responders"])
 
@@ -20,20 +20,13 @@ router = APIRouter(prefix="/v1/responders", tags=["responders"])
 @router.post("", status_code=201, response_model=ResponderPublic, responses=errors(403, 409))
 async def create_responder(
     body: ResponderCreate,
-    principal: CurrentPrincipal,
-    state: State,
-    request: Request,
-    idempotency_key: IdempotencyKey = None,
+    once: RunOnce,
 ) -> JSONResponse:
     """Register a responder. It starts `off_duty` with no position: set both to dispatch it."""
-    return await run_once(
-        state=state,
-        request=request,
-        principal=principal,
-        key=idempotency_key,
+    return await once.run(
         body=body,
         status=201,
-        work=partial(responders.create_responder, principal=principal, body=body),
+        work=partial(responders.create_responder, principal=once.principal, body=body),
     )
 
 
