@@ -166,3 +166,24 @@ def test_an_expired_offer_cannot_be_accepted(agency: AgencyKit, dispatcher: http
 
     assert late.status_code == 409
     assert "expired" in late.json()["detail"]
+
+
+def test_declines_go_down_the_list_until_nobody_is_left_and_the_call_waits(
+    dispatcher: httpx.Client,
+) -> None:
+    people = [responder(dispatcher, kind="clinician", at=north_of(d)) for d in (100, 900, 3000)]
+    call = post_call(dispatcher)
+
+    for expected in people:
+        offered = [
+            a
+            for a in dispatcher.get(f"/v1/calls/{call['id']}").json()["assignments"]
+            if a["state"] == "offered"
+        ]
+        assert [a["responder_id"] for a in offered] == [expected["id"]]
+        assert dispatcher.post(f"/v1/assignments/{offered[0]['id']}/decline").status_code == 200
+
+    final = dispatcher.get(f"/v1/calls/{call['id']}").json()
+    assert [a["state"] for a in final["assignments"]] == ["declined"] * 3
+    assert final["status"] == "pending"
+    assert final["plan"]["missing"] == ["clinician"]
