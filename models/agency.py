@@ -3,6 +3,8 @@
 import uuid
 from datetime import datetime
 
+import pydantic
+import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, String
 from sqlmodel import Column, Field, SQLModel
@@ -16,6 +18,13 @@ class Agency(SQLModel, table=True):
     slug: str = Field(max_length=64, unique=True)
     name: str = Field(max_length=200)
     offer_timeout_s: int = Field(default=60)
+    # 42 CFR Part 2 and HIPAA's minimum necessary: police see neither unless the agency says so.
+    officers_see_narrative: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    officers_see_substance_use: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -49,3 +58,9 @@ class Principal(BaseModel):
     agency_slug: str
     role: Role
     responder_id: uuid.UUID | None = None
+    sees_narrative: bool = pydantic.Field(
+        default=False, description="May read call narratives (a responder: once it accepted)."
+    )
+    sees_substance_use: bool = pydantic.Field(
+        default=False, description="May see that a call concerns substance use (42 CFR Part 2)."
+    )

@@ -1,18 +1,20 @@
 """Calls, the plans made for them, and the assignments of responders to them."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlmodel
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import Index, String, text
 from sqlmodel import JSON, Column, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from models.columns import UTCDateTime, UTCMoment, utcnow
 from models.responder import LanguageTag, Latitude, Longitude
 from models.vocabulary import AssignmentState, CallStatus, Category, Disposition, ResponderKind
 
+MAX_CALL_AGE = timedelta(days=7)
+CLOCK_SKEW = timedelta(minutes=5)  # a CAD's clock may run a little ahead of ours
 _ACTIVE = "state IN ('offered', 'accepted', 'en_route', 'on_scene')"
 
 
@@ -135,9 +137,18 @@ class CallCreate(BaseModel):
     language: LanguageTag | None = Field(
         default=None, description="The person's preferred language (BCP 47, e.g. `es`)."
     )
-    received_at: datetime | None = Field(
-        default=None, description="When the call was received; defaults to now."
+    received_at: UTCMoment | None = Field(
+        default=None,
+        description="When the call was received, with its offset; defaults to now. "
+        "At most a week ago and not in the future.",
     )
+
+    @field_validator("received_at")
+    @classmethod
+    def _recent(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not (utcnow() - MAX_CALL_AGE <= value <= utcnow() + CLOCK_SKEW):
+            raise ValueError("must be within the last 7 days and not in the future")
+        return value
 
 
 class ProgressUpdate(BaseModel):
@@ -204,10 +215,16 @@ class CallPublic(BaseModel):
     id: uuid.UUID
     external_id: str | None
     location: Location
-    category: Category
+    category: Category | None = Field(
+        description="`null` when withheld from this token: substance use is not shown to "
+        "officers unless the agency allows it (42 CFR Part 2)."
+    )
     risk: Risk
     priority: int
-    narrative: str | None = Field(description="Only for roles allowed to read it.")
+    narrative: str | None = Field(
+        description="Only for those who need it: staff and CAD, and a responder once it "
+        "accepted (an officer only where the agency allows it)."
+    )
     language: str | None
     status: CallStatus
     plan: PlanPublic
@@ -216,6 +233,11 @@ class CallPublic(BaseModel):
     received_at: datetime
     created_at: datetime
     closed_at: datetime | None
+    withheld: list[str] = Field(
+        default_factory=list,
+        description="The fields this token may not see (`narrative`, `category`): they "
+        "read `null` here although the call has them.",
+    )
 
 
 def call_date(call: Call) -> date:

@@ -1,8 +1,9 @@
 """Column types shared by the tables."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -15,6 +16,17 @@ def utcnow() -> datetime:
 def iso_utc(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, as pydantic writes datetimes in the HTTP answers."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range") from None
+
+
+UTCMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A time in an API input: with its offset (`…Z` or `…+01:00`), kept as UTC."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):

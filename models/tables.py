@@ -3,6 +3,7 @@
 from sqlmodel import SQLModel
 
 from models.agency import Agency, ApiToken
+from models.audit import AuditRecord
 from models.call import Assignment, Call
 from models.event import Event, EventCounter
 from models.idempotency import IdempotentRequest
@@ -14,6 +15,7 @@ __all__ = [
     "Agency",
     "ApiToken",
     "Assignment",
+    "AuditRecord",
     "Call",
     "Event",
     "EventCounter",

@@ -7,8 +7,6 @@ from service.errors import Forbidden
 
 STAFF = frozenset({Role.admin, Role.supervisor, Role.dispatcher})
 CALL_TAKERS = frozenset({Role.admin, Role.supervisor, Role.dispatcher, Role.cad})
-# Who reads a call's narrative; a responder reads it only on its own call (see calls.py).
-NARRATIVE_READERS = frozenset({Role.admin, Role.supervisor, Role.dispatcher, Role.cad})
 
 
 def require_role(principal: Principal, allowed: frozenset[Role], action: str) -> None:

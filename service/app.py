@@ -10,16 +10,22 @@ from fastapi import FastAPI
 from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator
 from service import handlers
+from service.audit_trail import AuditRefusals
 from service.bus import make_bus
 from service.database import make_engine
 from service.dispatching import DispatchConfig
 from service.hub import Hub
+from service.limits import RequestLimits
 from service.logs import configure_logging
 from service.metrics import Metrics
-from service.routes import assignments, calls, health, responders, ws
+from service.routes import assignments, audit, calls, health, responders, ws
 from service.settings import Settings
 from service.state import AppState
-from service.timers import expire_offers_forever, keep_house_forever
+from service.timers import (
+    close_lapsed_consoles_forever,
+    expire_offers_forever,
+    keep_house_forever,
+)
 from service.unit_of_work import UnitOfWork
 
 
@@ -59,9 +65,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             asyncio.create_task(
                 keep_house_forever(
-                    state.uow, event_retention=timedelta(days=settings.event_retention_days)
+                    state.uow,
+                    event_retention=timedelta(days=settings.event_retention_days),
+                    audit_retention=timedelta(days=settings.audit_retention_days),
                 ),
                 name="housekeeping",
+            ),
+            asyncio.create_task(
+                close_lapsed_consoles_forever(state.uow, hub, settings.token_check_interval_s),
+                name="token-check",
             ),
         ]
         try:
@@ -82,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     handlers.install(app)
-    for module in (calls, responders, assignments, ws, health):
+    for module in (calls, responders, assignments, audit, ws, health):
         app.include_router(module.router)
+    # The outer middleware runs first: a flood is turned away before it costs an audit write.
+    app.add_middleware(AuditRefusals)
+    app.add_middleware(
+        RequestLimits, rate_limit=settings.rate_limit, max_body_bytes=settings.max_body_bytes
+    )
     return app

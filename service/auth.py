@@ -9,7 +9,9 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.agency import Agency, ApiToken, Principal
+from models.responder import Responder
 from models.vocabulary import Role
+from service.disclosure import disclosure_for
 from service.unit_of_work import Tx
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a prefix, not a secret)
@@ -47,22 +49,36 @@ def issue_token(
 
 def principal_for(tx: Tx, token: str) -> Principal | None:
     """Who `token` acts for, or None if it is unknown, revoked or expired."""
+    principal, refusal = check_token(tx, token)
+    return principal if refusal is None else None
+
+
+def check_token(tx: Tx, token: str) -> tuple[Principal | None, str | None]:
+    """Whose token it is, and why it is refused (`unknown`, `revoked`, `expired`) or None.
+
+    A refused token's owner is still named, so that its use is audited in its agency.
+    """
     row = tx.session.execute(
-        select(ApiToken, col(Agency.slug))
+        select(ApiToken, Agency, col(Responder.kind))
         .join(Agency, col(Agency.id) == col(ApiToken.agency_id))
+        .outerjoin(Responder, col(Responder.id) == col(ApiToken.responder_id))
         .where(col(ApiToken.token_hash) == hash_token(token))
     ).first()
     if row is None:
-        return None
-    api_token, slug = row
+        return None, "unknown"
+    api_token, agency, responder_kind = row
+    refusal = None
     if api_token.revoked_at is not None:
-        return None
-    if api_token.expires_at is not None and api_token.expires_at <= tx.now:
-        return None
+        refusal = "revoked"
+    elif api_token.expires_at is not None and api_token.expires_at <= tx.now:
+        refusal = "expired"
+    sees_narrative, sees_substance_use = disclosure_for(api_token.role, responder_kind, agency)
     return Principal(
         token_id=api_token.id,
         agency_id=api_token.agency_id,
-        agency_slug=slug,
+        agency_slug=agency.slug,
         role=api_token.role,
         responder_id=api_token.responder_id,
-    )
+        sees_narrative=sees_narrative,
+        sees_substance_use=sees_substance_use,
+    ), refusal

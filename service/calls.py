@@ -19,16 +19,16 @@ from models.call import (
     Risk,
     RolePublic,
 )
-from models.responder import Responder
 from models.vocabulary import (
     AssignmentState,
     CallStatus,
+    Category,
     Disposition,
-    ResponderKind,
     Role,
 )
-from service.access import CALL_TAKERS, NARRATIVE_READERS, require_role
+from service.access import CALL_TAKERS, require_role
 from service.call_status import active_assignments, missing_roles, update_call_status
+from service.disclosure import redact_reason, withholds_category
 from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
 from service.transitions import move
@@ -154,38 +154,58 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
     order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
     assignments.sort(key=lambda a: order.get(a.role, len(order)))  # the plan's order, then time
     missing = missing_roles(tx, call) if call.status == CallStatus.pending else []
+    withheld: list[str] = []
+    narrative = call.narrative
+    if narrative is not None and not _may_read_narrative(principal, assignments):
+        narrative = None
+        withheld.append("narrative")
+    category: Category | None = call.category
+    roles = [RolePublic.model_validate(r) for r in call.plan_roles]
+    reason = call.plan_reason
+    if withholds_category(principal, call.category):
+        category = None
+        withheld.append("category")
+        roles = [r.model_copy(update={"preferred_skills": []}) for r in roles]
+        reason = redact_reason(reason, call.category)
     return CallPublic(
         id=call.id,
         external_id=call.external_id,
         location=Location(lat=call.lat, lon=call.lon, address=call.address),
-        category=call.category,
+        category=category,
         risk=Risk(weapon=call.weapon, violence=call.violence, medical=call.medical),
         priority=call.priority,
-        narrative=call.narrative if _may_read_narrative(tx, principal) else None,
+        narrative=narrative,
         language=call.language,
         status=call.status,
         plan=PlanPublic(
-            mode=call.plan_mode,
-            roles=[RolePublic.model_validate(r) for r in call.plan_roles],
-            ems=call.plan_ems,
-            reason=call.plan_reason,
-            missing=missing,
+            mode=call.plan_mode, roles=roles, ems=call.plan_ems, reason=reason, missing=missing
         ),
         assignments=[AssignmentPublic.of(a) for a in assignments],
         disposition=call.disposition,
         received_at=call.received_at,
         created_at=call.created_at,
         closed_at=call.closed_at,
+        withheld=withheld,
     )
 
 
-def _may_read_narrative(tx: Tx, principal: Principal) -> bool:
-    if principal.role in NARRATIVE_READERS:
+def _may_read_narrative(principal: Principal, assignments: list[Assignment]) -> bool:
+    """Staff and CAD read it; a responder once it has accepted the call (see disclosure)."""
+    if not principal.sees_narrative:
+        return False
+    if principal.role != Role.responder:
         return True
-    if principal.role == Role.responder and principal.responder_id is not None:
-        responder = tx.session.get(Responder, principal.responder_id)
-        return responder is not None and responder.kind == ResponderKind.clinician
-    return False
+    return any(a.state in _ACCEPTED_OR_LATER for a in assignments)
+
+
+_ACCEPTED_OR_LATER = frozenset(
+    {
+        AssignmentState.accepted,
+        AssignmentState.en_route,
+        AssignmentState.on_scene,
+        AssignmentState.cleared,
+    }
+)
 
 
 def list_calls(

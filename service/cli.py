@@ -7,15 +7,14 @@ from typing import TypeVar
 
 import click
 
-from models.responder import Responder
+from models.columns import iso_utc, utcnow
 from models.vocabulary import Role
-from service import agencies, demo
-from service.auth import issue_token
+from service import agencies, demo, tokens
 from service.database import make_engine
-from service.errors import CoRespondError, Invalid, NotFound
+from service.errors import CoRespondError
 from service.migrate import upgrade
 from service.settings import Settings
-from service.unit_of_work import Tx, UnitOfWork
+from service.unit_of_work import UnitOfWork
 
 T = TypeVar("T")
 
@@ -46,6 +45,8 @@ def serve(host: str | None, port: int | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         ws_max_size=64 * 1024,  # a console message is small; a larger one closes with 1009
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
@@ -102,34 +103,64 @@ def token() -> None:
     help="For --role responder: the responder the token acts as.",
 )
 @click.option("--label", default="", help="A note to tell tokens apart.")
-@click.option("--expires-in-days", type=int, default=None, help="Expire after this many days.")
+@click.option(
+    "--expires-in-days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Expire after this many days [default: CORESPOND_TOKEN_TTL_DAYS, 90].",
+)
+@click.option(
+    "--never-expires", is_flag=True, help="No expiry (for a CAD system; revoke it when done)."
+)
 def token_create(
-    slug: str, role: str, responder_id: uuid.UUID | None, label: str, expires_in_days: int | None
+    slug: str,
+    role: str,
+    responder_id: uuid.UUID | None,
+    label: str,
+    expires_in_days: int | None,
+    never_expires: bool,
 ) -> None:
     """Issue a token; it is printed once, alone on the last line."""
-    uow = _unit_of_work(Settings())
-
-    def create(tx: Tx) -> str:
-        found = agencies.get_agency(tx, slug=slug)
-        if (role == Role.responder) != (responder_id is not None):
-            raise Invalid("--responder is required with --role responder, and only then")
-        if responder_id is not None:
-            responder = tx.session.get(Responder, responder_id)
-            if responder is None or responder.agency_id != found.id:
-                raise NotFound(f"no responder {responder_id} in agency {slug!r}")
-        expires = tx.now + timedelta(days=expires_in_days) if expires_in_days else None
-        return issue_token(
-            tx,
-            agency=found,
+    settings = Settings()
+    uow = _unit_of_work(settings)
+    if never_expires and expires_in_days is not None:
+        raise click.UsageError("--never-expires and --expires-in-days contradict each other")
+    lifetime = None if never_expires else timedelta(days=expires_in_days or settings.token_ttl_days)
+    issued = _run(
+        lambda: uow.write_sync(
+            tokens.create_token,
+            slug=slug,
             role=Role(role),
             responder_id=responder_id,
             label=label,
-            expires_at=expires,
+            expires_in=lifetime,
         )
-
-    issued = _run(lambda: uow.write_sync(create))
+    )
     click.echo(f"{role} token for agency {slug} (shown once; store it safely):")
     click.echo(issued)
+
+
+@token.command("list")
+@click.option("--agency", "slug", required=True, help="The agency's slug.")
+def token_list(slug: str) -> None:
+    """The agency's tokens (never the tokens themselves: only their hashes are kept)."""
+    uow = _unit_of_work(Settings())
+    rows = _run(lambda: uow.read_sync(tokens.list_tokens, slug=slug))
+    now = utcnow()
+    click.echo(f"{'id':36}  {'role':10}  {'state':7}  {'expires':20}  label / responder")
+    for row in rows:
+        expires = iso_utc(row.expires_at)[:19] + "Z" if row.expires_at else "never"
+        who = " ".join(filter(None, [row.label, str(row.responder_id or "")]))
+        click.echo(f"{row.id}  {row.role.value:10}  {row.state(now):7}  {expires:20}  {who}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.UUID)
+def token_revoke(token_id: uuid.UUID) -> None:
+    """Revoke a token now: HTTP answers 401 and its open consoles close (4401) in seconds."""
+    uow = _unit_of_work(Settings())
+    _run(lambda: uow.write_sync(tokens.revoke_token, token_id=token_id))
+    click.echo(f"revoked token {token_id}")
 
 
 @main.command("demo")

@@ -19,20 +19,23 @@ from models.columns import iso_utc
 from models.event import EventMessage
 from service.access import may_see_event
 from service.bus import Bus
+from service.disclosure import redact_event_data
 from service.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume
+CLOSE_BAD_TOKEN = 4401
 
 
-def event_frame(event: EventMessage) -> dict[str, Any]:
+def event_frame(event: EventMessage, principal: Principal) -> dict[str, Any]:
+    """The event as `principal` may see it."""
     return {
         "type": "event",
         "seq": event.seq,
         "event": event.type,
         "at": iso_utc(event.at),
-        "data": event.data,
+        "data": redact_event_data(event.data, principal),
     }
 
 
@@ -52,7 +55,7 @@ class Console:
 
     def push(self, event: EventMessage) -> bool:
         """Queue `event`; False when this push found the queue full."""
-        return self._put(event.seq, event_frame(event))
+        return self._put(event.seq, event_frame(event, self.principal))
 
     def reply(self, frame: dict[str, Any]) -> None:
         """Queue an answer to the console's own message, in line with its events."""
@@ -86,13 +89,15 @@ class Console:
                 self.sent_through = seq
 
     async def _close_too_slow(self) -> None:
+        await self.close(CLOSE_TOO_SLOW, "console too slow; reconnect and resume")
+
+    async def close(self, code: int, reason: str) -> None:
+        """Stop sending and close the socket (its reader then sees the disconnect)."""
+        self.overflowed = True  # nothing more is queued
         if self._sender is not None:
             self._sender.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.websocket.close(CLOSE_TOO_SLOW, "console too slow; reconnect and resume"),
-                timeout=5,
-            )
+            await asyncio.wait_for(self.websocket.close(code, reason), timeout=5)
 
 
 class Hub:
@@ -115,6 +120,9 @@ class Hub:
             if may_see_event(console.principal, event) and not console.push(event):
                 self._metrics.consoles_dropped.inc()
                 log.warning("console_too_slow", token_id=str(console.principal.token_id))
+
+    def consoles(self) -> list[Console]:
+        return [c for consoles in self._consoles.values() for c in consoles]
 
     @contextlib.contextmanager
     def attached(self, console: Console) -> Any:

@@ -3,7 +3,8 @@
 from functools import cached_property
 from typing import Literal
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,9 +43,36 @@ class Settings(BaseSettings):
     event_retention_days: int = Field(
         default=90, ge=1, description="How long the event log keeps events for resume."
     )
+    audit_retention_days: int = Field(
+        default=365, ge=1, description="How long audit records are kept."
+    )
+    token_ttl_days: int = Field(
+        default=90, ge=1, description="A new token's lifetime unless `token create` says."
+    )
+    token_check_interval_s: float = Field(
+        default=2.0, gt=0, description="How often open consoles' tokens are re-checked."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger request bodies are refused with 413."
+    )
+    rate_limit: str = Field(
+        default="100/second;3000/minute",
+        description="Requests per token (or per address without one) before 429; "
+        "the `limits` library's notation.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto are trusted (TLS in front).",
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError, naming what it could not read
+        return value
 
     @cached_property
     def is_sqlite(self) -> bool:

@@ -6,14 +6,35 @@ from datetime import timedelta
 import structlog
 
 from service.assignments import expire_due_offers
+from service.audit import purge_old_audit
 from service.dispatching import DispatchConfig
 from service.events import purge_old_events
+from service.hub import CLOSE_BAD_TOKEN, Hub
 from service.idempotency import forget_old
+from service.tokens import lapsed_among
 from service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 _BATCH = 50
+
+
+async def close_lapsed_consoles_forever(uow: UnitOfWork, hub: Hub, interval_s: float) -> None:
+    """Close (4401) every open console whose token was revoked or expired since it
+    connected, within `interval_s`: a socket must not outlive its authority."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            consoles = hub.consoles()
+            lapsed = await uow.read(
+                lapsed_among, token_ids={c.principal.token_id for c in consoles}
+            )
+            for console in consoles:
+                if console.principal.token_id in lapsed:
+                    log.info("console_token_lapsed", token_id=str(console.principal.token_id))
+                    await console.close(CLOSE_BAD_TOKEN, "token revoked or expired")
+        except Exception:
+            log.exception("token_check_failed")
 
 
 async def expire_offers_forever(uow: UnitOfWork, config: DispatchConfig, interval_s: float) -> None:
@@ -34,13 +55,19 @@ async def expire_offers_forever(uow: UnitOfWork, config: DispatchConfig, interva
 
 
 async def keep_house_forever(
-    uow: UnitOfWork, *, event_retention: timedelta, interval_s: float = 600
+    uow: UnitOfWork,
+    *,
+    event_retention: timedelta,
+    audit_retention: timedelta,
+    interval_s: float = 600,
 ) -> None:
-    """Every `interval_s`: drop events past retention and stored idempotent answers
-    past their keeping time. Consoles that fall behind the first are told to resync."""
+    """Every `interval_s`: drop events and audit records past retention, and stored
+    idempotent answers past their keeping time. Consoles that fall behind the first
+    are told to resync."""
     while True:
         try:
             await uow.write(purge_old_events, keep=event_retention)
+            await uow.write(purge_old_audit, keep=audit_retention)
             await uow.write(forget_old)
         except Exception:
             log.exception("housekeeping_failed")

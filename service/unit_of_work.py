@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from models.columns import utcnow
 from models.event import Event, EventCounter, EventMessage
+from service import audit
 from service.bus import Bus
 
 P = ParamSpec("P")
@@ -55,6 +56,18 @@ class Tx:
                 data=data,
             )
         )
+
+    def first_target(self) -> str | None:
+        """What the first recorded event concerns, as `call:<id>` (for the audit trail)."""
+        for event in self._events:
+            for kind, value in (
+                ("call", event.call_id),
+                ("responder", event.responder_id),
+                ("assignment", event.assignment_id),
+            ):
+                if value is not None:
+                    return f"{kind}:{value}"
+        return None
 
     def changed(self, statement: Executable) -> int:
         """Run an UPDATE or DELETE; how many rows it changed (the conditional-update check)."""
@@ -98,7 +111,21 @@ class UnitOfWork:
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await to_thread.run_sync(lambda: self.write_sync(fn, *args, **kwargs))
+        return await to_thread.run_sync(
+            lambda: self._locked_write(lambda tx: fn(tx, *args, **kwargs))
+        )
+
+    async def write_as(
+        self,
+        actor: audit.Actor,
+        fn: Callable[Concatenate[Tx, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`write`, with the actor's audit record committed in the same transaction."""
+        return await to_thread.run_sync(
+            lambda: self._locked_write(lambda tx: fn(tx, *args, **kwargs), actor)
+        )
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -109,10 +136,7 @@ class UnitOfWork:
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run `fn` in a write transaction; commit; publish what it recorded."""
-        if self._write_lock is None:
-            return self._write(fn, *args, **kwargs)
-        with self._write_lock:
-            return self._write(fn, *args, **kwargs)
+        return self._locked_write(lambda tx: fn(tx, *args, **kwargs))
 
     def read_sync(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -120,12 +144,24 @@ class UnitOfWork:
         with Session(self._read_engine, expire_on_commit=False) as session:
             return fn(Tx(session), *args, **kwargs)
 
-    def _write(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    def _locked_write(self, work: Callable[[Tx], T], actor: audit.Actor | None = None) -> T:
+        if self._write_lock is None:
+            return self._write(work, actor)
+        with self._write_lock:
+            return self._write(work, actor)
+
+    def _write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
             tx = Tx(session)
-            result = fn(tx, *args, **kwargs)
+            result = work(tx)
+            if actor is not None:
+                audit.record(
+                    tx, actor=actor, outcome="success", target=actor.target or tx.first_target()
+                )
             messages = tx.seal()
             session.commit()
+        if actor is not None:
+            actor.recorded = True
         if messages and self._bus is not None:
             from_thread.run(self._bus.publish, messages)
         return result

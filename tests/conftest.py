@@ -57,6 +57,9 @@ def start_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Serve
         "CORESPOND_HOST": "127.0.0.1",
         "CORESPOND_LOG_LEVEL": "warning",
         "CORESPOND_TIMER_INTERVAL_S": "0.2",
+        "CORESPOND_TOKEN_CHECK_INTERVAL_S": "0.5",
+        # Tests drive one token hard; the limit itself is tested on its own server.
+        "CORESPOND_RATE_LIMIT": "100000/second",
         **(extra_env or {}),
     }
     log = tmp / "server.log"

@@ -4,6 +4,8 @@ from typing import Any
 
 from service.errors import ErrorBody
 
+MAX_OFFSET = 1_000_000  # deeper paging than this is a mistake or an attack
+
 _DESCRIPTIONS = {
     401: "No token, or an unknown, revoked or expired one.",
     403: "The token's role may not do this.",

@@ -10,10 +10,13 @@ from fastapi.responses import JSONResponse
 
 from models.call import CallCancel, CallCreate, CallPublic
 from models.vocabulary import CallStatus
-from service import calls
-from service.deps import CurrentPrincipal, State
-from service.routes import errors
+from service import audit, calls
+from service.audit import Actor
+from service.deps import CurrentActor, State
+from service.disclosure import SUBSTANCE_USE
+from service.routes import MAX_OFFSET, errors
 from service.routes.idempotent import RunOnce
+from service.state import AppState
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -46,22 +49,59 @@ async def create_call(
 
 @router.get("", responses=errors(403))
 async def list_calls(
-    principal: CurrentPrincipal,
+    actor: CurrentActor,
     state: State,
     status: CallStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[CallPublic]:
-    """Calls, newest first; a responder token lists only calls it is on."""
-    return await state.uow.read(
-        calls.list_calls, principal=principal, status=status, limit=limit, offset=offset
+    """Calls, newest first; a responder token lists only calls it is on.
+
+    Each call's narrative and substance-use category show only to those who need
+    them; every answer that shows them is recorded in the audit log.
+    """
+    found = await state.uow.read(
+        calls.list_calls, principal=actor.who, status=status, limit=limit, offset=offset
     )
+    await audit_sensitive_reads(state, actor, found)
+    return found
 
 
 @router.get("/{call_id}", responses=errors(404))
-async def get_call(call_id: uuid.UUID, principal: CurrentPrincipal, state: State) -> CallPublic:
-    """One call with its plan and assignments; the narrative only for those who need it."""
-    return await state.uow.read(calls.read_call, principal=principal, call_id=call_id)
+async def get_call(call_id: uuid.UUID, actor: CurrentActor, state: State) -> CallPublic:
+    """One call with its plan and assignments; sensitive fields only for those who need
+    them, and their reading is recorded in the audit log."""
+    call = await state.uow.read(calls.read_call, principal=actor.who, call_id=call_id)
+    await audit_sensitive_reads(state, actor, [call])
+    return call
+
+
+async def audit_sensitive_reads(state: AppState, actor: Actor, shown: list[CallPublic]) -> None:
+    """Record which calls' sensitive fields this answer shows, before it is sent."""
+    read = [c for c in shown if c.narrative is not None or c.category in SUBSTANCE_USE]
+    if not read:
+        return
+    actor.status = 200
+    await state.uow.write(
+        audit.record,
+        actor=actor,
+        outcome="success",
+        target=f"call:{read[0].id}" if len(read) == 1 else None,
+        detail={
+            "read": "sensitive",
+            "calls": {
+                str(c.id): [
+                    field
+                    for field, visible in (
+                        ("narrative", c.narrative is not None),
+                        ("category", c.category in SUBSTANCE_USE),
+                    )
+                    if visible
+                ]
+                for c in read
+            },
+        },
+    )
 
 
 @router.post("/{call_id}/cancel", response_model=CallPublic, responses=errors(403, 404, 409))

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from models.agency import Principal
 from service import idempotency
-from service.deps import CurrentPrincipal, State
+from service.audit import Actor
+from service.deps import CurrentActor, State
 from service.state import AppState
 from service.unit_of_work import Tx
 
@@ -49,16 +50,21 @@ class Once:
 
     state: AppState
     request: Request
-    principal: Principal
+    actor: Actor
     key: str | None
+
+    @property
+    def principal(self) -> Principal:
+        return self.actor.who
 
     async def run(
         self, *, body: BaseModel | None, status: int, work: Callable[[Tx], BaseModel]
     ) -> JSONResponse:
         """Run `work` in one transaction and answer with `status`; once per key."""
-        uow = self.state.uow
+        uow, actor = self.state.uow, self.actor
+        actor.status = status
         if self.key is None:
-            result = await uow.write(work)
+            result = await uow.write_as(actor, work)
             return JSONResponse(result.model_dump(mode="json"), status_code=status)
         agency_id, key = self.principal.agency_id, self.key
         stored = await uow.write(
@@ -79,7 +85,7 @@ class Once:
             return result
 
         try:
-            result = await uow.write(work_and_remember)
+            result = await uow.write_as(actor, work_and_remember)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await uow.write(idempotency.abandon, agency_id=agency_id, key=key)
@@ -90,10 +96,10 @@ class Once:
 def once(
     state: State,
     request: Request,
-    principal: CurrentPrincipal,
+    actor: CurrentActor,
     idempotency_key: IdempotencyKey = None,
 ) -> Once:
-    return Once(state=state, request=request, principal=principal, key=idempotency_key)
+    return Once(state=state, request=request, actor=actor, key=idempotency_key)
 
 
 RunOnce = Annotated[Once, Depends(once)]

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
 from models.vocabulary import ResponderKind, ResponderStatus
 from service import responders
-from service.deps import CurrentPrincipal, State
-from service.routes import errors
+from service.deps import CurrentActor, CurrentPrincipal, State
+from service.routes import MAX_OFFSET, errors
 from service.routes.idempotent import RunOnce
 
 router = APIRouter(prefix="/v1/responders", tags=["responders"])
@@ -37,7 +37,7 @@ async def list_responders(
     kind: ResponderKind | None = None,
     status: ResponderStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[ResponderPublic]:
     """The agency's responders, by name, optionally filtered by kind and status."""
     return await state.uow.read(
@@ -63,22 +63,27 @@ async def get_responder(
 
 @router.put("/{responder_id}/position", responses=errors(403, 404))
 async def set_position(
-    responder_id: uuid.UUID, body: PositionUpdate, principal: CurrentPrincipal, state: State
+    responder_id: uuid.UUID, body: PositionUpdate, actor: CurrentActor, state: State
 ) -> ResponderPublic:
     """Report where a responder is (the responder itself, staff, or a CAD's AVL feed)."""
-    return await state.uow.write(
-        responders.set_position, principal=principal, responder_id=responder_id, body=body
+    return await state.uow.write_as(
+        actor,
+        responders.set_position,
+        principal=actor.who,
+        responder_id=responder_id,
+        body=body,
     )
 
 
 @router.put("/{responder_id}/status", responses=errors(403, 404, 409))
 async def set_status(
-    responder_id: uuid.UUID, body: StatusUpdate, principal: CurrentPrincipal, state: State
+    responder_id: uuid.UUID, body: StatusUpdate, actor: CurrentActor, state: State
 ) -> ResponderPublic:
     """Go `available`, `off_duty` or `out_of_service`. Refused while on a call."""
-    return await state.uow.write(
+    return await state.uow.write_as(
+        actor,
         responders.set_status,
-        principal=principal,
+        principal=actor.who,
         responder_id=responder_id,
         status=body.status,
         config=state.dispatch,

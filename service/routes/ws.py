@@ -10,21 +10,20 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
-from models.agency import Principal
 from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
 from models.vocabulary import AssignmentState, Role
-from service import assignments
-from service.auth import principal_for
+from service import assignments, audit
+from service.audit import Actor
+from service.auth import check_token
 from service.errors import CoRespondError, describe_errors
 from service.events import catch_up, record_ack
-from service.hub import Console, event_frame
+from service.hub import CLOSE_BAD_TOKEN, Console, event_frame
 from service.settings import Settings
 from service.state import AppState
 
 router = APIRouter()
 
 CLOSE_BAD_MESSAGE = 4400
-CLOSE_BAD_TOKEN = 4401
 CLOSE_NOT_ALLOWED = 4403
 CLOSE_NO_HELLO = 4408
 MAX_REPLAY = 10_000
@@ -100,10 +99,21 @@ async def console_socket(websocket: WebSocket) -> None:
     if hello is None:
         return
     token = hello.token or handshake_token
-    principal = await state.uow.read(principal_for, token) if token else None
-    if principal is None:
+    principal, refusal = await state.uow.read(check_token, token) if token else (None, "missing")
+    source = websocket.client.host if websocket.client else None
+    logon = Actor(principal=principal, source=source, action="logon")
+    if refusal is not None or principal is None:
+        await state.uow.write(
+            audit.record, actor=logon, outcome="denied", detail={"token": refusal, "via": "ws"}
+        )
         await websocket.close(CLOSE_BAD_TOKEN, "token unknown, revoked or expired")
         return
+    await state.uow.write(
+        audit.record,
+        actor=logon,
+        outcome="success",
+        detail={"via": "ws", "resume_after": hello.resume_after},
+    )
     console = Console(websocket, principal, state.settings.ws_queue_size)
     with state.hub.attached(console):
         # Attached before reading the log, so nothing committed from here on is
@@ -130,7 +140,7 @@ async def _catch_up(console: Console, resume_after: int | None, state: AppState)
         }
     )
     for event in owed.unacked + owed.missed:
-        await send(event_frame(event))
+        await send(event_frame(event, console.principal))
     if owed.resync:
         await send(
             {
@@ -160,7 +170,7 @@ async def _serve(console: Console, state: AppState) -> None:
         elif isinstance(message, Ping):
             console.reply({"type": "pong"})
         elif isinstance(message, AssignmentAction | ProgressAction):
-            console.reply(await _act(message, console.principal, state))
+            console.reply(await _act(message, console, state))
         else:
             console.reply(_error("BadMessage", "hello is sent once, first"))
 
@@ -176,12 +186,21 @@ async def _ack(console: Console, seq: int, state: AppState) -> None:
 
 
 async def _act(
-    action: AssignmentAction | ProgressAction, principal: Principal, state: AppState
+    action: AssignmentAction | ProgressAction, console: Console, state: AppState
 ) -> dict[str, Any]:
-    """Run a console's action through the same service functions as its HTTP twin."""
+    """Run a console's action through the same service functions as its HTTP twin,
+    audited like it."""
+    principal, client = console.principal, console.websocket.client
+    actor = Actor(
+        principal=principal,
+        source=client.host if client else None,
+        action=f"ws {action.type}",
+        target=f"assignment:{action.assignment_id}",
+    )
     try:
         if isinstance(action, ProgressAction):
-            result = await state.uow.write(
+            result = await state.uow.write_as(
+                actor,
                 assignments.report_progress,
                 principal=principal,
                 assignment_id=action.assignment_id,
@@ -190,17 +209,24 @@ async def _act(
                 config=state.dispatch,
             )
         elif action.type == "accept":
-            result = await state.uow.write(
-                assignments.accept, principal=principal, assignment_id=action.assignment_id
+            result = await state.uow.write_as(
+                actor, assignments.accept, principal=principal, assignment_id=action.assignment_id
             )
         else:
-            result = await state.uow.write(
+            result = await state.uow.write_as(
+                actor,
                 assignments.decline,
                 principal=principal,
                 assignment_id=action.assignment_id,
                 config=state.dispatch,
             )
     except CoRespondError as exc:
+        await state.uow.write(
+            audit.record,
+            actor=actor,
+            outcome=audit.outcome_of(exc.status),
+            detail={"error": exc.name},
+        )
         return {
             **_error(exc.name, exc.detail),
             "action": action.type,

@@ -173,24 +173,6 @@ class TestAccess:
             )
             assert moved.status_code == 404
 
-    def test_narrative_reaches_the_clinician_but_not_the_officer(
-        self, agency: AgencyKit, dispatcher: httpx.Client
-    ) -> None:
-        officer = responder(dispatcher, kind="officer", cit_until="2099-01-01")
-        clinician = responder(dispatcher, kind="clinician")
-        call = dispatcher.post(
-            "/v1/calls", json=call_body(weapon=True, narrative="History of psychosis.")
-        ).json()
-        assert call["narrative"] == "History of psychosis."
-        with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
-            assert phone.get(f"/v1/calls/{call['id']}").json()["narrative"] == (
-                "History of psychosis."
-            )
-        with agency.client(Role.responder, responder_id=officer["id"]) as car:
-            seen = car.get(f"/v1/calls/{call['id']}").json()
-            assert seen["narrative"] is None
-            assert [a["responder_id"] for a in seen["assignments"]] == [officer["id"]]
-
     def test_another_agencys_call_is_404(self, agency: AgencyKit, dispatcher: httpx.Client) -> None:
         from service.agencies import create_agency
 

@@ -1,0 +1,124 @@
+"""The audit trail: writing records, reading them back for supervisors, retention.
+
+Successful changes are audited inside their own transaction (`UnitOfWork.write_as`),
+so no change commits without its record; refusals and failures, which write
+nothing else, are audited afterwards by `AuditTrail` or the socket.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlmodel import col
+
+from models.agency import Principal
+from models.audit import AuditPublic, AuditRecord
+from models.vocabulary import Role
+from service.access import require_role
+
+if TYPE_CHECKING:  # the unit of work audits through this module
+    from service.unit_of_work import Tx
+
+AUDIT_READERS = frozenset({Role.admin, Role.supervisor})
+
+
+@dataclass(slots=True)
+class Actor:
+    """Who is acting, from where, doing what: the who/what/where of an audit record."""
+
+    principal: Principal | None
+    source: str | None
+    action: str
+    target: str | None = None
+    status: int | None = None
+    recorded: bool = field(default=False, compare=False)
+
+    @property
+    def who(self) -> Principal:
+        """The authenticated principal (every actor but a failed logon has one)."""
+        if self.principal is None:
+            raise RuntimeError("an anonymous actor cannot act")
+        return self.principal
+
+
+def outcome_of(status: int) -> str:
+    if status < 400:
+        return "success"
+    if status in (401, 403, 404):
+        return "denied"
+    if status < 500:
+        return "rejected"
+    return "failed"
+
+
+def record(
+    tx: "Tx",
+    *,
+    actor: Actor,
+    outcome: str,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+    agency_id: uuid.UUID | None = None,
+) -> None:
+    """Add one audit record to the transaction (`agency_id` for acts with no principal,
+    such as the command line's)."""
+    principal = actor.principal
+    tx.session.add(
+        AuditRecord(
+            at=tx.now,
+            agency_id=principal.agency_id if principal else agency_id,
+            token_id=principal.token_id if principal else None,
+            role=principal.role if principal else None,
+            responder_id=principal.responder_id if principal else None,
+            action=actor.action[:120],
+            target=target if target is not None else actor.target,
+            outcome=outcome,
+            status=actor.status,
+            source=actor.source[:64] if actor.source else None,
+            detail=detail,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    action: str | None = None
+    outcome: str | None = None
+    token_id: uuid.UUID | None = None
+    responder_id: uuid.UUID | None = None
+    target: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    before: int | None = None
+    limit: int = 100
+
+
+def list_audit(tx: "Tx", *, principal: Principal, query: AuditQuery) -> list[AuditPublic]:
+    """The agency's audit records, newest first, filtered; page with `before`."""
+    require_role(principal, AUDIT_READERS, "read the audit log")
+    q = select(AuditRecord).where(col(AuditRecord.agency_id) == principal.agency_id)
+    filters = (
+        (query.action, col(AuditRecord.action)),
+        (query.outcome, col(AuditRecord.outcome)),
+        (query.token_id, col(AuditRecord.token_id)),
+        (query.responder_id, col(AuditRecord.responder_id)),
+        (query.target, col(AuditRecord.target)),
+    )
+    for value, column in filters:
+        if value is not None:
+            q = q.where(column == value)
+    if query.since is not None:
+        q = q.where(col(AuditRecord.at) >= query.since)
+    if query.until is not None:
+        q = q.where(col(AuditRecord.at) < query.until)
+    if query.before is not None:
+        q = q.where(col(AuditRecord.id) < query.before)
+    q = q.order_by(col(AuditRecord.id).desc()).limit(query.limit)
+    return [AuditPublic.of(r) for r in tx.session.execute(q).scalars()]
+
+
+def purge_old_audit(tx: "Tx", *, keep: timedelta) -> int:
+    """Delete records past retention (the only deletion the trail allows)."""
+    return tx.changed(delete(AuditRecord).where(col(AuditRecord.at) < tx.now - keep))
