@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.agency import Agency
+from service import audit
 from service.errors import Conflict, Invalid, NotFound
 from service.unit_of_work import Tx
 
@@ -24,6 +25,37 @@ def create_agency(
     agency = Agency(slug=slug, name=name or slug, offer_timeout_s=offer_timeout_s)
     tx.session.add(agency)
     tx.session.flush()
+    return agency
+
+
+def update_agency(
+    tx: Tx,
+    *,
+    slug: str,
+    offer_timeout_s: int | None = None,
+    officers_see_narrative: bool | None = None,
+    officers_see_substance_use: bool | None = None,
+) -> Agency:
+    """Change an agency's settings; None leaves a setting as it is. Consoles already
+    open keep what they were shown until they reconnect."""
+    agency = get_agency(tx, slug=slug)
+    if offer_timeout_s is not None:
+        if not 5 <= offer_timeout_s <= 3600:
+            raise Invalid("the offer timeout must be between 5 and 3600 seconds")
+        agency.offer_timeout_s = offer_timeout_s
+    if officers_see_narrative is not None:
+        agency.officers_see_narrative = officers_see_narrative
+    if officers_see_substance_use is not None:
+        agency.officers_see_substance_use = officers_see_substance_use
+    tx.session.flush()
+    audit.record_command(
+        tx,
+        agency_id=agency.id,
+        action="agency update",
+        offer_timeout_s=agency.offer_timeout_s,
+        officers_see_narrative=agency.officers_see_narrative,
+        officers_see_substance_use=agency.officers_see_substance_use,
+    )
     return agency
 
 

@@ -11,13 +11,14 @@ from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator
 from service import handlers
 from service.audit_trail import AuditRefusals
+from service.body_limit import BodyLimit
 from service.bus import make_bus
 from service.database import make_engine
 from service.dispatching import DispatchConfig
 from service.hub import Hub
-from service.limits import RequestLimits
 from service.logs import configure_logging
 from service.metrics import Metrics
+from service.rate_limit import RateLimit
 from service.routes import assignments, audit, calls, health, responders, ws
 from service.settings import Settings
 from service.state import AppState
@@ -98,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
     app.add_middleware(AuditRefusals)
-    app.add_middleware(
-        RequestLimits, rate_limit=settings.rate_limit, max_body_bytes=settings.max_body_bytes
-    )
+    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimit, rate_limit=settings.rate_limit)
     return app

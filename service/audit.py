@@ -82,6 +82,12 @@ def record(
     )
 
 
+def record_command(tx: "Tx", *, agency_id: uuid.UUID, action: str, **detail: Any) -> None:
+    """Audit an act from the `corespond` command line (run on the server's host)."""
+    actor = Actor(principal=None, source="command line", action=action)
+    record(tx, actor=actor, outcome="success", agency_id=agency_id, detail=detail or None)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     action: str | None = None

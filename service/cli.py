@@ -87,6 +87,43 @@ def agency_create(slug: str, name: str | None, offer_timeout_s: int) -> None:
     click.echo(f"created agency {created.slug} ({created.id})")
 
 
+@agency.command("update")
+@click.argument("slug")
+@click.option("--offer-timeout", "offer_timeout_s", type=int, default=None)
+@click.option(
+    "--officers-see-narrative/--no-officers-see-narrative",
+    default=None,
+    help="Whether officers read a call's narrative once they accept (default: no).",
+)
+@click.option(
+    "--officers-see-substance-use/--no-officers-see-substance-use",
+    default=None,
+    help="Whether officers see that a call concerns substance use (default: no; 42 CFR Part 2).",
+)
+def agency_update(
+    slug: str,
+    offer_timeout_s: int | None,
+    officers_see_narrative: bool | None,
+    officers_see_substance_use: bool | None,
+) -> None:
+    """Change an agency's settings; what is not given stays as it is."""
+    uow = _unit_of_work(Settings())
+    updated = _run(
+        lambda: uow.write_sync(
+            agencies.update_agency,
+            slug=slug,
+            offer_timeout_s=offer_timeout_s,
+            officers_see_narrative=officers_see_narrative,
+            officers_see_substance_use=officers_see_substance_use,
+        )
+    )
+    click.echo(
+        f"agency {updated.slug}: offer timeout {updated.offer_timeout_s} s, officers see "
+        f"narrative: {'yes' if updated.officers_see_narrative else 'no'}, "
+        f"substance use: {'yes' if updated.officers_see_substance_use else 'no'}"
+    )
+
+
 @main.group()
 def token() -> None:
     """API tokens."""

@@ -31,9 +31,9 @@ def withholds_category(principal: Principal, category: Category | str | None) ->
     return category in SUBSTANCE_USE and not principal.sees_substance_use
 
 
-def redact_reason(reason: str, category: Category) -> str:
+def redact_reason(reason: str, category: str) -> str:
     """A plan's reason without the words that would name the withheld category."""
-    return reason.replace(category.value.replace("_", " "), WITHHELD_CATEGORY)
+    return reason.replace(str(category).replace("_", " "), WITHHELD_CATEGORY)
 
 
 def redact_event_data(data: dict[str, Any], principal: Principal) -> dict[str, Any]:
@@ -52,5 +52,5 @@ def _redact_summary(summary: dict[str, Any], principal: Principal) -> dict[str, 
     redacted = {**summary, "category": None, "withheld": ["category"]}
     plan = summary.get("plan")
     if isinstance(plan, dict) and isinstance(plan.get("reason"), str):
-        redacted["plan"] = {**plan, "reason": redact_reason(plan["reason"], Category(category))}
+        redacted["plan"] = {**plan, "reason": redact_reason(plan["reason"], category)}
     return redacted

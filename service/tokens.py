@@ -62,7 +62,9 @@ def create_token(
         label=label,
         expires_at=tx.now + expires_in if expires_in is not None else None,
     )
-    _audit_cli(tx, agency.id, "token create", role=role.value, label=label)
+    audit.record_command(
+        tx, agency_id=agency.id, action="token create", role=role.value, label=label
+    )
     return token
 
 
@@ -96,7 +98,9 @@ def revoke_token(tx: Tx, *, token_id: uuid.UUID) -> ApiToken:
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} was revoked already")
     tx.changed(update(ApiToken).where(col(ApiToken.id) == token_id).values(revoked_at=tx.now))
-    _audit_cli(tx, token.agency_id, "token revoke", token=str(token_id))
+    audit.record_command(
+        tx, agency_id=token.agency_id, action="token revoke", target=f"token:{token_id}"
+    )
     return token
 
 
@@ -115,8 +119,3 @@ def lapsed_among(tx: Tx, *, token_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
             )
         ).scalars()
     )
-
-
-def _audit_cli(tx: Tx, agency_id: uuid.UUID, action: str, **detail: str) -> None:
-    actor = audit.Actor(principal=None, source="cli", action=action)
-    audit.record(tx, actor=actor, outcome="success", agency_id=agency_id, detail=detail)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,11 +140,35 @@ class AgencyKit:
         )
 
 
-@pytest.fixture
-def agency(server: Server) -> AgencyKit:
+def new_agency(server: Server) -> AgencyKit:
     slug = f"t-{uuid.uuid4().hex[:12]}"
     created = server.uow.write_sync(create_agency, slug=slug)
     return AgencyKit(server=server, slug=slug, id=created.id)
+
+
+@pytest.fixture
+def agency(server: Server) -> AgencyKit:
+    return new_agency(server)
+
+
+@pytest.fixture
+def make_agency(server: Server) -> Callable[[], AgencyKit]:
+    """Another agency on the same server, for tests of what crosses tenants."""
+    return lambda: new_agency(server)
+
+
+@pytest.fixture
+def cli(server: Server) -> Callable[..., str]:
+    """Run `corespond …` against the server's database; its stdout (it must succeed)."""
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [CORESPOND, *args], env=server.env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    return run
 
 
 @pytest.fixture
