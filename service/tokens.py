@@ -79,7 +79,7 @@ def list_tokens(tx: Tx, *, slug: str) -> list[TokenRow]:
     return [
         TokenRow(
             id=t.id,
-            role=t.role,
+            role=Role(t.role),
             responder_id=t.responder_id,
             label=t.label,
             created_at=t.created_at,

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -114,12 +115,19 @@ class AgencyKit:
     slug: str
     id: uuid.UUID
 
-    def token(self, role: Role, *, responder_id: uuid.UUID | str | None = None) -> str:
+    def token(
+        self,
+        role: Role,
+        *,
+        responder_id: uuid.UUID | str | None = None,
+        expires_in: timedelta | None = None,
+    ) -> str:
         def issue(tx: Tx) -> str:
             agency = tx.session.get(Agency, self.id)
             assert agency is not None
             rid = uuid.UUID(str(responder_id)) if responder_id else None
-            return issue_token(tx, agency=agency, role=role, responder_id=rid)
+            expires = tx.now + expires_in if expires_in is not None else None
+            return issue_token(tx, agency=agency, role=role, responder_id=rid, expires_at=expires)
 
         return self.server.uow.write_sync(issue)
 
