@@ -19,7 +19,7 @@ from service.hub import Hub
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.rate_limit import RateLimit
-from service.routes import assignments, audit, calls, health, responders, ws
+from service.routes import assignments, audit, calls, console, health, responders, ws
 from service.settings import Settings
 from service.state import AppState
 from service.timers import (
@@ -95,8 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     handlers.install(app)
-    for module in (calls, responders, assignments, audit, ws, health):
+    for module in (calls, responders, assignments, audit, ws, health, console):
         app.include_router(module.router)
+    app.mount("/console/static", console.static, name="console-static")
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
     app.add_middleware(AuditRefusals)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)

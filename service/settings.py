@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-For/-Proto are trusted (TLS in front).",
     )
+    console_tile_url: str = Field(
+        default="",
+        description="Map tiles for the web console (`https://…/{z}/{x}/{y}.png`); "
+        "empty: the map draws calls and responders on a plain background, offline.",
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3

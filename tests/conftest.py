@@ -48,8 +48,12 @@ class Server:
     log: Path
 
 
-def start_server(tmp: Path, *, extra_env: dict[str, str] | None = None) -> Server:
-    port = free_port()
+def start_server(
+    tmp: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> Server:
+    """`corespond serve` on the SQLite file in `tmp` (the same port again, if given, for
+    a restart that consoles must find)."""
+    port = port or free_port()
     db_url = f"sqlite:///{tmp / 'corespond.db'}"
     env = {
         **os.environ,

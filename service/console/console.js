@@ -1,0 +1,471 @@
+// CoRespond web console: one page, no framework, no build step. It speaks the HTTP API
+// and the /v1/ws protocol described in README.md, with the token kept in this tab only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const DISPOSITIONS = [
+  "resolved_on_scene", "referred", "transported_crisis_centre", "transported_ed",
+  "voluntary_hold", "involuntary_hold", "arrest", "no_contact",
+];
+const ACTIVE = new Set(["offered", "accepted", "en_route", "on_scene"]);
+const state = {
+  token: null, principal: null, ws: null, welcomed: false, seq: 0, seen: new Set(),
+  backoffMs: 1000, reconnectTimer: null, refreshTimer: null, config: {},
+  calls: [], responders: [], me: null, offers: new Map(), work: new Map(), pick: null,
+};
+
+// ---- HTTP ---------------------------------------------------------------------------
+
+async function api(method, path, body) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new Error(data && data.detail ? `${data.error}: ${data.detail}` : `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+// ---- signing in and out -------------------------------------------------------------
+
+$("sign-in-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  signIn($("token").value.trim());
+});
+$("sign-out").addEventListener("click", () => signOut(""));
+
+function signIn(token) {
+  state.token = token;
+  state.welcomed = false;
+  $("sign-in-error").textContent = "";
+  connect();
+}
+
+function signOut(reason) {
+  sessionStorage.removeItem("corespond_token");
+  clearTimeout(state.reconnectTimer);
+  if (state.ws) { state.ws.onclose = null; state.ws.close(); }
+  Object.assign(state, { token: null, principal: null, ws: null, welcomed: false, seq: 0 });
+  state.seen.clear();
+  for (const id of ["dispatcher", "responder", "events-panel", "sign-out"]) $(id).hidden = true;
+  $("sign-in").hidden = false;
+  $("who").textContent = "";
+  $("sign-in-error").textContent = reason;
+  setConnection("offline", "Signed out");
+}
+
+// ---- the socket: connect, resume, reconnect with backoff ---------------------------
+
+function setConnection(kind, text) {
+  const badge = $("connection");
+  badge.className = `connection ${kind}`;
+  badge.textContent = text;
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const ws = new WebSocket(`${scheme}${location.host}/v1/ws`, ["corespond.v1"]);
+  state.ws = ws;
+  setConnection("reconnecting", state.welcomed ? "Reconnecting…" : "Connecting…");
+  ws.onopen = () => ws.send(JSON.stringify({
+    type: "hello", token: state.token, resume_after: state.welcomed ? state.seq : null,
+  }));
+  ws.onmessage = (message) => onFrame(JSON.parse(message.data));
+  ws.onclose = (event) => onClose(event);
+}
+
+function onClose(event) {
+  state.ws = null;
+  if (event.code === 4401) {
+    signOut(state.welcomed ? "Your token was revoked or has expired." : "That token is unknown, revoked or expired.");
+    return;
+  }
+  if (event.code === 4403) { signOut("This page's origin is not allowed to connect."); return; }
+  if (!state.token) return;
+  const delay = state.backoffMs * (0.75 + Math.random() / 2);
+  state.backoffMs = Math.min(state.backoffMs * 2, 15000);
+  setConnection("reconnecting", `Reconnecting in ${Math.ceil(delay / 1000)} s`);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function send(message) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(message));
+    return true;
+  }
+  note("Not connected: try again when the badge says Live.");
+  return false;
+}
+
+function onFrame(frame) {
+  if (frame.type === "welcome") return onWelcome(frame);
+  if (frame.type === "event") return onEvent(frame);
+  if (frame.type === "resync") { logLine("resync: the log no longer holds what was missed; re-reading"); return refresh(); }
+  if (frame.type === "result") { logLine(`${frame.action}: ${frame.assignment.state}`); return refresh(); }
+  if (frame.type === "error") { note(`${frame.error}: ${frame.detail}`); return refresh(); }
+}
+
+function onWelcome(frame) {
+  const first = !state.welcomed;
+  state.principal = frame.principal;
+  state.welcomed = true;
+  state.backoffMs = 1000;
+  if (first) state.seq = frame.seq;
+  sessionStorage.setItem("corespond_token", state.token);
+  setConnection("live", "Live");
+  if (first) showView();
+  refresh();
+}
+
+function onEvent(frame) {
+  if (state.seen.has(frame.seq)) return;
+  state.seen.add(frame.seq);
+  state.seq = Math.max(state.seq, frame.seq);
+  logLine(`#${frame.seq} ${new Date(frame.at).toLocaleTimeString()} ${frame.event} ${describe(frame)}`);
+  if (frame.event === "assignment.offered" && isMine(frame.data.assignment)) showOffer(frame.data);
+  send({ type: "ack", seq: frame.seq });
+  scheduleRefresh();
+}
+
+function isMine(assignment) {
+  return state.principal && state.principal.role === "responder"
+    && assignment && assignment.responder_id === state.principal.responder_id;
+}
+
+function describe(frame) {
+  const d = frame.data || {};
+  const call = d.call || (frame.event.startsWith("call.") ? d : null);
+  const parts = [];
+  if (d.assignment) parts.push(`${d.assignment.role} → ${d.assignment.state}`);
+  if (call && call.category !== undefined) parts.push(call.category === null ? "(category withheld)" : call.category.replaceAll("_", " "));
+  if (call && call.location && call.location.address) parts.push(call.location.address);
+  if (d.status && !d.assignment) parts.push(d.status);
+  if (d.disposition) parts.push(d.disposition.replaceAll("_", " "));
+  return parts.join(" · ");
+}
+
+function logLine(text) {
+  const item = document.createElement("li");
+  item.textContent = text;
+  $("events").prepend(item);
+  while ($("events").children.length > 200) $("events").lastChild.remove();
+}
+
+function note(text) { logLine(`⚠ ${text}`); }
+
+// ---- views --------------------------------------------------------------------------
+
+function showView() {
+  const p = state.principal;
+  $("sign-in").hidden = true;
+  $("sign-out").hidden = false;
+  $("events-panel").hidden = false;
+  $("who").textContent = `${p.role} · ${p.agency_slug}`;
+  const responder = p.role === "responder";
+  $("responder").hidden = !responder;
+  $("dispatcher").hidden = responder;
+  if (!responder) fetch("/console/config.json").then((r) => r.json()).then((c) => { state.config = c; drawMap(); });
+}
+
+function scheduleRefresh() {
+  clearTimeout(state.refreshTimer);
+  state.refreshTimer = setTimeout(refresh, 150);
+}
+
+async function refresh() {
+  if (!state.principal) return;
+  try {
+    if (state.principal.role === "responder") await refreshResponder();
+    else await refreshDispatcher();
+  } catch (error) {
+    note(error.message);
+  }
+}
+
+// ---- dispatcher -------------------------------------------------------------------
+
+async function refreshDispatcher() {
+  const [calls, responders] = await Promise.all([
+    api("GET", "/v1/calls?limit=200"),
+    ["admin", "supervisor", "dispatcher", "cad"].includes(state.principal.role)
+      ? api("GET", "/v1/responders?limit=500") : [],
+  ]);
+  state.calls = calls;
+  state.responders = responders;
+  renderCalls();
+  renderBoard();
+  drawMap();
+}
+
+function since(iso) {
+  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+function nameOf(id) {
+  const r = state.responders.find((x) => x.id === id);
+  return r ? r.name : id.slice(0, 8);
+}
+
+function tags(call) {
+  const risk = Object.entries(call.risk).filter(([, on]) => on).map(([k]) => `<span class="tag risk">${k}</span>`);
+  const category = call.category ? call.category.replaceAll("_", " ") : "category withheld";
+  return `<span class="tag">P${call.priority}</span><span class="tag">${category}</span>${risk.join("")}`;
+}
+
+function el(html) {
+  const t = document.createElement("template");
+  t.innerHTML = html.trim();
+  return t.content.firstChild;
+}
+
+function esc(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+function lastStamp(a) {
+  return a.cleared_at || a.on_scene_at || a.en_route_at || a.accepted_at || a.offered_at;
+}
+
+function renderCalls() {
+  const waiting = state.calls.filter((c) => c.status === "pending");
+  const active = state.calls.filter((c) => c.status === "dispatched" || (c.status === "pending" && c.assignments.some((a) => ACTIVE.has(a.state))));
+  $("queue-count").textContent = waiting.length;
+  $("queue").replaceChildren(...waiting.map((c) => el(`<li data-call="${c.id}">
+    ${tags(c)} <strong>${esc(c.location.address || `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}`)}</strong><br>
+    waiting for <strong>${esc(c.plan.missing.join(", ") || "—")}</strong> for ${since(c.received_at)}
+    <br><small>${esc(c.plan.reason)}</small></li>`)));
+  $("active").replaceChildren(...active.map((c) => el(`<li data-call="${c.id}">
+    ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>
+    <ul>${c.assignments.filter((a) => ACTIVE.has(a.state)).map((a) => `<li data-assignment="${a.id}">
+      ${esc(a.role)}: ${esc(nameOf(a.responder_id))} — <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span>
+      for ${since(lastStamp(a))} · ETA ${Math.round(a.eta_s / 60)} min</li>`).join("")}</ul></li>`)));
+}
+
+function renderBoard() {
+  $("board").tBodies[0].replaceChildren(...state.responders.map((r) => el(`<table><tr>
+    <td>${esc(r.name)}</td><td>${r.kind}</td><td class="state-${r.status}">${r.status.replaceAll("_", " ")}</td>
+    <td>${r.cit_certified_until || "—"}</td><td>${esc(r.skills.join(", "))}</td><td>${esc(r.languages.join(", "))}</td>
+    <td>${r.position ? `${since(r.position.at)} ago` : "unknown"}</td></tr></table>`).querySelector("tr")));
+}
+
+setInterval(() => { if (state.principal && state.principal.role !== "responder") renderCalls(); }, 1000);
+
+$("call-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = (id) => $(id).value.trim() || undefined;
+  const body = {
+    location: { lat: Number($("call-lat").value), lon: Number($("call-lon").value), address: text("call-address") },
+    category: $("call-category").value,
+    risk: { weapon: $("call-weapon").checked, violence: $("call-violence").checked, medical: $("call-medical").checked },
+    priority: Number($("call-priority").value),
+    narrative: text("call-narrative"),
+    language: text("call-language"),
+  };
+  try {
+    const call = await api("POST", "/v1/calls", body);
+    const offers = call.assignments.map((a) => `${a.role} to ${nameOf(a.responder_id)} (ETA ${Math.round(a.eta_s / 60)} min)`);
+    $("call-result").textContent = `Dispatched: ${call.plan.reason}. ${offers.length ? `Offered: ${offers.join("; ")}.` : ""} ${call.plan.missing.length ? `Waiting for: ${call.plan.missing.join(", ")}.` : ""}`;
+    $("call-form").reset();
+    refresh();
+  } catch (error) {
+    $("call-result").textContent = error.message;
+  }
+});
+
+// ---- the map: Web Mercator on a canvas, tiles only if configured -------------------
+
+const mercX = (lon) => (lon + 180) / 360;
+const mercY = (lat) => (1 - Math.log(Math.tan((lat * Math.PI) / 180) + 1 / Math.cos((lat * Math.PI) / 180)) / Math.PI) / 2;
+const unMercY = (y) => (Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180) / Math.PI;
+
+function mapFrame() {
+  const canvas = $("map");
+  const points = [
+    ...state.calls.filter((c) => c.status !== "closed" && c.status !== "cancelled").map((c) => c.location),
+    ...state.responders.filter((r) => r.position).map((r) => r.position),
+  ];
+  if (state.pick) points.push(state.pick);
+  if (!points.length) points.push({ lat: 40.1215, lon: -75.3399 });
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const p of points) {
+    x0 = Math.min(x0, mercX(p.lon)); x1 = Math.max(x1, mercX(p.lon));
+    y0 = Math.min(y0, mercY(p.lat)); y1 = Math.max(y1, mercY(p.lat));
+  }
+  const span = Math.max(x1 - x0, (y1 - y0) * (canvas.width / canvas.height), 0.0005) * 1.2;
+  const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  const scale = canvas.width / span;
+  return {
+    canvas, scale, left: cx - canvas.width / 2 / scale, top: cy - canvas.height / 2 / scale,
+    toPx(p) { return [(mercX(p.lon) - this.left) * this.scale, (mercY(p.lat) - this.top) * this.scale]; },
+    toLatLon(px, py) { return { lat: unMercY(this.top + py / this.scale), lon: (this.left + px / this.scale) * 360 - 180 }; },
+  };
+}
+
+function drawMap() {
+  if ($("dispatcher").hidden) return;
+  const f = mapFrame();
+  const g = f.canvas.getContext("2d");
+  g.fillStyle = "#e9eef3";
+  g.fillRect(0, 0, f.canvas.width, f.canvas.height);
+  if (state.config.tile_url) drawTiles(f, g);
+  const dot = (p, colour, r) => {
+    const [x, y] = f.toPx(p);
+    g.beginPath(); g.arc(x, y, r, 0, 2 * Math.PI); g.fillStyle = colour; g.fill();
+    g.lineWidth = 1; g.strokeStyle = "#fff"; g.stroke();
+  };
+  for (const r of state.responders) if (r.position) dot(r.position, r.status === "available" ? "#11703a" : "#777", 4);
+  for (const c of state.calls) if (c.status === "pending" || c.status === "dispatched") dot(c.location, "#b00020", 7);
+  if (state.pick) {
+    const [x, y] = f.toPx(state.pick);
+    g.strokeStyle = "#0b5cad"; g.lineWidth = 2;
+    g.beginPath(); g.moveTo(x - 8, y); g.lineTo(x + 8, y); g.moveTo(x, y - 8); g.lineTo(x, y + 8); g.stroke();
+  }
+}
+
+const tileCache = new Map();
+function drawTiles(f, g) {
+  const z = Math.max(0, Math.min(18, Math.floor(Math.log2(f.scale / 256))));
+  const n = 2 ** z, size = f.scale / n;
+  for (let tx = Math.floor(f.left * n); tx <= Math.floor((f.left + f.canvas.width / f.scale) * n); tx++) {
+    for (let ty = Math.floor(f.top * n); ty <= Math.floor((f.top + f.canvas.height / f.scale) * n); ty++) {
+      const url = state.config.tile_url.replace("{z}", z).replace("{x}", tx).replace("{y}", ty);
+      let img = tileCache.get(url);
+      if (!img) { img = new Image(); img.onload = drawMap; img.src = url; tileCache.set(url, img); }
+      if (img.complete && img.naturalWidth) g.drawImage(img, (tx / n - f.left) * f.scale, (ty / n - f.top) * f.scale, size, size);
+    }
+  }
+}
+
+$("map").addEventListener("click", (e) => {
+  const f = mapFrame();
+  const rect = f.canvas.getBoundingClientRect();
+  const px = ((e.clientX - rect.left) * f.canvas.width) / rect.width;
+  const py = ((e.clientY - rect.top) * f.canvas.height) / rect.height;
+  const p = f.toLatLon(px, py);
+  $("call-lat").value = p.lat.toFixed(5);
+  $("call-lon").value = p.lon.toFixed(5);
+  state.pick = p;
+  drawMap();
+});
+
+// ---- responder --------------------------------------------------------------------
+
+async function refreshResponder() {
+  const id = state.principal.responder_id;
+  const [me, calls] = await Promise.all([api("GET", `/v1/responders/${id}`), api("GET", "/v1/calls?limit=50")]);
+  state.me = me;
+  $("my-status").textContent = me.status.replaceAll("_", " ");
+  $("toggle-available").textContent = me.status === "available" ? "Go off duty" : "Go available";
+  $("toggle-available").disabled = !["available", "off_duty", "out_of_service"].includes(me.status);
+  const offers = new Map(), work = new Map();
+  for (const call of calls) {
+    for (const a of call.assignments) {
+      if (a.responder_id !== id) continue;
+      if (a.state === "offered") offers.set(a.id, { assignment: a, call });
+      else if (ACTIVE.has(a.state)) work.set(a.id, { assignment: a, call });
+    }
+  }
+  for (const [aid, offer] of state.offers) if (!offers.has(aid) && !work.has(aid) && offer.fresh) offers.set(aid, offer);
+  state.offers = offers;
+  state.work = work;
+  renderOffers();
+  renderWork();
+}
+
+function showOffer(data) {
+  state.offers.set(data.assignment.id, { assignment: data.assignment, call: data.call, fresh: true });
+  renderOffers();
+  beep();
+  const accept = document.querySelector(`[data-offer="${data.assignment.id}"] button.accept`);
+  if (accept) accept.focus();
+}
+
+function callLines(call) {
+  const where = call.location.address || `${call.location.lat.toFixed(4)}, ${call.location.lon.toFixed(4)}`;
+  return `<div class="big">${call.category ? esc(call.category.replaceAll("_", " ")) : "Category withheld"}</div>
+    <div>${tags(call)}</div><div>${esc(where)}</div>
+    ${call.narrative ? `<p>${esc(call.narrative)}</p>` : ""}`;
+}
+
+function renderOffers() {
+  const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer" data-offer="${a.id}">
+    ${callLines(call)}
+    <div>${(a.distance_m / 1000).toFixed(1)} km · ETA ${Math.round(a.eta_s / 60)} min · as ${esc(a.role)}</div>
+    <div>Expires in <span class="countdown" data-expires="${a.offer_expires_at}"></span></div>
+    <button class="accept" type="button">Accept</button>
+    <button class="decline secondary" type="button">Decline</button></div>`));
+  for (const card of cards) {
+    const id = card.dataset.offer;
+    card.querySelector(".accept").onclick = () => send({ type: "accept", assignment_id: id });
+    card.querySelector(".decline").onclick = () => send({ type: "decline", assignment_id: id });
+  }
+  $("offers").replaceChildren(...cards);
+  $("no-offers").hidden = cards.length > 0;
+  tick();
+}
+
+function tick() {
+  for (const span of document.querySelectorAll("[data-expires]")) {
+    const s = Math.max(0, Math.round((new Date(span.dataset.expires).getTime() - Date.now()) / 1000));
+    span.textContent = s > 0 ? `${s} s` : "expired";
+  }
+}
+setInterval(tick, 500);
+
+function renderWork() {
+  const cards = [...state.work.values()].map(({ assignment: a, call }) => {
+    const next = { accepted: "en_route", en_route: "on_scene", on_scene: "cleared" }[a.state];
+    return el(`<div class="card" data-work="${a.id}">
+      ${callLines(call)}
+      <div>As ${esc(a.role)}: <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span> for ${since(lastStamp(a))}</div>
+      <button type="button" data-step="en_route" ${next === "en_route" ? "" : "disabled"}>En route</button>
+      <button type="button" data-step="on_scene" ${next === "on_scene" ? "" : "disabled"}>On scene</button>
+      <label>Disposition <select class="disposition">${DISPOSITIONS.map((d) => `<option value="${d}">${d.replaceAll("_", " ")}</option>`).join("")}</select></label>
+      <button type="button" data-step="cleared" class="danger">Clear</button></div>`);
+  });
+  for (const card of cards) {
+    const id = card.dataset.work;
+    for (const button of card.querySelectorAll("[data-step]")) {
+      button.onclick = () => send({
+        type: "status", assignment_id: id, status: button.dataset.step,
+        disposition: button.dataset.step === "cleared" ? card.querySelector(".disposition").value : null,
+      });
+    }
+  }
+  $("work").replaceChildren(...cards);
+  $("no-work").hidden = cards.length > 0;
+}
+
+$("toggle-available").addEventListener("click", async () => {
+  const status = state.me && state.me.status === "available" ? "off_duty" : "available";
+  try {
+    await api("PUT", `/v1/responders/${state.principal.responder_id}/status`, { status });
+    refresh();
+  } catch (error) {
+    note(error.message);
+  }
+});
+
+function beep() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    const gain = audio.createGain();
+    tone.frequency.value = 880;
+    gain.gain.setValueAtTime(0.2, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+    tone.connect(gain).connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.6);
+  } catch (error) {
+    // No sound device: the card and the live region still announce the offer.
+  }
+}
+
+// A reload in the same tab keeps the session; a new tab must sign in again.
+const saved = sessionStorage.getItem("corespond_token");
+if (saved) signIn(saved);
