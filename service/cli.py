@@ -200,6 +200,24 @@ def token_revoke(token_id: uuid.UUID) -> None:
     click.echo(f"revoked token {token_id}")
 
 
+@main.command("console")
+@click.option(
+    "--url",
+    default=None,
+    help="The socket, e.g. wss://corespond.example.org/v1/ws [default: this host's].",
+)
+@click.option(
+    "--token", envvar="CORESPOND_TOKEN", required=True, help="Or CORESPOND_TOKEN in the env."
+)
+def console_command(url: str | None, token: str) -> None:
+    """A terminal console: live events, and short commands to answer them."""
+    from service import terminal_console
+
+    settings = Settings()
+    url = url or f"ws://{settings.host}:{settings.port}/v1/ws"
+    raise SystemExit(terminal_console.run(url, token))
+
+
 @main.command("demo")
 def demo_command() -> None:
     """Seed a demo agency around Norristown, PA, and print tokens to try it with."""

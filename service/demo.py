@@ -141,14 +141,17 @@ Dispatcher token:  {seeded.dispatcher_token}
 Responder token:   {seeded.responder_token}
   (acts as clinician {c.name}, {c.external_id}, at {c.lat:.4f}, {c.lon:.4f})
 
-1. Watch the clinician's console (type the hello line once it connects):
-   .venv/bin/python -m websockets ws://{settings.host}:{settings.port}/v1/ws
-   {{"type": "hello", "token": "{seeded.responder_token}"}}
+In a browser: {base}/console, sign in with the dispatcher token in one window and
+the responder token in another tab (each tab keeps its own token), flag a call from the dispatcher's
+form next to the clinician, and accept the offer on the clinician's page.
+
+Or in terminals:
+1. The clinician's console:
+   CORESPOND_TOKEN={seeded.responder_token} .venv/bin/corespond console
 
 2. Flag a call next to that clinician:
    curl -s {base}/v1/calls -H 'Authorization: Bearer {seeded.dispatcher_token}' \\
      -H 'Content-Type: application/json' \\
      -d '{body}'
 
-The offer arrives on the console as an assignment.offered event; answer it there with
-   {{"type": "accept", "assignment_id": "<the assignment's id>"}}"""
+The offer appears on the console as an OFFER line; type `accept` to take it."""

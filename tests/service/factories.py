@@ -52,10 +52,11 @@ def call_body(
     violence: bool = False,
     medical: bool = False,
     priority: int = 2,
+    address: str = "1 Main St, Norristown",
     **extra: Any,
 ) -> dict[str, Any]:
     return {
-        "location": {"lat": at[0], "lon": at[1], "address": "1 Main St, Norristown"},
+        "location": {"lat": at[0], "lon": at[1], "address": address},
         "category": category,
         "risk": {"weapon": weapon, "violence": violence, "medical": medical},
         "priority": priority,

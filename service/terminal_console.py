@@ -1,0 +1,249 @@
+"""`corespond console`: a terminal console over the `/v1/ws` protocol.
+
+It prints events as readable lines, takes short commands on standard input
+(`accept`, `decline`, `enroute`, `onscene`, `clear <disposition>`, `available`,
+`off`, `help`, `quit`), acks what it has shown, and on a dropped connection
+reconnects with backoff and resumes from the last event it saw.
+"""
+
+import asyncio
+import json
+import random
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
+
+from models.vocabulary import Disposition
+
+HELP = (
+    "commands: accept [id] · decline [id] · enroute [id] · onscene [id] · "
+    "clear [id] <disposition> · available · off · help · quit   "
+    "(an id may be its first characters, or left out when only one fits)\n"
+    f"dispositions: {', '.join(d.value for d in Disposition)}"
+)
+_STEPS = {"enroute": "en_route", "onscene": "on_scene", "clear": "cleared"}
+REFUSED = {4401: "the token is unknown, revoked or expired", 4403: "this client is not allowed"}
+
+
+class TerminalConsole:
+    def __init__(self, url: str, token: str, out: TextIO) -> None:
+        self.url, self.token, self.out = url, token, out
+        self.seq: int | None = None  # the last event seen: where a reconnect resumes
+        self.principal: dict[str, Any] = {}
+        self.assignments: dict[str, str] = {}  # id -> state, for the ones seen
+        self.commands: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    async def run(self) -> int:
+        """Serve until `quit` or end of input (0), or a refused token (2)."""
+        backoff = 1.0
+        while True:
+            try:
+                async with websockets.connect(
+                    self.url, subprotocols=[Subprotocol("corespond.v1")], open_timeout=10
+                ) as ws:
+                    backoff = 1.0
+                    if await self._session(ws):
+                        return 0
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+                if code in REFUSED:
+                    self.say(f"refused: {REFUSED[code]}")
+                    return 2
+                self.say(f"connection lost ({code}); reconnecting in {backoff:.0f} s")
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.say(f"cannot connect ({exc.__class__.__name__}); retrying in {backoff:.0f} s")
+            await asyncio.sleep(backoff * random.uniform(0.75, 1.25))
+            backoff = min(backoff * 2, 15.0)
+
+    async def _session(self, ws: Any) -> bool:
+        """One connection: hello, then events and commands until it drops (False) or the
+        user quits (True)."""
+        await ws.send(json.dumps({"type": "hello", "token": self.token, "resume_after": self.seq}))
+        reader = asyncio.create_task(self._read(ws))
+        try:
+            while True:
+                command_task = asyncio.create_task(self.commands.get())
+                done, _ = await asyncio.wait(
+                    {reader, command_task}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if reader in done:
+                    command_task.cancel()
+                    reader.result()  # raises ConnectionClosed
+                    return False
+                command = command_task.result()
+                if command is None or command.strip() in ("quit", "exit"):
+                    return True
+                await self._command(ws, command.strip())
+        finally:
+            reader.cancel()
+
+    async def _read(self, ws: Any) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            kind = frame.get("type")
+            if kind == "welcome":
+                self._welcome(frame)
+            elif kind == "event":
+                self._event(frame)
+                await ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
+            elif kind == "result":
+                a = frame["assignment"]
+                self.assignments[a["id"]] = a["state"]
+                self.say(f"ok: {frame['action']} {a['id'][:8]} → {a['state']}")
+            elif kind == "error":
+                self.say(f"error: {frame.get('error')}: {frame.get('detail')}")
+            elif kind == "resync":
+                self.say("resync: too much was missed; re-read the state over HTTP")
+                self.seq = frame["seq"]
+
+    def _welcome(self, frame: dict[str, Any]) -> None:
+        self.principal = frame["principal"]
+        who = f"{self.principal['role']} in {self.principal['agency_slug']}"
+        if self.seq is None:
+            self.say(f"connected as {who}; live from #{frame['seq']}. Type help for commands.")
+            self.seq = frame["seq"]
+        else:
+            self.say(f"reconnected as {who}; resuming after #{self.seq}")
+
+    def _event(self, frame: dict[str, Any]) -> None:
+        self.seq = max(self.seq or 0, frame["seq"])
+        data, name = frame.get("data", {}), frame["event"]
+        stamp = frame["at"][11:19]
+        assignment = data.get("assignment")
+        if assignment:
+            self.assignments[assignment["id"]] = assignment["state"]
+        if name == "assignment.offered" and assignment:
+            call = data.get("call", {})
+            short = assignment["id"][:8]
+            self.say(
+                f"#{frame['seq']} {stamp} OFFER {short} as {assignment['role']} · "
+                f"{_category(call)} · P{call.get('priority')} · {_where(call)} · "
+                f"{assignment['distance_m'] / 1000:.1f} km, ETA {assignment['eta_s'] / 60:.0f} min"
+                f" · {_risks(call)}  → accept {short} | decline {short}"
+            )
+            return
+        detail = (
+            f"{assignment['id'][:8]} {assignment['role']} → {assignment['state']}"
+            if (assignment)
+            else " ".join(str(v) for k, v in data.items() if k in ("status", "disposition"))
+        )
+        self.say(f"#{frame['seq']} {stamp} {name} {detail}".rstrip())
+
+    async def _command(self, ws: Any, line: str) -> None:
+        words = line.split()
+        if not words:
+            return
+        verb, args = words[0].lower(), words[1:]
+        if verb == "help":
+            self.say(HELP)
+        elif verb in ("accept", "decline"):
+            await self._act(ws, verb, args, {"offered"}, lambda aid: {"assignment_id": aid})
+        elif verb in _STEPS:
+            disposition = None
+            if verb == "clear":
+                known = {d.value for d in Disposition}
+                disposition = next((a for a in args if a in known), None)
+                args = [a for a in args if a not in known]
+            await self._act(
+                ws,
+                "status",
+                args,
+                {"accepted", "en_route", "on_scene"},
+                lambda aid: {
+                    "assignment_id": aid,
+                    "status": _STEPS[verb],
+                    "disposition": disposition,
+                },
+            )
+        elif verb in ("available", "off"):
+            await self._availability("available" if verb == "available" else "off_duty")
+        else:
+            self.say(f"unknown command {verb!r}; {HELP}")
+
+    async def _act(
+        self,
+        ws: Any,
+        kind: str,
+        args: list[str],
+        states: set[str],
+        body: Callable[[str], dict[str, Any]],
+    ) -> None:
+        matches = [
+            aid
+            for aid, current in self.assignments.items()
+            if current in states and (not args or aid.startswith(args[0]))
+        ]
+        if len(matches) != 1:
+            which = f"starting {args[0]!r}" if args else "open"
+            self.say(f"{len(matches)} assignments {which} fit; give the id's first characters")
+            return
+        await ws.send(json.dumps({"type": kind, **body(matches[0])}))
+
+    async def _availability(self, status: str) -> None:
+        responder_id = self.principal.get("responder_id")
+        if not responder_id:
+            self.say("only a responder's console sets its availability")
+            return
+        async with httpx.AsyncClient(base_url=_http_base(self.url), timeout=10) as client:
+            answer = await client.put(
+                f"/v1/responders/{responder_id}/status",
+                json={"status": status},
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        if answer.is_success:
+            self.say(f"ok: you are {status.replace('_', ' ')}")
+        else:
+            body = answer.json()
+            self.say(f"error: {body.get('error')}: {body.get('detail')}")
+
+
+def _category(call: dict[str, Any]) -> str:
+    category = call.get("category")
+    return str(category).replace("_", " ") if category else "category withheld"
+
+
+def _where(call: dict[str, Any]) -> str:
+    location = call.get("location") or {}
+    return str(location.get("address") or f"{location.get('lat')}, {location.get('lon')}")
+
+
+def _risks(call: dict[str, Any]) -> str:
+    flags = [name.upper() for name, on in (call.get("risk") or {}).items() if on]
+    return " ".join(flags) or "no risk flags"
+
+
+def _http_base(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return urlunsplit((scheme, parts.netloc, "", "", ""))
+
+
+def run(url: str, token: str) -> int:
+    """Run the console on this terminal; the exit status."""
+
+    async def main() -> int:
+        console = TerminalConsole(url, token, sys.stdout)
+        loop = asyncio.get_running_loop()
+
+        def read_lines() -> None:  # input() blocks, so it has a thread of its own
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(console.commands.put_nowait, line)
+            loop.call_soon_threadsafe(console.commands.put_nowait, None)
+
+        threading.Thread(target=read_lines, daemon=True).start()
+        return await console.run()
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 0
