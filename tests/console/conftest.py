@@ -10,8 +10,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module-scoped: Playwright's sync API keeps an event loop running on this thread
+    # while it is open, and later tests call asyncio.run().
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail("chromium is missing: `make test` installs it (apt-get install chromium)")
