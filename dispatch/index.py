@@ -18,6 +18,16 @@ class ResponderIndex:
         self._cells = [cell for cell, _ in filed]
         self._candidates = [cand for _, cand in filed]
 
+    @classmethod
+    def filed(cls, pairs: Iterable[tuple[int, Candidate]]) -> "ResponderIndex":
+        """An index of candidates whose cells are known already (as the database files
+        them), without computing them again."""
+        index = cls(())
+        filed = sorted(pairs, key=lambda p: p[0])
+        index._cells = [cell for cell, _ in filed]
+        index._candidates = [cand for _, cand in filed]
+        return index
+
     def __len__(self) -> int:
         return len(self._cells)
 

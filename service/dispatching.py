@@ -1,14 +1,17 @@
 """Where the pure decisions meet the database: candidates in, offers out."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Executable, bindparam, or_, select, update
 from sqlmodel import col
 
 from dispatch.cells import CellRange
+from dispatch.index import ResponderIndex
 from dispatch.plan import DEFAULT_RULES, PlanRules, RoleNeed
 from dispatch.ranking import CallSite, Candidate, Choice, Fetch, Preferences, choose_responder
 from dispatch.travel import GeodesicEstimator, TravelEstimator
@@ -46,39 +49,65 @@ def needs_of(call: Call) -> list[RoleNeed]:
     ]
 
 
+def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
+    return Candidate(
+        id=row.id,
+        kind=ResponderKind(row.kind),
+        lat=row.lat,
+        lon=row.lon,
+        cit_certified_until=row.cit_certified_until,
+        languages=frozenset(row.languages),
+        skills=frozenset(row.skills),
+    )
+
+
+_AVAILABLE = select(
+    col(Responder.id),
+    col(Responder.kind),
+    col(Responder.lat),
+    col(Responder.lon),
+    col(Responder.cit_certified_until),
+    col(Responder.languages),
+    col(Responder.skills),
+    col(Responder.position_cell),
+).where(
+    col(Responder.agency_id) == bindparam("agency_id"),
+    col(Responder.kind) == bindparam("kind"),
+    col(Responder.status) == ResponderStatus.available,
+)
+
+
+@functools.lru_cache(maxsize=128)
+def _available_in_ranges(count: int) -> Executable:
+    """The ring query for `count` cell ranges, built once: building and keying a fresh
+    expression for every ring cost more than running it."""
+    cell = col(Responder.position_cell)
+    return _AVAILABLE.where(
+        or_(*(cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")) for i in range(count)))
+    )
+
+
 def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
     """A `Fetch` over the agency's available responders of `kind`, one query a ring."""
-    base = select(
-        col(Responder.id),
-        col(Responder.kind),
-        col(Responder.lat),
-        col(Responder.lon),
-        col(Responder.cit_certified_until),
-        col(Responder.languages),
-        col(Responder.skills),
-    ).where(
-        col(Responder.agency_id) == agency_id,
-        col(Responder.kind) == kind,
-        col(Responder.status) == ResponderStatus.available,
-    )
-    cell = col(Responder.position_cell)
+    connection = tx.session.connection()
 
     def fetch(ranges: Sequence[CellRange]) -> list[Candidate]:
-        query = base.where(or_(*(cell.between(x.lo, x.hi) for x in ranges)))
-        return [
-            Candidate(
-                id=row.id,
-                kind=ResponderKind(row.kind),
-                lat=row.lat,
-                lon=row.lon,
-                cit_certified_until=row.cit_certified_until,
-                languages=frozenset(row.languages),
-                skills=frozenset(row.skills),
-            )
-            for row in tx.session.execute(query)
-        ]
+        params: dict[str, Any] = {"agency_id": agency_id, "kind": kind}
+        for i, r in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = r.lo, r.hi
+        rows = connection.execute(_available_in_ranges(len(ranges)), params)
+        return [_candidate(row) for row in rows]
 
     return fetch
+
+
+def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+    """A `Fetch` over the agency's available responders of `kind`, read in one query and
+    searched in memory: for re-planning many waiting calls, when few are free."""
+    rows = tx.session.connection().execute(_AVAILABLE, {"agency_id": agency_id, "kind": kind})
+    return ResponderIndex.filed(
+        (row.position_cell, _candidate(row)) for row in rows if row.position_cell is not None
+    ).fetch
 
 
 def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:

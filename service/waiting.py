@@ -14,7 +14,7 @@ from models.vocabulary import CallStatus, ResponderKind
 from service.call_status import missing_roles, update_call_status
 from service.dispatching import (
     DispatchConfig,
-    available_in,
+    all_available,
     make_offer,
     needs_of,
     site_of,
@@ -61,8 +61,13 @@ def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> i
                 )
             )
 
+    # Calls wait because few are free: read those once, not a ring query per call.
+    fetches: dict[ResponderKind, Fetch] = {}
+
     def fetch_for(kind: ResponderKind) -> Fetch:
-        return available_in(tx, agency_id=agency_id, kind=kind)
+        if kind not in fetches:
+            fetches[kind] = all_available(tx, agency_id=agency_id, kind=kind)
+        return fetches[kind]
 
     agency = tx.session.get(Agency, agency_id)
     assert agency is not None

@@ -1,0 +1,328 @@
+"""The whole path under load: `python -m bench.load` (or `make bench-load`).
+
+A real `corespond serve` on a fresh SQLite file; an agency of responders placed
+where a real county's 911 calls happen; a separate process holding the consoles
+over real WebSockets (responders accept, work and clear their offers; a few
+dispatchers watch); calls posted at a steady rate. Reported: POST latency, the
+time from POST to the offer on the chosen responder's socket, the highest rate
+whose p99 stays within 25 ms, the server's peak RSS, and a bare FastAPI POST's
+throughput measured in the same run. It ends by checking the database: nobody
+double-booked, every call in a known state. See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import random
+import socket
+import sqlite3
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.load_consoles import run_consoles
+from bench.load_intake import CORESPOND, Posted, max_throughput, post_steadily, start
+from bench.load_seed import seed
+from service.database import make_engine
+from service.migrate import upgrade
+from service.settings import Settings
+from service.unit_of_work import UnitOfWork
+
+BUDGET_P99_MS = 25.0
+
+
+@dataclass
+class Phase:
+    name: str
+    rate: float
+    posted: list[Posted]
+
+
+@dataclass
+class LoadRun:
+    responders: int
+    consoles: int
+    phases: list[Phase] = field(default_factory=list)
+    offers_seen: dict[str, float] = field(default_factory=dict)
+    console_errors: int = 0
+    connected: int = 0
+    peak_rss_mb: float = 0.0
+    closed_loop_rps: float = 0.0
+    double_booked: int = -1
+    calls_in_db: int = -1
+    calls_unknown_state: int = -1
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def post_ms(phase: Phase) -> list[float]:
+    return [(p.answered - p.sent) * 1000 for p in phase.posted if p.status == 201]
+
+
+def offer_ms(phase: Phase, seen: dict[str, float]) -> tuple[list[float], int]:
+    """POST → offer on the responder's socket, and how many offers never arrived."""
+    latencies, missing = [], 0
+    for p in phase.posted:
+        for assignment in p.assignments:
+            if assignment in seen:
+                latencies.append((seen[assignment] - p.sent) * 1000)
+            else:
+                missing += 1
+    return latencies, missing
+
+
+def run_load(
+    *,
+    responders: int,
+    consoles: int,
+    dispatchers: int,
+    rate: float,
+    duration_s: float,
+    steps: list[float],
+    step_s: float,
+    closed_loop_s: float,
+    seed_value: int = 7,
+) -> LoadRun:
+    rng = random.Random(seed_value)
+    run = LoadRun(responders=responders, consoles=consoles)
+    with tempfile.TemporaryDirectory(prefix="corespond-load-") as tmp:
+        db = Path(tmp) / "load.db"
+        settings = Settings(database_url=f"sqlite:///{db}")
+        engine = make_engine(settings)
+        upgrade(engine)
+        seeded = seed(
+            UnitOfWork(engine, bus=None, serialize_writes=False),
+            responders=responders,
+            on_duty=consoles - dispatchers,
+            dispatchers=dispatchers,
+            rng=rng,
+        )
+        engine.dispose()
+        port = free_port()
+        env = {
+            **os.environ,
+            "CORESPOND_DATABASE_URL": settings.database_url,
+            "CORESPOND_PORT": str(port),
+            "CORESPOND_LOG_LEVEL": "warning",
+            "CORESPOND_RATE_LIMIT": "1000000/second",
+        }
+        server = start([CORESPOND, "serve"], env, port, Path(tmp) / "server.log")
+        spawn = multiprocessing.get_context("spawn")
+        ready, finish, results = spawn.Event(), spawn.Event(), spawn.Queue()
+        holder = spawn.Process(
+            target=run_consoles,
+            args=(
+                f"ws://127.0.0.1:{port}/v1/ws",
+                [token for _, token in seeded.responder_tokens],
+                seeded.dispatcher_tokens,
+                ready,
+                finish,
+                results,
+            ),
+            daemon=True,
+        )
+        holder.start()
+        try:
+            if not ready.wait(timeout=600):
+                raise RuntimeError("the consoles did not connect within 10 minutes")
+            first = 0
+            for name, phase_rate, seconds in [("steady", rate, duration_s)] + [
+                (f"step {r:g}/s", r, step_s) for r in steps
+            ]:
+                posted = asyncio.run(
+                    post_steadily(
+                        server.url,
+                        seeded.cad_token,
+                        rate=phase_rate,
+                        duration_s=seconds,
+                        anchors=seeded.anchors,
+                        first=first,
+                        rng=rng,
+                    )
+                )
+                first += len(posted)
+                run.phases.append(Phase(name, phase_rate, posted))
+                time.sleep(6)  # responders clear their calls and come free again
+            if closed_loop_s:
+                body = {
+                    "location": {"lat": 40.2, "lon": -75.4},
+                    "category": "welfare_check",
+                    "priority": 4,
+                }
+                run.closed_loop_rps = asyncio.run(
+                    max_throughput(
+                        server.url, "/v1/calls", body, seconds=closed_loop_s, token=seeded.cad_token
+                    )
+                )
+            finish.set()
+            tally: dict[str, Any] = results.get(timeout=120)
+            run.offers_seen = tally["offers_seen"]
+            run.console_errors = tally["error_count"]
+            run.connected = tally["connected"]
+            run.peak_rss_mb = server.peak_rss_mb()
+        finally:
+            finish.set()
+            holder.join(timeout=15)
+            if holder.is_alive():
+                holder.kill()
+            server.stop()
+        _check(run, db)
+    return run
+
+
+def _check(run: LoadRun, db: Path) -> None:
+    """What must hold whatever the load: nobody double-booked, no call in limbo."""
+    with sqlite3.connect(db) as conn:
+        active = "('offered', 'accepted', 'en_route', 'on_scene')"
+        run.double_booked = conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT responder_id FROM assignment WHERE state IN {active} "  # noqa: S608
+            "GROUP BY responder_id HAVING COUNT(*) > 1)"
+        ).fetchone()[0]
+        run.calls_in_db = conn.execute("SELECT COUNT(*) FROM call").fetchone()[0]
+        run.calls_unknown_state = conn.execute(
+            "SELECT COUNT(*) FROM call WHERE status NOT IN "
+            "('pending', 'dispatched', 'closed', 'cancelled')"
+        ).fetchone()[0]
+
+
+def bare_throughput(seconds: float) -> float:
+    """The baseline: a bare FastAPI POST on uvicorn with the same options, same client."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
+        server = start(command, dict(os.environ), port, Path(tmp) / "bare.log")
+        try:
+            body = {
+                "location": {"lat": 40.2, "lon": -75.4},
+                "category": "welfare_check",
+                "priority": 4,
+            }
+            return asyncio.run(max_throughput(server.url, "/v1/calls", body, seconds=seconds))
+        finally:
+            server.stop()
+
+
+def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
+    lines = [
+        f"{run.responders:,} responders, {run.connected:,} of {run.consoles:,} consoles connected"
+        f" ({run.console_errors} console errors)",
+        "",
+        "| phase | rate /s | calls 201 | POST p50 / p95 / p99 ms | "
+        "POST→offer p50 / p95 / p99 ms | offers | never arrived |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    sustained = 0.0
+    for phase in run.phases:
+        posts = post_ms(phase)
+        offers, missing = offer_ms(phase, run.offers_seen)
+        ok = len(posts) == len(phase.posted) and missing == 0
+        if ok and pct(offers, 0.99) <= BUDGET_P99_MS:
+            sustained = max(sustained, phase.rate)
+        lines.append(
+            f"| {phase.name} | {phase.rate:g} | {len(posts)}/{len(phase.posted)} | "
+            f"{pct(posts, 0.5):.1f} / {pct(posts, 0.95):.1f} / {pct(posts, 0.99):.1f} | "
+            f"{pct(offers, 0.5):.1f} / {pct(offers, 0.95):.1f} / {pct(offers, 0.99):.1f} | "
+            f"{len(offers)} | {missing} |"
+        )
+    lines += [
+        "",
+        f"Highest rate with POST→offer p99 ≤ {BUDGET_P99_MS:g} ms: {sustained:g} calls/s",
+        f"Closed-loop intake (32 clients back to back): {run.closed_loop_rps:.0f} calls/s",
+        f"Bare FastAPI POST, same client: {bare_rps:.0f} requests/s; "
+        f"sustained / bare = {sustained / bare_rps:.3f}, closed-loop / bare = "
+        f"{run.closed_loop_rps / bare_rps:.3f} (budget ≥ 0.25)",
+        f"Server peak RSS: {run.peak_rss_mb:.0f} MB",
+    ]
+    if rss_run is not None:
+        lines.append(
+            f"Server peak RSS with {rss_run.responders:,} responders and {rss_run.connected:,} "
+            f"consoles: {rss_run.peak_rss_mb:.0f} MB (budget ≤ 250 MB)"
+        )
+    for checked in filter(None, (run, rss_run)):
+        lines.append(
+            f"Check ({checked.responders:,} responders): double-booked responders "
+            f"{checked.double_booked}, calls {checked.calls_in_db}, "
+            f"calls in an unknown state {checked.calls_unknown_state}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--responders", type=int, default=10_000)
+    parser.add_argument("--consoles", type=int, default=1_000)
+    parser.add_argument("--dispatchers", type=int, default=5)
+    parser.add_argument("--steps", default="100,150,200,300", help="rates of the step search")
+    parser.add_argument("--step-seconds", type=float, default=10)
+    parser.add_argument("--rss-responders", type=int, default=100_000, help="0 to skip")
+    parser.add_argument("--baseline-seconds", type=float, default=5)
+    parser.add_argument("--quick", action="store_true", help="a few seconds, tiny counts")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rate, args.duration, args.responders, args.consoles = 5, 2, 200, 20
+        args.dispatchers, args.steps, args.rss_responders, args.baseline_seconds = 1, "", 0, 1
+        args.step_seconds = 1
+    steps = [float(s) for s in args.steps.split(",") if s.strip()]
+    closed = 1.0 if args.quick else 5.0
+    run = run_load(
+        responders=args.responders,
+        consoles=args.consoles,
+        dispatchers=args.dispatchers,
+        rate=args.rate,
+        duration_s=args.duration,
+        steps=steps,
+        step_s=args.step_seconds,
+        closed_loop_s=closed,
+    )
+    rss_run = None
+    if args.rss_responders:
+        rss_run = run_load(
+            responders=args.rss_responders,
+            consoles=args.consoles,
+            dispatchers=args.dispatchers,
+            rate=args.rate,
+            duration_s=10,
+            steps=[],
+            step_s=0,
+            closed_loop_s=0,
+        )
+    bare = bare_throughput(args.baseline_seconds)
+    print(report(run, bare, rss_run), flush=True)
+    broken = (
+        run.double_booked
+        or run.calls_unknown_state
+        or (rss_run is not None and (rss_run.double_booked or rss_run.calls_unknown_state))
+    )
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The consoles of a load run, in a process of their own: responders that accept
+their offers, work them and clear, and dispatchers that watch everything.
+
+Arrival times are `time.perf_counter()` (CLOCK_MONOTONIC on Linux: the same clock
+in every process), so the intake process can subtract its send times from them.
+"""
+
+import asyncio
+import json
+import multiprocessing.synchronize
+import random
+import time
+from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+
+@dataclass
+class Tally:
+    offers_seen: dict[str, float] = field(default_factory=dict)  # assignment id -> arrival
+    events: int = 0
+    actions: int = 0
+    errors: list[str] = field(default_factory=list)
+    closed: int = 0
+    connected: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviour:
+    accept_after_s: tuple[float, float] = (0.2, 1.0)
+    work_for_s: tuple[float, float] = (2.0, 4.0)
+
+
+async def _signed_in(
+    ws_url: str, token: str, handshakes: asyncio.Semaphore, tally: Tally
+) -> ClientConnection:
+    async with handshakes:  # a thousand handshakes at once would time out on two cores
+        ws = await websockets.connect(ws_url, max_queue=None, open_timeout=60)
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        welcome = json.loads(await ws.recv())
+        if welcome.get("type") != "welcome":
+            raise RuntimeError(f"no welcome: {welcome}")
+        tally.connected += 1
+        return ws
+
+
+async def _responder(
+    ws: ClientConnection, token: str, tally: Tally, behaviour: Behaviour, stop: asyncio.Event
+) -> None:
+    rng = random.Random(token)
+    tasks: set[asyncio.Task[None]] = set()
+    reader = asyncio.create_task(_read(ws, tally, behaviour, rng, tasks))
+    await stop.wait()
+    reader.cancel()
+    for task in tasks:
+        task.cancel()
+    await ws.close()
+
+
+async def _read(
+    ws: ClientConnection, tally: Tally, behaviour: Behaviour, rng: random.Random, tasks: set[Any]
+) -> None:
+    async for raw in ws:
+        arrived = time.perf_counter()
+        frame = json.loads(raw)
+        if frame.get("type") == "error":
+            tally.errors.append(f"{frame.get('error')}: {frame.get('detail')}")
+            continue
+        if frame.get("type") != "event":
+            continue
+        tally.events += 1
+        await ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
+        if frame["event"] == "assignment.offered":
+            assignment = frame["data"]["assignment"]["id"]
+            tally.offers_seen.setdefault(assignment, arrived)
+            task = asyncio.create_task(_work(ws, assignment, tally, behaviour, rng))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+
+async def _work(
+    ws: ClientConnection, assignment: str, tally: Tally, behaviour: Behaviour, rng: random.Random
+) -> None:
+    """Accept, then go en route, on scene and clear: the responder is free again."""
+    await asyncio.sleep(rng.uniform(*behaviour.accept_after_s))
+    await ws.send(json.dumps({"type": "accept", "assignment_id": assignment}))
+    step = rng.uniform(*behaviour.work_for_s) / 3
+    for status in ("en_route", "on_scene", "cleared"):
+        await asyncio.sleep(step)
+        body = {"type": "status", "assignment_id": assignment, "status": status}
+        if status == "cleared":
+            body["disposition"] = "referred"
+        await ws.send(json.dumps(body))
+    tally.actions += 4
+
+
+async def _dispatcher(ws: ClientConnection, tally: Tally, stop: asyncio.Event) -> None:
+    async def read() -> None:
+        async for raw in ws:
+            if json.loads(raw).get("type") == "event":
+                tally.events += 1
+
+    reader = asyncio.create_task(read())
+    await stop.wait()
+    reader.cancel()
+    await ws.close()
+
+
+async def _main(
+    ws_url: str,
+    responder_tokens: list[str],
+    dispatcher_tokens: list[str],
+    ready: multiprocessing.synchronize.Event,
+    finish: multiprocessing.synchronize.Event,
+) -> Tally:
+    tally, stop, behaviour = Tally(), asyncio.Event(), Behaviour()
+    handshakes = asyncio.Semaphore(50)
+
+    async def guarded(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as exc:  # a console that fails is counted, not fatal
+            tally.errors.append(repr(exc))
+        finally:
+            tally.closed += 1
+
+    async def responder(token: str) -> None:
+        ws = await _signed_in(ws_url, token, handshakes, tally)
+        await _responder(ws, token, tally, behaviour, stop)
+
+    async def dispatcher(token: str) -> None:
+        ws = await _signed_in(ws_url, token, handshakes, tally)
+        await _dispatcher(ws, tally, stop)
+
+    consoles = [asyncio.create_task(guarded(responder(t))) for t in responder_tokens]
+    consoles += [asyncio.create_task(guarded(dispatcher(t))) for t in dispatcher_tokens]
+    while tally.connected + tally.closed < len(consoles):
+        await asyncio.sleep(0.1)
+    ready.set()
+    while not finish.is_set():
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait(consoles, timeout=10)
+    return tally
+
+
+def run_consoles(
+    ws_url: str,
+    responder_tokens: list[str],
+    dispatcher_tokens: list[str],
+    ready: multiprocessing.synchronize.Event,
+    finish: multiprocessing.synchronize.Event,
+    results: "Queue[dict[str, Any]]",
+) -> None:
+    """The process's entry point: run until `finish`, then send the tally back."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    tally = asyncio.run(_main(ws_url, responder_tokens, dispatcher_tokens, ready, finish))
+    results.put(
+        {
+            "offers_seen": tally.offers_seen,
+            "events": tally.events,
+            "errors": tally.errors[:20],
+            "error_count": len(tally.errors),
+            "connected": tally.connected,
+        }
+    )

@@ -1,0 +1,166 @@
+"""The intake side of a load run: servers started and stopped as processes, calls
+posted at a steady rate, and the baseline's throughput."""
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.population import place
+
+CORESPOND = str(Path(sys.executable).with_name("corespond"))
+CATEGORIES = ("mental_health_crisis", "suicidal_ideation", "welfare_check", "disturbance")
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[bytes]
+    url: str
+
+    def peak_rss_mb(self) -> float:
+        """VmHWM: the most resident memory the process has held."""
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+
+
+def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> Process:
+    """Start a server in its own process group and wait until it answers."""
+    popen = subprocess.Popen(
+        list(command),
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    process = Process(popen, url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if popen.poll() is not None:
+            break
+        time.sleep(0.1)
+    process.stop()
+    raise RuntimeError(f"{command[0]} did not start:\n{log.read_text()[-2000:]}")
+
+
+@dataclass
+class Posted:
+    sent: float
+    answered: float
+    status: int
+    assignments: list[str] = field(default_factory=list)
+
+
+def call_body(rng: random.Random, anchors: Sequence[tuple[float, float]], n: int) -> dict[str, Any]:
+    lat, lon = place(rng, anchors)
+    return {
+        "external_id": f"LOAD-{n}",
+        "location": {"lat": round(lat, 6), "lon": round(lon, 6), "address": f"{n} Load St"},
+        "category": rng.choice(CATEGORIES),
+        "risk": {"weapon": rng.random() < 0.2, "violence": False, "medical": rng.random() < 0.1},
+        "priority": rng.randint(1, 4),
+    }
+
+
+async def post_steadily(
+    url: str,
+    token: str,
+    *,
+    rate: float,
+    duration_s: float,
+    anchors: Sequence[tuple[float, float]],
+    first: int,
+    rng: random.Random,
+) -> list[Posted]:
+    """Post `rate` calls a second for `duration_s` (open loop: on schedule, not on answer)."""
+    count = int(rate * duration_s)
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def one(n: int, body: dict[str, Any]) -> Posted:
+            sent = time.perf_counter()
+            try:
+                answer = await client.post("/v1/calls", json=body)
+            except httpx.HTTPError:
+                return Posted(sent, time.perf_counter(), 0)
+            done = time.perf_counter()
+            ids = (
+                [a["id"] for a in answer.json().get("assignments", [])] if answer.is_success else []
+            )
+            return Posted(sent, done, answer.status_code, ids)
+
+        bodies = [call_body(rng, anchors, first + n) for n in range(count)]
+        start = time.perf_counter() + 0.05
+        tasks = []
+        for n, body in enumerate(bodies):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n, body)))
+        await asyncio.wait(tasks, timeout=duration_s + 60)
+        # A call still unanswered a minute after the last was sent counts as failed.
+        return [
+            t.result() if t.done() and not t.cancelled() else Posted(0, 0, 0)
+            for t in tasks
+            if t.cancel() or True
+        ]
+
+
+async def max_throughput(
+    url: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    seconds: float,
+    workers: int = 32,
+    token: str | None = None,
+) -> float:
+    """Requests a second that `workers` back-to-back clients get through (closed loop)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    done = 0
+    async with httpx.AsyncClient(
+        base_url=url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        stop_at = time.perf_counter() + seconds
+
+        async def worker(w: int) -> None:
+            nonlocal done
+            n = 0
+            while time.perf_counter() < stop_at:
+                answer = await client.post(path, json={**body, "external_id": f"T-{w}-{n}"})
+                n += 1
+                if answer.is_success:
+                    done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(w) for w in range(workers)))
+        return done / (time.perf_counter() - started)
