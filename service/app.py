@@ -15,6 +15,7 @@ from service.body_limit import BodyLimit
 from service.bus import make_bus
 from service.database import make_engine
 from service.dispatching import DispatchConfig
+from service.events import record_acks
 from service.hub import Hub
 from service.logs import configure_logging
 from service.metrics import Metrics
@@ -26,6 +27,7 @@ from service.timers import (
     close_lapsed_consoles_forever,
     expire_offers_forever,
     keep_house_forever,
+    store_acks_forever,
 )
 from service.unit_of_work import UnitOfWork
 
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 name="housekeeping",
             ),
+            asyncio.create_task(store_acks_forever(state.uow, hub), name="acks"),
             asyncio.create_task(
                 close_lapsed_consoles_forever(state.uow, hub, settings.token_check_interval_s),
                 name="token-check",
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await state.uow.write(record_acks, acks=hub.take_acks())
             await bus.disconnect()
             engine.dispose()
 

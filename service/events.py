@@ -1,10 +1,11 @@
 """Reading the event log: the head, what a console missed, acks and retention."""
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlmodel import col
 
 from models.agency import ApiToken, Principal
@@ -81,13 +82,20 @@ def unacked_offers(tx: Tx, *, principal: Principal, through: int) -> list[EventM
     return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
 
 
-def record_ack(tx: Tx, *, token_id: uuid.UUID, seq: int) -> None:
-    """Remember the last seq a console on this token acknowledged (never backwards)."""
-    tx.session.execute(
-        update(ApiToken)
-        .where(col(ApiToken.id) == token_id, col(ApiToken.acked_seq) < seq)
-        .values(acked_seq=seq)
-    )
+_RECORD_ACK = (
+    update(ApiToken)
+    .where(col(ApiToken.id) == bindparam("token"), col(ApiToken.acked_seq) < bindparam("seq"))
+    .values(acked_seq=bindparam("seq"))
+)
+
+
+def record_acks(tx: Tx, *, acks: Mapping[uuid.UUID, int]) -> None:
+    """Remember the last seq each token's consoles acknowledged (never backwards), for
+    many tokens in one statement."""
+    if acks:
+        tx.session.connection().execute(
+            _RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()]
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,7 @@ class Hub:
         self._bus = bus
         self._metrics = metrics
         self._consoles: dict[uuid.UUID, set[Console]] = defaultdict(set)
+        self._acks: dict[uuid.UUID, int] = {}  # token -> last seq acked, not yet stored
 
     @property
     def console_count(self) -> int:
@@ -120,6 +121,19 @@ class Hub:
             if may_see_event(console.principal, event) and not console.push(event):
                 self._metrics.consoles_dropped.inc()
                 log.warning("console_too_slow", token_id=str(console.principal.token_id))
+
+    def note_ack(self, token_id: uuid.UUID, seq: int) -> None:
+        """Keep a responder console's ack until the next flush (see `take_acks`)."""
+        if seq > self._acks.get(token_id, 0):
+            self._acks[token_id] = seq
+
+    def take_acks(self, token_id: uuid.UUID | None = None) -> dict[uuid.UUID, int]:
+        """The acks not yet stored (all, or one token's), handed over to be written."""
+        if token_id is None:
+            taken, self._acks = self._acks, {}
+            return taken
+        seq = self._acks.pop(token_id, None)
+        return {} if seq is None else {token_id: seq}
 
     def consoles(self) -> list[Console]:
         return [c for consoles in self._consoles.values() for c in consoles]

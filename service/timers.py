@@ -8,7 +8,7 @@ import structlog
 from service.assignments import expire_due_offers
 from service.audit import purge_old_audit
 from service.dispatching import DispatchConfig
-from service.events import purge_old_events
+from service.events import purge_old_events, record_acks
 from service.hub import CLOSE_BAD_TOKEN, Hub
 from service.idempotency import forget_old
 from service.tokens import lapsed_among
@@ -35,6 +35,17 @@ async def close_lapsed_consoles_forever(uow: UnitOfWork, hub: Hub, interval_s: f
                     await console.close(CLOSE_BAD_TOKEN, "token revoked or expired")
         except Exception:
             log.exception("token_check_failed")
+
+
+async def store_acks_forever(uow: UnitOfWork, hub: Hub, interval_s: float = 1.0) -> None:
+    """Write the responder consoles' acks noted since the last time, in one transaction."""
+    while True:
+        await asyncio.sleep(interval_s)
+        acks = hub.take_acks()
+        try:
+            await uow.write(record_acks, acks=acks)
+        except Exception:
+            log.exception("ack_store_failed", consoles=len(acks))
 
 
 async def expire_offers_forever(uow: UnitOfWork, config: DispatchConfig, interval_s: float) -> None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ from service import assignments, audit
 from service.audit import Actor
 from service.auth import check_token
 from service.errors import CoRespondError, describe_errors
-from service.events import catch_up, record_ack
+from service.events import catch_up, record_acks
 from service.hub import CLOSE_BAD_TOKEN, Console, event_frame
 from service.settings import Settings
 from service.state import AppState
@@ -115,6 +116,7 @@ async def console_socket(websocket: WebSocket) -> None:
         detail={"via": "ws", "resume_after": hello.resume_after},
     )
     console = Console(websocket, principal, state.settings.ws_queue_size)
+    await store_acks(state, principal.token_id)
     with state.hub.attached(console):
         # Attached before reading the log, so nothing committed from here on is
         # missed; the sender skips whatever the catch-up already sent.
@@ -124,6 +126,7 @@ async def console_socket(websocket: WebSocket) -> None:
             await _serve(console, state)
         finally:
             sender.cancel()
+            await store_acks(state, principal.token_id)
 
 
 async def _catch_up(console: Console, resume_after: int | None, state: AppState) -> None:
@@ -176,13 +179,23 @@ async def _serve(console: Console, state: AppState) -> None:
 
 
 async def _ack(console: Console, seq: int, state: AppState) -> None:
-    """Acks decide which offers are sent again on reconnect, so a responder's are
-    stored at once (they are few); other consoles' acks are only kept in memory."""
+    """Acks decide which offers are sent again on reconnect. A responder's are stored
+    in batches (every `ACK_FLUSH_S`, and when a console connects or leaves): one write
+    per ack cost as much as the call itself. A crash loses at most that second's acks,
+    and then an offer is sent again, which consoles drop by seq. Other consoles' acks
+    are only kept in memory."""
     if seq <= console.acked:
         return
     console.acked = seq
     if console.principal.role == Role.responder:
-        await state.uow.write(record_ack, token_id=console.principal.token_id, seq=seq)
+        state.hub.note_ack(console.principal.token_id, seq)
+
+
+async def store_acks(state: AppState, token_id: uuid.UUID) -> None:
+    """Write one token's pending ack now (before a catch-up reads it, or as it leaves)."""
+    pending = state.hub.take_acks(token_id)
+    if pending:
+        await state.uow.write(record_acks, acks=pending)
 
 
 async def _act(
