@@ -15,8 +15,10 @@ import asyncio
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -97,6 +99,7 @@ def run_load(
     step_s: float,
     closed_loop_s: float,
     seed_value: int = 7,
+    profile: Path | None = None,
 ) -> LoadRun:
     rng = random.Random(seed_value)
     run = LoadRun(responders=responders, consoles=consoles)
@@ -141,6 +144,7 @@ def run_load(
             if not ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
             first = 0
+            spy = _profile(server.popen.pid, duration_s, profile) if profile else None
             for name, phase_rate, seconds in [("steady", rate, duration_s)] + [
                 (f"step {r:g}/s", r, step_s) for r in steps
             ]:
@@ -169,6 +173,8 @@ def run_load(
                         server.url, "/v1/calls", body, seconds=closed_loop_s, token=seeded.cad_token
                     )
                 )
+            if spy is not None:
+                spy.wait(timeout=60)
             finish.set()
             tally: dict[str, Any] = results.get(timeout=120)
             run.offers_seen = tally["offers_seen"]
@@ -183,6 +189,29 @@ def run_load(
             server.stop()
         _check(run, db)
     return run
+
+
+def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy on the server for the steady phase (raw stacks, one line a stack)."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    command = [
+        str(spy),
+        "record",
+        "--pid",
+        str(pid),
+        "-d",
+        str(int(seconds)),
+        "-r",
+        "100",
+        "-f",
+        "raw",
+        "-o",
+        str(out),
+        "--nonblocking",
+    ]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _check(run: LoadRun, db: Path) -> None:
@@ -253,7 +282,7 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
     lines += [
         "",
         f"Highest rate with POST→offer p99 ≤ {BUDGET_P99_MS:g} ms: {sustained:g} calls/s",
-        f"Closed-loop intake (32 clients back to back): {run.closed_loop_rps:.0f} calls/s",
+        f"Closed-loop intake (4 clients back to back): {run.closed_loop_rps:.0f} calls/s",
         f"Bare FastAPI POST, same client: {bare_rps:.0f} requests/s; "
         f"sustained / bare = {sustained / bare_rps:.3f}, closed-loop / bare = "
         f"{run.closed_loop_rps / bare_rps:.3f} (budget ≥ 0.25)",
@@ -285,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rss-responders", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--quick", action="store_true", help="a few seconds, tiny counts")
+    parser.add_argument("--profile", type=Path, help="py-spy the steady phase into this file")
     args = parser.parse_args(argv)
+    # A SIGTERM must still run the finally blocks that stop the server and the consoles.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
         args.rate, args.duration, args.responders, args.consoles = 5, 2, 200, 20
         args.dispatchers, args.steps, args.rss_responders, args.baseline_seconds = 1, "", 0, 1

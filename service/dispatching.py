@@ -1,13 +1,14 @@
 """Where the pure decisions meet the database: candidates in, offers out."""
 
 import functools
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, or_, select, update
+from sqlalchemy import Executable, String, bindparam, cast, or_, select, update
 from sqlmodel import col
 
 from dispatch.cells import CellRange
@@ -49,6 +50,13 @@ def needs_of(call: Call) -> list[RoleNeed]:
     ]
 
 
+@functools.lru_cache(maxsize=4096)
+def _tags(stored: str | None) -> frozenset[str]:
+    """A JSON list of languages or skills as a set. Most responders share a few such
+    lists (`["en"]`, `[]`), so each is parsed once, not once a row a search."""
+    return frozenset(json.loads(stored)) if stored else frozenset()
+
+
 def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
     return Candidate(
         id=row.id,
@@ -56,8 +64,8 @@ def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
         lat=row.lat,
         lon=row.lon,
         cit_certified_until=row.cit_certified_until,
-        languages=frozenset(row.languages),
-        skills=frozenset(row.skills),
+        languages=_tags(row.languages),
+        skills=_tags(row.skills),
     )
 
 
@@ -67,8 +75,8 @@ _AVAILABLE = select(
     col(Responder.lat),
     col(Responder.lon),
     col(Responder.cit_certified_until),
-    col(Responder.languages),
-    col(Responder.skills),
+    cast(col(Responder.languages), String).label("languages"),
+    cast(col(Responder.skills), String).label("skills"),
     col(Responder.position_cell),
 ).where(
     col(Responder.agency_id) == bindparam("agency_id"),
