@@ -1,12 +1,28 @@
-FROM python:3.11-slim
-WORKDIR /app
+# A slim image: the service and its dependencies in a virtualenv built in a first
+# stage, copied into a clean python:slim. It migrates on start, then serves; every
+# setting comes from CORESPOND_* variables (see README.md, Settings).
+FROM python:3.11-slim AS build
+WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY models models
 COPY dispatch dispatch
 COPY service service
 COPY migrations migrations
-RUN pip install --no-cache-dir . && useradd --create-home corespond && mkdir /data && chown corespond /data
+RUN python -m venv /opt/corespond \
+ && /opt/corespond/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/corespond/bin/pip install --no-cache-dir .
+
+FROM python:3.11-slim
+COPY --from=build /opt/corespond /opt/corespond
+RUN useradd --create-home corespond && mkdir /data && chown corespond /data
 USER corespond
-ENV CORESPOND_HOST=0.0.0.0 CORESPOND_PORT=8000 CORESPOND_DATABASE_URL=sqlite:////data/corespond.db
+WORKDIR /data
+ENV PATH=/opt/corespond/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    CORESPOND_HOST=0.0.0.0 \
+    CORESPOND_PORT=8000 \
+    CORESPOND_DATABASE_URL=sqlite:////data/corespond.db
 EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+    CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"
 CMD ["corespond", "serve"]

@@ -43,12 +43,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = make_bus(settings.bus_url)
         await bus.connect()
         metrics = Metrics()
-        hub = Hub(bus, metrics)
+        # One writer at a time in this process, on every backend: the event
+        # counter's row lock orders commits, and the lock makes publishing
+        # follow the same order, so this replica publishes seqs in order.
+        uow = UnitOfWork(engine, bus, serialize_writes=True, on_commit=metrics.committed)
+        hub = Hub(
+            bus,
+            metrics,
+            uow,
+            gap_wait_s=settings.hub_gap_wait_s,
+            log_check_s=settings.hub_log_check_s,
+        )
         app.state.corespond = AppState(
             settings=settings,
             engine=engine,
             bus=bus,
-            uow=UnitOfWork(engine, bus, serialize_writes=settings.is_sqlite),
+            uow=uow,
             hub=hub,
             dispatch=DispatchConfig(
                 estimator=GeodesicEstimator(circuity=settings.road_circuity),
@@ -56,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     language_penalty_s=settings.language_penalty_s,
                     skill_penalty_s=settings.skill_penalty_s,
                 ),
+                observe_decision=metrics.decision_seconds.observe,
             ),
             metrics=metrics,
         )

@@ -2,7 +2,7 @@
 
 A successful change is audited in its own transaction (`UnitOfWork.write_as`); a
 request that ends in 4xx or 5xx wrote nothing, so its record is written here,
-after the answer: a failed logon (401), a refusal (403), a probe of something
+just before the answer goes out: a failed logon (401), a refusal (403), a probe of something
 the token may not see (404), a malformed body (422), an error (5xx).
 """
 
@@ -28,19 +28,25 @@ class AuditRefusals:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        status = 500
+        started = False
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
+        async def send_and_audit(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 status = message["status"]
+                if status >= 400 and status not in _NOT_AUDITED:
+                    # Recorded before the answer leaves: whoever reads the trail next
+                    # sees it.
+                    await _audit_refusal(scope, status)
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            if status >= 400 and status not in _NOT_AUDITED:
-                await _audit_refusal(scope, status)
+            await self.app(scope, receive, send_and_audit)
+        except Exception:
+            if not started:
+                await _audit_refusal(scope, 500)
+            raise
 
 
 async def _audit_refusal(scope: Scope, status: int) -> None:

@@ -2,8 +2,9 @@
 
 import functools
 import json
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -26,11 +27,16 @@ from service.unit_of_work import Tx
 _RESERVE_ATTEMPTS = 5
 
 
+def _ignore(_seconds: float) -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchConfig:
     estimator: TravelEstimator = field(default_factory=GeodesicEstimator)
     prefs: Preferences = field(default_factory=Preferences)
     rules: PlanRules = DEFAULT_RULES
+    observe_decision: Callable[[float], None] = _ignore  # seconds one choice took
 
 
 def site_of(call: Call) -> CallSite:
@@ -188,6 +194,7 @@ def offer_role(
     exclude = tried_for(tx, call_id=call.id, role=need.role)
     fetch = available_in(tx, agency_id=call.agency_id, kind=need.kind)
     for _ in range(_RESERVE_ATTEMPTS):
+        started = time.perf_counter()
         choice = choose_responder(
             site_of(call),
             need,
@@ -196,6 +203,7 @@ def offer_role(
             prefs=config.prefs,
             exclude=frozenset(exclude),
         )
+        config.observe_decision(time.perf_counter() - started)
         if choice is None:
             return None
         offer = make_offer(

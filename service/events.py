@@ -37,6 +37,17 @@ def events_after(tx: Tx, *, principal: Principal, after: int, limit: int) -> lis
     return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
 
 
+def events_between(tx: Tx, *, after: int, through: int) -> list[EventMessage]:
+    """Every agency's events with `after < seq <= through`, oldest first (the hub's
+    gap filling)."""
+    query = (
+        select(Event)
+        .where(col(Event.seq) > after, col(Event.seq) <= through)
+        .order_by(col(Event.seq))
+    )
+    return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
+
+
 def purged_through(tx: Tx) -> int:
     """Events up to this seq are past retention: a console behind it must re-read state."""
     return int(

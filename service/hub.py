@@ -3,10 +3,20 @@
 Each console has a bounded queue and its own sender task, so a slow socket never
 slows the others or the request that published: when its queue is full the
 console is closed, and it catches up by resuming from the event log.
+
+The hub hands events on strictly in seq order, each once. Batches from other
+replicas can arrive out of order (each replica publishes after its own commit),
+late, twice, or not at all (a lost bus connection): the hub holds an event that
+arrives before its predecessors, and when a gap does not close within
+`gap_wait_s` (or the bus reconnected, or the log's head, checked every
+`log_check_s`, is ahead) it reads the missing events from the log. Seqs are
+handed out under the counter row's lock, so once seq N is committed, so is every
+seq before it.
 """
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -18,14 +28,17 @@ from models.agency import Principal
 from models.columns import iso_utc
 from models.event import EventMessage
 from service.access import may_see_event
-from service.bus import Bus
+from service.bus import Bus, Wake
 from service.disclosure import redact_event_data
+from service.events import events_between, head_seq
 from service.metrics import Metrics
+from service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume
 CLOSE_BAD_TOKEN = 4401
+LOG_READ_LIMIT = 5000  # events read from the log at once to fill a gap
 
 
 def event_frame(event: EventMessage, principal: Principal) -> dict[str, Any]:
@@ -101,20 +114,118 @@ class Console:
 
 
 class Hub:
-    def __init__(self, bus: Bus, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        metrics: Metrics,
+        uow: UnitOfWork | None = None,
+        *,
+        gap_wait_s: float = 0.05,
+        log_check_s: float = 1.0,
+    ) -> None:
         self._bus = bus
         self._metrics = metrics
+        self._uow = uow  # the log, to fill gaps from (None: trust the bus)
+        self._gap_wait_s = gap_wait_s
+        self._log_check_s = log_check_s
         self._consoles: dict[uuid.UUID, set[Console]] = defaultdict(set)
         self._acks: dict[uuid.UUID, int] = {}  # token -> last seq acked, not yet stored
+        self.delivered_through = 0  # every seq up to this one was handed to the consoles
+        self._held: dict[int, EventMessage] = {}  # arrived ahead of a gap
+        self._wanted = 0  # the highest seq known to be committed
+        self._filler: asyncio.Task[None] | None = None
 
     @property
     def console_count(self) -> int:
         return sum(len(c) for c in self._consoles.values())
 
     async def run(self) -> None:
-        """Deliver every event the bus brings, until cancelled."""
-        async for event in self._bus.subscribe():
-            self.deliver(event)
+        """Deliver every event the bus brings, in seq order, until cancelled."""
+        tasks: list[asyncio.Task[None]] = []
+        if self._uow is not None:
+            self.delivered_through = self._wanted = await self._uow.read(head_seq)
+            tasks.append(asyncio.create_task(self._watch_log(), name="hub-log-check"))
+        try:
+            async for wake in self._bus.subscribe():
+                self.receive(wake)
+        finally:
+            for task in [*tasks, self._filler]:
+                if task is not None:
+                    task.cancel()
+
+    def receive(self, wake: Wake) -> None:
+        """Take a batch from the bus: deliver what is next in line, hold the rest."""
+        if not wake.local and wake.events:
+            self._metrics.bus_lag.observe(max(0.0, time.time() - wake.sent_at))
+        for event in wake.events:
+            if event.seq > self.delivered_through:
+                self._held[event.seq] = event
+        self._drain()
+        if wake.through is None:  # the bus lost messages: look at the log now
+            self._fill_soon(0.0)
+        elif wake.through > self.delivered_through:
+            self._wanted = max(self._wanted, wake.through)
+            self._fill_soon(self._gap_wait_s)
+        elif self._held:
+            self._fill_soon(self._gap_wait_s)
+
+    def _drain(self) -> None:
+        while self.delivered_through + 1 in self._held:
+            self.delivered_through += 1
+            self.deliver(self._held.pop(self.delivered_through))
+
+    def _fill_soon(self, delay: float) -> None:
+        if self._uow is None or (self._filler is not None and not self._filler.done()):
+            return
+        self._filler = asyncio.create_task(self._fill_after(delay), name="hub-gap-fill")
+
+    async def _fill_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self._fill()
+        except Exception:
+            log.exception("hub_log_read_failed", delivered_through=self.delivered_through)
+            await asyncio.sleep(self._log_check_s)  # the watcher tries again
+
+    async def _fill(self) -> None:
+        """Read every committed event the consoles have not had from the log, and
+        deliver it with what is held, in order."""
+        assert self._uow is not None
+        if self._wanted <= self.delivered_through and not self._held:
+            self._wanted = max(self._wanted, await self._uow.read(head_seq))
+        target = max(self._wanted, *self._held, 0)
+        while target > self.delivered_through:
+            after = self.delivered_through
+            through = min(target, after + LOG_READ_LIMIT)
+            self._metrics.hub_log_reads.inc()
+            found = await self._uow.read(events_between, after=after, through=through)
+            for event in found:
+                if event.seq > self.delivered_through:
+                    self._held.setdefault(event.seq, event)
+            self._drain()
+            if self.delivered_through < through:
+                # Not in the log: past retention (or never committed). Go on after it.
+                log.warning("hub_events_missing", after=self.delivered_through, through=through)
+                for seq in sorted(s for s in self._held if s <= through):
+                    self.deliver(self._held.pop(seq))
+                self.delivered_through = through
+                self._drain()
+            target = max(self._wanted, *self._held, 0)
+
+    async def _watch_log(self) -> None:
+        """Every `log_check_s`: is the log ahead of what was delivered? (A message lost
+        on the bus with nothing after it would otherwise wait for the next one.)"""
+        assert self._uow is not None
+        while True:
+            await asyncio.sleep(self._log_check_s)
+            try:
+                head = await self._uow.read(head_seq)
+            except Exception:
+                log.exception("hub_log_check_failed")
+                continue
+            if head > self.delivered_through:
+                self._wanted = max(self._wanted, head)
+                self._fill_soon(self._gap_wait_s)
 
     def deliver(self, event: EventMessage) -> None:
         for console in self._consoles.get(event.agency_id, ()):

@@ -1,6 +1,11 @@
 """Prometheus metrics, one registry per app so several apps can share a process."""
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from models.event import EventMessage
 
 
 class Metrics:
@@ -16,8 +21,61 @@ class Metrics:
         self.consoles = Gauge(
             "corespond_consoles_connected", "WebSocket consoles connected.", registry=self.registry
         )
+        self.offers = Counter(
+            "corespond_offers", "Offers made to responders.", registry=self.registry
+        )
+        self.events = Counter(
+            "corespond_events_committed",
+            "Events committed by this replica, by type.",
+            ["type"],
+            registry=self.registry,
+        )
+        self.decision_seconds = Histogram(
+            "corespond_dispatch_decision_seconds",
+            "Choosing one responder for one role (search, ranking), without the writes.",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
+            registry=self.registry,
+        )
+        self.time_to_accept = Histogram(
+            "corespond_time_to_accept_seconds",
+            "From an offer to the responder accepting it.",
+            buckets=(1, 5, 10, 20, 30, 45, 60, 90, 120, 300),
+            registry=self.registry,
+        )
+        self.bus_lag = Histogram(
+            "corespond_bus_lag_seconds",
+            "From another replica publishing a batch to this replica receiving it.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.bus_up = Gauge(
+            "corespond_bus_up", "1 while the bus subscription is up.", registry=self.registry
+        )
+        self.bus_send_failures = Gauge(
+            "corespond_bus_send_failures",
+            "Batches the bus could not send (other replicas read them from the log).",
+            registry=self.registry,
+        )
+        self.hub_log_reads = Counter(
+            "corespond_hub_log_reads",
+            "Times the hub read events from the log: out of order, late or lost on the bus.",
+            registry=self.registry,
+        )
         self.consoles_dropped = Counter(
             "corespond_consoles_dropped_slow",
             "Consoles closed because they did not keep up.",
             registry=self.registry,
         )
+
+    def committed(self, events: Sequence[EventMessage]) -> None:
+        """Count what a transaction of this replica committed."""
+        for event in events:
+            self.events.labels(event.type).inc()
+            if event.type == "assignment.offered":
+                self.offers.inc()
+            elif event.type == "assignment.accepted":
+                assignment = event.data.get("assignment", {})
+                offered, accepted = assignment.get("offered_at"), assignment.get("accepted_at")
+                if offered and accepted:
+                    waited = datetime.fromisoformat(accepted) - datetime.fromisoformat(offered)
+                    self.time_to_accept.observe(waited.total_seconds())

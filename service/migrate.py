@@ -4,7 +4,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 import migrations
 
@@ -16,9 +16,18 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# Replicas starting together migrate one at a time (PostgreSQL); the others then
+# find the schema current. (SQLite's own write lock does the same.)
+MIGRATION_LOCK_KEY = 0x436F4D69  # "CoMi"
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to run on every start."""
+    """Bring the schema to `revision`; safe to run on every start, by every replica."""
     config = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -15,7 +15,23 @@ class Settings(BaseSettings):
         default="sqlite:///./corespond.db",
         description="SQLAlchemy URL; the embedded default is a SQLite file beside you.",
     )
-    bus_url: str = Field(default="memory://", description="Where events are published.")
+    bus_url: str = Field(
+        default="memory://",
+        description="Where events are published: memory:// (one process), "
+        "redis://host:6379/0 or postgres://user@host/db (several replicas); "
+        "`?channel=` names the channel.",
+    )
+    hub_gap_wait_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="How long an event from another replica that arrived ahead of an "
+        "earlier one waits for it before the hub reads the gap from the log.",
+    )
+    hub_log_check_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the hub checks the log for events the bus did not bring.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -72,6 +88,15 @@ class Settings(BaseSettings):
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
+
+    @field_validator("bus_url")
+    @classmethod
+    def _a_bus(cls, value: str) -> str:
+        if value.partition("://")[0] not in ("memory", "redis", "rediss", "postgres", "postgresql"):
+            raise ValueError(
+                f"unsupported bus URL {value!r}: use memory://, redis://… or postgres://…"
+            )
+        return value
 
     @field_validator("rate_limit")
     @classmethod

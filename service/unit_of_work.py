@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from anyio import from_thread, to_thread
-from sqlalchemy import CursorResult, Engine, Executable, update
+from sqlalchemy import CursorResult, Engine, Executable, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -23,6 +23,12 @@ from service.bus import Bus
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# On PostgreSQL every write transaction first takes this transaction-scoped advisory
+# lock: writes take turns across all replicas, as SQLite's BEGIN IMMEDIATE makes them
+# take turns in one process, so every decision reads state no other replica is
+# changing meanwhile (who is free, what a waiting call still needs).
+WRITE_LOCK_KEY = 0x436F5265  # "CoRe"
 
 
 class Tx:
@@ -100,10 +106,19 @@ class Tx:
 class UnitOfWork:
     """Runs service functions in worker threads, each in its own transaction."""
 
-    def __init__(self, engine: Engine, bus: Bus | None, *, serialize_writes: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bus: Bus | None,
+        *,
+        serialize_writes: bool,
+        on_commit: Callable[[list[EventMessage]], None] | None = None,
+    ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
         self._bus = bus
+        self._on_commit = on_commit
+        self._lock_across_replicas = engine.dialect.name == "postgresql"
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -152,6 +167,8 @@ class UnitOfWork:
 
     def _write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
+            if self._lock_across_replicas:
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
             tx = Tx(session)
             result = work(tx)
             if actor is not None:
@@ -162,6 +179,8 @@ class UnitOfWork:
             session.commit()
         if actor is not None:
             actor.recorded = True
+        if messages and self._on_commit is not None:
+            self._on_commit(messages)
         if messages and self._bus is not None:
             from_thread.run(self._bus.publish, messages)
         return result

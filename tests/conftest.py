@@ -4,6 +4,7 @@ One server runs for the whole session; every test gets its own agency, so tests
 cannot see each other's responders or calls (agencies are tenants).
 """
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -30,6 +32,95 @@ from service.settings import Settings
 from service.unit_of_work import Tx, UnitOfWork
 
 CORESPOND = str(Path(sys.executable).with_name("corespond"))
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CORESPOND_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("CORESPOND_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("CORESPOND_TEST_BACKEND", "sqlite"),
+        help="the database the servers under test run on",
+    )
+
+
+_BACKEND = {"name": "sqlite"}
+_CREATED: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _BACKEND["name"] = config.getoption("--backend")
+    if _BACKEND["name"] == "postgres":
+        try:
+            _admin_execute("SELECT 1")
+        except Exception as exc:
+            message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+            if os.environ.get("CI") == "true":
+                raise pytest.UsageError(message) from exc
+            _BACKEND["skip"] = message
+        try:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            message = f"Redis is not reachable at {REDIS_URL}: {exc}"
+            if os.environ.get("CI") == "true":
+                raise pytest.UsageError(message) from exc
+            _BACKEND["no_redis"] = message
+
+
+def on_postgres() -> bool:
+    """The run is `--backend postgres` (and PostgreSQL answers)."""
+    return _BACKEND["name"] == "postgres" and "skip" not in _BACKEND
+
+
+def redis_missing() -> str | None:
+    """Why Redis cannot be used in this run, or None."""
+    return _BACKEND.get("no_redis")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if "skip" in _BACKEND:
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=_BACKEND["skip"]))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for name in _CREATED:
+        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin_execute(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(sql))
+    finally:
+        engine.dispose()
+
+
+def bus_url(tmp: Path) -> str:
+    """The bus for the servers whose files live in `tmp`: in memory on SQLite; on
+    PostgreSQL Redis (as deployed), on a channel of their own."""
+    if _BACKEND["name"] == "sqlite" or "no_redis" in _BACKEND:
+        return "memory://"
+    channel = "corespond_test_" + hashlib.sha1(str(tmp).encode()).hexdigest()[:16]  # noqa: S324
+    return f"{REDIS_URL}?channel={channel}"
+
+
+def database_url(tmp: Path) -> str:
+    """The database for the server whose files live in `tmp`: a SQLite file there, or a
+    throwaway PostgreSQL database named after it (the same one again on a restart)."""
+    if _BACKEND["name"] == "sqlite":
+        return f"sqlite:///{tmp / 'corespond.db'}"
+    name = "corespond_test_" + hashlib.sha1(str(tmp).encode()).hexdigest()[:16]  # noqa: S324
+    if name not in _CREATED:
+        _admin_execute(f'CREATE DATABASE "{name}"')
+        _CREATED.append(name)
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def free_port() -> int:
@@ -49,15 +140,21 @@ class Server:
 
 
 def start_server(
-    tmp: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None
+    tmp: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    name: str = "server",
 ) -> Server:
-    """`corespond serve` on the SQLite file in `tmp` (the same port again, if given, for
-    a restart that consoles must find)."""
+    """`corespond serve` on the database of `tmp` (the same port again, if given, for
+    a restart that consoles must find). Servers started on the same `tmp` under other
+    `name`s are replicas: they share the database and the bus."""
     port = port or free_port()
-    db_url = f"sqlite:///{tmp / 'corespond.db'}"
+    db_url = database_url(tmp)
     env = {
         **os.environ,
         "CORESPOND_DATABASE_URL": db_url,
+        "CORESPOND_BUS_URL": bus_url(tmp),
         "CORESPOND_PORT": str(port),
         "CORESPOND_HOST": "127.0.0.1",
         "CORESPOND_LOG_LEVEL": "warning",
@@ -67,7 +164,7 @@ def start_server(
         "CORESPOND_RATE_LIMIT": "100000/second",
         **(extra_env or {}),
     }
-    log = tmp / "server.log"
+    log = tmp / f"{name}.log"
     process = subprocess.Popen(
         [CORESPOND, "serve"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )

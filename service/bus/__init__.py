@@ -2,18 +2,28 @@
 
 One small interface (`base.Bus`), one module per backend, chosen by URL scheme.
 The bus only wakes consoles; the event log in the database is the truth, and a
-console that missed a message recovers it by resuming from the log.
+hub or console that missed a message recovers it from the log.
 """
 
-from service.bus.base import Bus
+from service.bus.base import Bus, Wake
 from service.bus.memory import MemoryBus
 
 
 def make_bus(url: str) -> Bus:
-    """The bus for `url`: `memory://` (one process) for now."""
-    if url.startswith("memory://"):
+    """The bus for `url`: `memory://` (one process), `redis://…` (Redis pub/sub) or
+    `postgres://…` (PostgreSQL LISTEN/NOTIFY); `?channel=` names the channel."""
+    scheme = url.partition("://")[0]
+    if scheme == "memory":
         return MemoryBus()
-    raise ValueError(f"unsupported bus URL {url!r}: use memory://")
+    if scheme in ("redis", "rediss"):
+        from service.bus.redis_bus import RedisBus
+
+        return RedisBus(url)
+    if scheme in ("postgres", "postgresql"):
+        from service.bus.postgres_bus import PostgresBus
+
+        return PostgresBus(url)
+    raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
 
 
-__all__ = ["Bus", "make_bus"]
+__all__ = ["Bus", "Wake", "make_bus"]

@@ -4,28 +4,48 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from models.event import EventMessage
+from service.bus.base import Wake
 
 
-class MemoryBus:
+class LocalFanout:
+    """Hands every batch to every subscriber of this process, at once and in order."""
+
     def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue[EventMessage]] = set()
+        self._subscribers: set[asyncio.Queue[Wake]] = set()
 
-    async def connect(self) -> None:
-        return None
+    def put(self, wake: Wake) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(wake)
 
-    async def disconnect(self) -> None:
+    def clear(self) -> None:
         self._subscribers.clear()
 
-    async def publish(self, events: Sequence[EventMessage]) -> None:
-        for queue in self._subscribers:
-            for event in events:
-                queue.put_nowait(event)
-
-    async def subscribe(self) -> AsyncIterator[EventMessage]:
-        queue: asyncio.Queue[EventMessage] = asyncio.Queue()
+    async def subscribe(self) -> AsyncIterator[Wake]:
+        queue: asyncio.Queue[Wake] = asyncio.Queue()
         self._subscribers.add(queue)
         try:
             while True:
                 yield await queue.get()
         finally:
             self._subscribers.discard(queue)
+
+
+class MemoryBus:
+    def __init__(self) -> None:
+        self._local = LocalFanout()
+
+    async def connect(self) -> None:
+        return None
+
+    async def disconnect(self) -> None:
+        self._local.clear()
+
+    async def publish(self, events: Sequence[EventMessage]) -> None:
+        if events:
+            self._local.put(Wake(events=tuple(events), through=events[-1].seq))
+
+    def subscribe(self) -> AsyncIterator[Wake]:
+        return self._local.subscribe()
+
+    async def check(self) -> None:
+        return None

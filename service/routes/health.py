@@ -1,11 +1,14 @@
 """Liveness, readiness and Prometheus metrics."""
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service.deps import State
+from service.state import AppState
 from service.unit_of_work import Tx
 
 router = APIRouter(tags=["health"])
@@ -17,22 +20,52 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "The database does not answer."}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "The database or the bus does not answer; says which."}},
+)
 async def readyz(state: State) -> JSONResponse:
-    """The process can serve: the database answers."""
+    """The process can serve: the database answers, and the bus reaches the other
+    replicas. (A replica whose bus is down still serves its own consoles, which
+    catch up from the log; a load balancer should prefer the others.)"""
 
     def ping(tx: Tx) -> None:
         tx.session.execute(text("SELECT 1"))
 
+    report = {"database": "ok", "bus": "ok"}
     try:
         await state.uow.read(ping)
     except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok", "bus": state.settings.bus_url})
+        report["database"] = _say(exc)
+    try:
+        await state.bus.check()
+    except Exception as exc:
+        report["bus"] = _say(exc)
+    ready = report == {"database": "ok", "bus": "ok"}
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **report, "bus_url": _safe(state)},
+        status_code=200 if ready else 503,
+    )
+
+
+def _say(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _safe(state: AppState) -> str:
+    """The bus URL without a password."""
+    parts = urlsplit(state.settings.bus_url)
+    if parts.password is None:
+        return state.settings.bus_url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(state: State) -> Response:
     """Prometheus exposition."""
     state.metrics.consoles.set(state.hub.console_count)
+    state.metrics.bus_up.set(1 if getattr(state.bus, "up", True) else 0)
+    state.metrics.bus_send_failures.set(getattr(state.bus, "send_failures", 0))
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

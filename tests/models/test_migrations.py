@@ -12,14 +12,17 @@ from models.tables import metadata
 from service.database import make_engine
 from service.migrate import upgrade
 from service.settings import Settings
+from tests.conftest import database_url
 
 
 def test_migrations_and_models_agree(tmp_path: Path) -> None:
-    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
+    """On the backend under test (`--backend`)."""
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
     upgrade(engine)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
+    engine.dispose()
     assert differences == []
 
 

@@ -8,14 +8,24 @@ buffers to show it; the stand-in sockets below only record what is sent.
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from models.agency import Principal
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.agency import Agency, Principal
 from models.event import EventMessage
 from models.vocabulary import Role
+from service.agencies import create_agency
+from service.bus import Wake
 from service.bus.memory import MemoryBus
+from service.database import make_engine
 from service.hub import CLOSE_TOO_SLOW, Console, Hub
 from service.metrics import Metrics
+from service.migrate import upgrade
+from service.settings import Settings
+from service.unit_of_work import Tx, UnitOfWork
 
 AGENCY = uuid.uuid4()
 
@@ -35,8 +45,10 @@ class RecordingSocket:
         self.closed_with = code
 
 
-def _principal() -> Principal:
-    return Principal(token_id=uuid.uuid4(), agency_id=AGENCY, agency_slug="a", role=Role.dispatcher)
+def _principal(agency_id: uuid.UUID = AGENCY) -> Principal:
+    return Principal(
+        token_id=uuid.uuid4(), agency_id=agency_id, agency_slug="a", role=Role.dispatcher
+    )
 
 
 def _event(seq: int) -> EventMessage:
@@ -71,3 +83,81 @@ def test_a_console_that_stops_reading_is_closed_and_the_others_get_everything() 
     assert [f["seq"] for f in fast.sent] == list(range(1, 21))
     assert fast.closed_with is None
     assert metrics.consoles_dropped._value.get() == 1
+
+
+def _log_with_events(tmp_path: Path, count: int) -> tuple[UnitOfWork, list[EventMessage]]:
+    """A real SQLite log holding `count` committed events, and those events."""
+    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'log.db'}"))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=True)
+    agency = uow.write_sync(create_agency, slug="hub")
+
+    def record(tx: Tx) -> list[EventMessage]:
+        for n in range(count):
+            tx.record("call.updated", agency_id=agency.id, data={"n": n})
+        return tx.seal()
+
+    return uow, uow.write_sync(record)
+
+
+def wakes_agency(uow: UnitOfWork) -> uuid.UUID:
+    """The one agency in the log."""
+    return uow.read_sync(lambda tx: tx.session.execute(select(col(Agency.id))).scalar_one())
+
+
+def _hub_run(
+    uow: UnitOfWork, wakes: list[Wake], *, settle_s: float = 0.3
+) -> tuple[list[int], Metrics]:
+    """Feed `wakes` to a hub over `uow`'s log; the seqs one console received."""
+
+    async def shift() -> tuple[list[int], Metrics]:
+        metrics = Metrics()
+        bus = MemoryBus()
+        hub = Hub(bus, metrics, uow, gap_wait_s=0.05, log_check_s=0.1)
+        hub.delivered_through = 0
+        socket = RecordingSocket()
+        viewer = Console(socket, _principal(wakes_agency(uow)), queue_size=100)  # type: ignore[arg-type]
+        with hub.attached(viewer):
+            sender = viewer.start()
+            for wake in wakes:
+                hub.receive(wake)
+                await asyncio.sleep(0)
+            await asyncio.sleep(settle_s)
+            sender.cancel()
+        return [f["seq"] for f in socket.sent], metrics
+
+    return asyncio.run(shift())
+
+
+def test_batches_from_other_replicas_out_of_order_reach_a_console_in_order_once(
+    tmp_path: Path,
+) -> None:
+    uow, events = _log_with_events(tmp_path, 6)
+    first, second, third = events[0:2], events[2:4], events[4:6]
+    wakes = [
+        Wake(events=tuple(third), through=third[-1].seq, local=False),
+        Wake(events=tuple(first), through=first[-1].seq, local=False),
+        Wake(events=tuple(first), through=first[-1].seq, local=False),  # twice
+        Wake(events=tuple(second), through=second[-1].seq, local=False),
+    ]
+    seqs, metrics = _hub_run(uow, wakes)
+    assert seqs == [e.seq for e in events]
+    assert metrics.hub_log_reads._value.get() == 0  # the gap closed before the wait ran out
+
+
+def test_a_batch_lost_on_the_bus_is_read_from_the_log(tmp_path: Path) -> None:
+    uow, events = _log_with_events(tmp_path, 6)
+    lost_then_later = [
+        Wake(events=tuple(events[:2]), through=events[1].seq, local=False),
+        # events[2:4] never arrive
+        Wake(events=tuple(events[4:]), through=events[-1].seq, local=False),
+    ]
+    seqs, metrics = _hub_run(uow, lost_then_later)
+    assert seqs == [e.seq for e in events]
+    assert metrics.hub_log_reads._value.get() >= 1
+
+
+def test_after_a_bus_reconnect_the_hub_catches_up_from_the_log(tmp_path: Path) -> None:
+    uow, events = _log_with_events(tmp_path, 4)
+    seqs, _ = _hub_run(uow, [Wake(events=(), through=None, local=False)])
+    assert seqs == [e.seq for e in events]
