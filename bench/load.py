@@ -12,19 +12,22 @@ double-booked, every call in a known state. See bench/README.md.
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import random
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 from bench.load_consoles import run_consoles
 from bench.load_intake import CORESPOND, Posted, max_throughput, post_steadily, start
@@ -100,12 +103,19 @@ def run_load(
     closed_loop_s: float,
     seed_value: int = 7,
     profile: Path | None = None,
+    postgres: str | None = None,
+    bus: str = "memory://",
+    replicas: int = 1,
 ) -> LoadRun:
+    """With `replicas` > 1 (PostgreSQL and a shared bus), calls are posted to the first
+    replica and every console is connected to the last: each offer crosses the bus."""
     rng = random.Random(seed_value)
     run = LoadRun(responders=responders, consoles=consoles)
-    with tempfile.TemporaryDirectory(prefix="corespond-load-") as tmp:
-        db = Path(tmp) / "load.db"
-        settings = Settings(database_url=f"sqlite:///{db}")
+    with (
+        tempfile.TemporaryDirectory(prefix="corespond-load-") as tmp,
+        _database(Path(tmp), postgres) as database_url,
+    ):
+        settings = Settings(database_url=database_url)
         engine = make_engine(settings)
         upgrade(engine)
         seeded = seed(
@@ -116,21 +126,31 @@ def run_load(
             rng=rng,
         )
         engine.dispose()
-        port = free_port()
         env = {
             **os.environ,
             "CORESPOND_DATABASE_URL": settings.database_url,
-            "CORESPOND_PORT": str(port),
+            "CORESPOND_BUS_URL": bus,
             "CORESPOND_LOG_LEVEL": "warning",
             "CORESPOND_RATE_LIMIT": "1000000/second",
         }
-        server = start([CORESPOND, "serve"], env, port, Path(tmp) / "server.log")
+        servers = []
+        for n in range(replicas):
+            port = free_port()
+            servers.append(
+                start(
+                    [CORESPOND, "serve"],
+                    {**env, "CORESPOND_PORT": str(port)},
+                    port,
+                    Path(tmp) / f"server-{n}.log",
+                )
+            )
+        server = servers[0]  # takes the calls; the consoles are on servers[-1]
         spawn = multiprocessing.get_context("spawn")
         ready, finish, results = spawn.Event(), spawn.Event(), spawn.Queue()
         holder = spawn.Process(
             target=run_consoles,
             args=(
-                f"ws://127.0.0.1:{port}/v1/ws",
+                servers[-1].url.replace("http://", "ws://") + "/v1/ws",
                 [token for _, token in seeded.responder_tokens],
                 seeded.dispatcher_tokens,
                 ready,
@@ -180,14 +200,15 @@ def run_load(
             run.offers_seen = tally["offers_seen"]
             run.console_errors = tally["error_count"]
             run.connected = tally["connected"]
-            run.peak_rss_mb = server.peak_rss_mb()
+            run.peak_rss_mb = max(s.peak_rss_mb() for s in servers)
         finally:
             finish.set()
             holder.join(timeout=15)
             if holder.is_alive():
                 holder.kill()
-            server.stop()
-        _check(run, db)
+            for each in servers:
+                each.stop()
+        _check(run, database_url)
     return run
 
 
@@ -214,19 +235,46 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _check(run: LoadRun, db: Path) -> None:
+def _check(run: LoadRun, database_url: str) -> None:
     """What must hold whatever the load: nobody double-booked, no call in limbo."""
-    with sqlite3.connect(db) as conn:
-        active = "('offered', 'accepted', 'en_route', 'on_scene')"
-        run.double_booked = conn.execute(
-            f"SELECT COUNT(*) FROM (SELECT responder_id FROM assignment WHERE state IN {active} "  # noqa: S608
-            "GROUP BY responder_id HAVING COUNT(*) > 1)"
-        ).fetchone()[0]
-        run.calls_in_db = conn.execute("SELECT COUNT(*) FROM call").fetchone()[0]
-        run.calls_unknown_state = conn.execute(
-            "SELECT COUNT(*) FROM call WHERE status NOT IN "
-            "('pending', 'dispatched', 'closed', 'cancelled')"
-        ).fetchone()[0]
+    engine = create_engine(database_url)
+    active = "('offered', 'accepted', 'en_route', 'on_scene')"
+    try:
+        with engine.connect() as conn:
+            run.double_booked = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM (SELECT responder_id FROM assignment "  # noqa: S608
+                    f"WHERE state IN {active} GROUP BY responder_id HAVING COUNT(*) > 1) AS d"
+                )
+            ).scalar_one()
+            run.calls_in_db = conn.execute(text("SELECT COUNT(*) FROM call")).scalar_one()
+            run.calls_unknown_state = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM call WHERE status NOT IN "
+                    "('pending', 'dispatched', 'closed', 'cancelled')"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _database(tmp: Path, postgres: str | None) -> Iterator[str]:
+    """A fresh SQLite file in `tmp`, or a throwaway PostgreSQL database (dropped after)."""
+    if postgres is None:
+        yield f"sqlite:///{tmp / 'load.db'}"
+        return
+    name = f"corespond_load_{os.getpid()}"
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def bare_throughput(seconds: float) -> float:
@@ -315,7 +363,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--quick", action="store_true", help="a few seconds, tiny counts")
     parser.add_argument("--profile", type=Path, help="py-spy the steady phase into this file")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="run on a throwaway PostgreSQL database made through this URL "
+        "(postgresql+psycopg://postgres@127.0.0.1/postgres)",
+    )
+    parser.add_argument("--bus", default="memory://", help="the servers' CORESPOND_BUS_URL")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="servers sharing the database and bus (needs --postgres and a shared --bus): "
+        "calls go to the first, consoles to the last",
+    )
     args = parser.parse_args(argv)
+    if args.replicas > 1 and (args.postgres is None or args.bus.startswith("memory")):
+        parser.error("--replicas above 1 needs --postgres and a shared --bus (redis://…)")
     # A SIGTERM must still run the finally blocks that stop the server and the consoles.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.quick:
@@ -333,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         steps=steps,
         step_s=args.step_seconds,
         closed_loop_s=closed,
+        postgres=args.postgres,
+        bus=args.bus,
+        replicas=args.replicas,
     )
     rss_run = None
     if args.rss_responders:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlmodel import col
 
 from models.agency import Principal
@@ -65,21 +65,26 @@ def record(
     """Add one audit record to the transaction (`agency_id` for acts with no principal,
     such as the command line's)."""
     principal = actor.principal
-    tx.session.add(
-        AuditRecord(
-            at=tx.now,
-            agency_id=principal.agency_id if principal else agency_id,
-            token_id=principal.token_id if principal else None,
-            role=principal.role if principal else None,
-            responder_id=principal.responder_id if principal else None,
-            action=actor.action[:120],
-            target=target if target is not None else actor.target,
-            outcome=outcome,
-            status=actor.status,
-            source=actor.source[:64] if actor.source else None,
-            detail=detail,
-        )
+    tx.session.connection().execute(
+        _INSERT_AUDIT,
+        {
+            "at": tx.now,
+            "agency_id": principal.agency_id if principal else agency_id,
+            "token_id": principal.token_id if principal else None,
+            "role": principal.role if principal else None,
+            "responder_id": principal.responder_id if principal else None,
+            "action": actor.action[:120],
+            "target": target if target is not None else actor.target,
+            "outcome": outcome,
+            "status": actor.status,
+            "source": actor.source[:64] if actor.source else None,
+            "detail": detail,
+        },
     )
+
+
+# A Core INSERT: audit rows are never read back in the transaction that writes them.
+_INSERT_AUDIT = insert(AuditRecord)
 
 
 def record_command(tx: "Tx", *, agency_id: uuid.UUID, action: str, **detail: Any) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Hashable
 from typing import Any
 
 import structlog
@@ -27,6 +28,7 @@ from fastapi import WebSocket
 from models.agency import Principal
 from models.columns import iso_utc
 from models.event import EventMessage
+from models.vocabulary import Role
 from service.access import may_see_event
 from service.bus import Bus, Wake
 from service.disclosure import redact_event_data
@@ -113,6 +115,12 @@ class Console:
             await asyncio.wait_for(self.websocket.close(code, reason), timeout=5)
 
 
+def _audience_key(principal: Principal) -> Hashable:
+    if principal.role == Role.responder:
+        return (principal.agency_id, principal.responder_id)
+    return principal.agency_id
+
+
 class Hub:
     def __init__(
         self,
@@ -128,7 +136,10 @@ class Hub:
         self._uow = uow  # the log, to fill gaps from (None: trust the bus)
         self._gap_wait_s = gap_wait_s
         self._log_check_s = log_check_s
-        self._consoles: dict[uuid.UUID, set[Console]] = defaultdict(set)
+        # Consoles by who may see what: staff and CAD by agency, a responder's by its
+        # responder id (it sees only events that name it). An event is offered to its
+        # agency's staff and its responder's consoles, not to every socket.
+        self._consoles: dict[Hashable, set[Console]] = defaultdict(set)
         self._acks: dict[uuid.UUID, int] = {}  # token -> last seq acked, not yet stored
         self.delivered_through = 0  # every seq up to this one was handed to the consoles
         self._held: dict[int, EventMessage] = {}  # arrived ahead of a gap
@@ -228,7 +239,10 @@ class Hub:
                 self._fill_soon(self._gap_wait_s)
 
     def deliver(self, event: EventMessage) -> None:
-        for console in self._consoles.get(event.agency_id, ()):
+        audience = self._consoles.get(event.agency_id, set())
+        if event.responder_id is not None:
+            audience = audience | self._consoles.get((event.agency_id, event.responder_id), set())
+        for console in audience:
             if may_see_event(console.principal, event) and not console.push(event):
                 self._metrics.consoles_dropped.inc()
                 log.warning("console_too_slow", token_id=str(console.principal.token_id))
@@ -252,7 +266,7 @@ class Hub:
     @contextlib.contextmanager
     def attached(self, console: Console) -> Any:
         """Receive live events for as long as the block runs."""
-        consoles = self._consoles[console.principal.agency_id]
+        consoles = self._consoles[_audience_key(console.principal)]
         consoles.add(console)
         self._metrics.consoles.set(self.console_count)
         try:

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         description="Map tiles for the web console (`https://…/{z}/{x}/{y}.png`); "
         "empty: the map draws calls and responders on a plain background, offline.",
     )
+    gil_switch_interval_s: float = Field(
+        default=0.0005,
+        gt=0,
+        description="Python's thread switch interval for `corespond serve` (see cli.serve).",
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3

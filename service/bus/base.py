@@ -30,9 +30,10 @@ class Bus(Protocol):
 
     async def disconnect(self) -> None: ...
 
-    async def publish(self, events: Sequence[EventMessage]) -> None:
-        """Hand over committed events, in seq order. Never blocks on the network and
-        never fails the request that committed them: the log already has them."""
+    def publish(self, events: Sequence[EventMessage]) -> None:
+        """Hand over committed events, in seq order, on the event loop's thread. Never
+        waits for the network and never fails the request that committed them: the
+        log already has them."""
         ...
 
     def subscribe(self) -> AsyncIterator[Wake]:

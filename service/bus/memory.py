@@ -40,7 +40,7 @@ class MemoryBus:
     async def disconnect(self) -> None:
         self._local.clear()
 
-    async def publish(self, events: Sequence[EventMessage]) -> None:
+    def publish(self, events: Sequence[EventMessage]) -> None:
         if events:
             self._local.put(Wake(events=tuple(events), through=events[-1].seq))
 

@@ -89,7 +89,7 @@ class SharedBus:
         self._local.clear()
         await self._close()
 
-    async def publish(self, events: Sequence[EventMessage]) -> None:
+    def publish(self, events: Sequence[EventMessage]) -> None:
         if not events:
             return
         self._local.put(Wake(events=tuple(events), through=events[-1].seq))
