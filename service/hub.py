@@ -153,11 +153,12 @@ class Hub:
     async def run(self) -> None:
         """Deliver every event the bus brings, in seq order, until cancelled."""
         tasks: list[asyncio.Task[None]] = []
+        wakes = self._bus.subscribe()  # before reading the head: nothing falls between
         if self._uow is not None:
             self.delivered_through = self._wanted = await self._uow.read(head_seq)
             tasks.append(asyncio.create_task(self._watch_log(), name="hub-log-check"))
         try:
-            async for wake in self._bus.subscribe():
+            async for wake in wakes:
                 self.receive(wake)
         finally:
             for task in [*tasks, self._filler]:

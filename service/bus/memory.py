@@ -20,9 +20,14 @@ class LocalFanout:
     def clear(self) -> None:
         self._subscribers.clear()
 
-    async def subscribe(self) -> AsyncIterator[Wake]:
+    def subscribe(self) -> AsyncIterator[Wake]:
+        """Subscribed from this call on (not from the first iteration), so whatever
+        is published after it is received."""
         queue: asyncio.Queue[Wake] = asyncio.Queue()
         self._subscribers.add(queue)
+        return self._receive(queue)
+
+    async def _receive(self, queue: asyncio.Queue[Wake]) -> AsyncIterator[Wake]:
         try:
             while True:
                 yield await queue.get()

@@ -209,6 +209,7 @@ def test_a_redis_restart_mid_stream_loses_no_event(tmp_path: Path, own_redis: Re
         assert _calls_created(frames) == posted, "a call was lost, repeated or reordered"
         _in_order_once(frames)
         assert all(f.get("type") != "resync" for f in frames)
+        assert "bus_connection_lost" in both.b.log.read_text()  # noticed, and said
     finally:
         stop_server(both.a)
         stop_server(both.b)
