@@ -116,5 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
     app.add_middleware(AuditRefusals)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RateLimit, rate_limit=settings.rate_limit)
+    app.add_middleware(
+        RateLimit, rate_limit=settings.rate_limit, storage=settings.rate_limit_storage
+    )
     return app

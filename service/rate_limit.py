@@ -3,6 +3,10 @@
 A token (or, without one, a client address) over its rate gets 429 with
 Retry-After, before anything else is spent on it. Bodies are capped by FastAPI's
 `max_body_size` (413) and WebSocket messages by the server's `ws_max_size` (1009).
+
+The counts live in this process (`memory://`), or in Redis (`redis://…`) where
+several replicas must share one limit. If Redis cannot be reached the request is
+let through and the failure logged: a 911 call is not refused for want of a counter.
 """
 
 import hashlib
@@ -10,37 +14,70 @@ import json
 import math
 import time
 
+import structlog
 from limits import parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.errors import ErrorBody
 
+log = structlog.get_logger(__name__)
+
+RETRY_STORAGE_S = 5.0
+
+
+def limit_storage(url: str) -> Storage:
+    """`memory://` (this process) or `redis://host:port/db` (shared by replicas)."""
+    if url.startswith("memory://"):
+        return MemoryStorage()
+    if url.startswith(("redis://", "rediss://")):
+        return RedisStorage(
+            "async+" + url,
+            implementation="redispy",
+            key_prefix="corespond-rate",
+            socket_connect_timeout=1,
+            socket_timeout=1,
+        )
+    raise ValueError(f"unsupported rate-limit storage {url!r}: use memory:// or redis://…")
+
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, *, rate_limit: str) -> None:
+    def __init__(self, app: ASGIApp, *, rate_limit: str, storage: str = "memory://") -> None:
         self.app = app
         self.rates = parse_many(rate_limit)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(limit_storage(storage))
+        self._unavailable_until = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        retry_after = self._spend(_identity(scope))
+        retry_after = await self._spend(_identity(scope))
         if retry_after is not None:
             detail = f"too many requests from this token; retry after {retry_after} s"
             await _answer(send, 429, "TooManyRequests", detail, {"retry-after": str(retry_after)})
             return
         await self.app(scope, receive, send)
 
-    def _spend(self, identity: str) -> int | None:
+    async def _spend(self, identity: str) -> int | None:
         """None if the request may go on; else the seconds until it may."""
-        for rate in self.rates:
-            if not self.limiter.hit(rate, identity):
-                reset = self.limiter.get_window_stats(rate, identity).reset_time
-                return max(1, math.ceil(reset - time.time()))
+        if time.monotonic() < self._unavailable_until:
+            return None
+        try:
+            for rate in self.rates:
+                if not await self.limiter.hit(rate, identity):
+                    reset = (await self.limiter.get_window_stats(rate, identity)).reset_time
+                    return max(1, math.ceil(reset - time.time()))
+        except Exception as exc:
+            # The shared counter is unreachable: let requests through, and do not make
+            # each one wait for a connection timeout; try again in a few seconds.
+            self._unavailable_until = time.monotonic() + RETRY_STORAGE_S
+            log.warning(
+                "rate_limit_unavailable",
+                error=f"{type(exc).__name__}: {exc}",
+                retry_in_s=RETRY_STORAGE_S,
+            )
         return None
 
 

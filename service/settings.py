@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="Requests per token (or per address without one) before 429; "
         "the `limits` library's notation.",
     )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where request counts are kept: memory:// (each replica its own) or "
+        "redis://host:6379/0 (one limit shared by every replica).",
+    )
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-For/-Proto are trusted (TLS in front).",
@@ -100,6 +105,15 @@ class Settings(BaseSettings):
         if value.partition("://")[0] not in ("memory", "redis", "rediss", "postgres", "postgresql"):
             raise ValueError(
                 f"unsupported bus URL {value!r}: use memory://, redis://… or postgres://…"
+            )
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _a_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://")):
+            raise ValueError(
+                f"unsupported rate-limit storage {value!r}: use memory:// or redis://…"
             )
         return value
 

@@ -51,8 +51,8 @@ class Pair:
     bus: str
 
 
-def start_pair(tmp: Path, bus: str) -> Pair:
-    env = {"CORESPOND_BUS_URL": bus}
+def start_pair(tmp: Path, bus: str, extra_env: dict[str, str] | None = None) -> Pair:
+    env = {"CORESPOND_BUS_URL": bus, **(extra_env or {})}
     a = start_server(tmp, name="a", extra_env=env)
     b = start_server(tmp, name="b", extra_env=env)
     return Pair(a=a, b=b, bus=bus)

@@ -215,6 +215,32 @@ def test_a_redis_restart_mid_stream_loses_no_event(tmp_path: Path, own_redis: Re
         stop_server(both.b)
 
 
+def test_with_redis_as_the_counter_one_rate_limit_holds_across_replicas(
+    tmp_path: Path, own_redis: RedisServer
+) -> None:
+    limits = {"CORESPOND_RATE_LIMIT": "6/minute", "CORESPOND_RATE_LIMIT_STORAGE": own_redis.url}
+    both = start_pair(tmp_path, f"{own_redis.url}?channel=limits", limits)
+    try:
+        kit = new_agency(both.a)
+        token = kit.token(Role.dispatcher)
+        headers = {"Authorization": f"Bearer {token}"}
+        answers = [
+            httpx.get(f"{server.url}/v1/calls", headers=headers, timeout=10).status_code
+            for server in [both.a, both.b] * 4
+        ]
+        assert answers == [200] * 6 + [429] * 2  # six in all, not six on each
+        refused = httpx.get(f"{both.b.url}/v1/calls", headers=headers, timeout=10)
+        assert int(refused.headers["retry-after"]) >= 1
+
+        own_redis.stop()  # no counter: requests go through rather than being refused
+        fresh = {"Authorization": f"Bearer {kit.token(Role.dispatcher)}"}
+        assert httpx.get(f"{both.a.url}/v1/calls", headers=fresh, timeout=10).status_code == 200
+        assert "rate_limit_unavailable" in both.a.log.read_text()
+    finally:
+        stop_server(both.a)
+        stop_server(both.b)
+
+
 def _metrics(server: Server) -> dict[str, float]:
     """The replica's unlabelled samples from /metrics, by name."""
     text = httpx.get(f"{server.url}/metrics").text
