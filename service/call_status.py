@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from models.call import Assignment, Call
@@ -22,8 +22,16 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     )
 
 
+_FILLED = select(col(Assignment.role)).where(
+    col(Assignment.call_id) == bindparam("call_id"),
+    col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
+)
+
+
 def missing_roles(tx: Tx, call: Call) -> list[str]:
-    filled = {a.role for a in active_assignments(tx, call.id)}
+    if tx.session.new or tx.session.dirty:
+        tx.session.flush()  # what the ORM's autoflush would have done
+    filled = set(tx.session.connection().execute(_FILLED, {"call_id": call.id}).scalars())
     return [n.role for n in needs_of(call) if n.role not in filled]
 
 

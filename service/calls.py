@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -94,13 +94,18 @@ def create_call(
     return call_view(tx, call, principal)
 
 
+_EXISTING = select(col(Call.id)).where(
+    col(Call.agency_id) == bindparam("agency_id"),
+    col(Call.external_id) == bindparam("external_id"),
+)
+
+
 def _refuse_duplicate(tx: Tx, *, agency_id: uuid.UUID, external_id: str) -> None:
-    existing = tx.session.execute(
-        select(col(Call.id)).where(
-            col(Call.agency_id) == agency_id,
-            col(Call.external_id) == external_id,
-        )
-    ).scalar_one_or_none()
+    existing = (
+        tx.session.connection()
+        .execute(_EXISTING, {"agency_id": agency_id, "external_id": external_id})
+        .scalar_one_or_none()
+    )
     if existing is not None:
         raise Conflict(
             f"call {external_id!r} already exists in this agency as {existing}; "

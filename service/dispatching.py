@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Executable, String, bindparam, cast, or_, select, update
+from sqlalchemy import Executable, String, and_, bindparam, cast, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from dispatch.cells import CellRange
@@ -75,7 +76,7 @@ def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
     )
 
 
-_AVAILABLE = select(
+_COLUMNS = select(
     col(Responder.id),
     col(Responder.kind),
     col(Responder.lat),
@@ -84,20 +85,39 @@ _AVAILABLE = select(
     cast(col(Responder.languages), String).label("languages"),
     cast(col(Responder.skills), String).label("skills"),
     col(Responder.position_cell),
-).where(
-    col(Responder.agency_id) == bindparam("agency_id"),
-    col(Responder.kind) == bindparam("kind"),
-    col(Responder.status) == ResponderStatus.available,
 )
+
+
+def _free_of_kind() -> list[Any]:
+    return [
+        col(Responder.agency_id) == bindparam("agency_id"),
+        col(Responder.kind) == bindparam("kind"),
+        col(Responder.status) == ResponderStatus.available,
+    ]
+
+
+_AVAILABLE = _COLUMNS.where(*_free_of_kind())
 
 
 @functools.lru_cache(maxsize=128)
 def _available_in_ranges(count: int) -> Executable:
     """The ring query for `count` cell ranges, built once: building and keying a fresh
-    expression for every ring cost more than running it."""
+    expression for every ring cost more than running it.
+
+    Every range is a whole condition, `(agency AND kind AND available AND cell
+    BETWEEN lo AND hi) OR (…)`, so SQLite scans the search index once a range
+    (MULTI-INDEX OR) and PostgreSQL ORs bitmap scans. With the ranges alone ORed
+    inside one condition, SQLite read every available responder of the kind and
+    filtered the cells: 159 µs instead of 34 for a narrow ring at 10,000.
+    """
     cell = col(Responder.position_cell)
-    return _AVAILABLE.where(
-        or_(*(cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")) for i in range(count)))
+    return _COLUMNS.where(
+        or_(
+            *(
+                and_(*_free_of_kind(), cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
+                for i in range(count)
+            )
+        )
     )
 
 
@@ -124,29 +144,47 @@ def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch
     ).fetch
 
 
-def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
-    """Take an available responder for an offer; False if someone else got there first."""
-    changed = tx.changed(
-        update(Responder)
-        .where(
-            col(Responder.id) == responder_id,
-            col(Responder.agency_id) == agency_id,
-            col(Responder.status) == ResponderStatus.available,
-        )
-        .values(status=ResponderStatus.offered, status_changed_at=tx.now)
+_RESERVE = (
+    update(Responder)
+    .where(
+        col(Responder.id) == bindparam("b_responder"),
+        col(Responder.agency_id) == bindparam("b_agency"),
+        col(Responder.status) == ResponderStatus.available,
     )
-    return changed == 1
+    .values(status=ResponderStatus.offered, status_changed_at=bindparam("b_now"))
+)
+
+
+def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
+    """Take an available responder for an offer; False if someone else got there first.
+
+    A statement built once, run on the connection (the ORM's bulk-update path cost a
+    millisecond and a half a call); a responder loaded in this transaction (one that
+    just went available) is brought up to date by hand.
+    """
+    if tx.session.new or tx.session.dirty:
+        tx.session.flush()  # what the ORM's autoflush would have done
+    result = tx.session.connection().execute(
+        _RESERVE, {"b_responder": responder_id, "b_agency": agency_id, "b_now": tx.now}
+    )
+    if result.rowcount != 1:
+        return False
+    loaded = tx.session.identity_map.get(tx.session.identity_key(Responder, responder_id))
+    if loaded is not None:
+        set_committed_value(loaded, "status", ResponderStatus.offered)
+        set_committed_value(loaded, "status_changed_at", tx.now)
+    return True
+
+
+_TRIED = select(col(Assignment.responder_id)).where(
+    col(Assignment.call_id) == bindparam("call_id"), col(Assignment.role) == bindparam("role")
+)
 
 
 def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
     """Everyone already offered this role on this call: never offered it again."""
-    return set(
-        tx.session.execute(
-            select(col(Assignment.responder_id)).where(
-                col(Assignment.call_id) == call_id, col(Assignment.role) == role
-            )
-        ).scalars()
-    )
+    rows = tx.session.connection().execute(_TRIED, {"call_id": call_id, "role": role})
+    return set(rows.scalars())
 
 
 def make_offer(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from anyio import to_thread
-from sqlalchemy import CursorResult, Engine, Executable, insert, text, update
+from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, text, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -87,22 +87,24 @@ class Tx:
         """
         if not self._events:
             return []
-        last = self.session.execute(
-            update(EventCounter)
-            .where(col(EventCounter.id) == 1)
-            .values(last_seq=col(EventCounter.last_seq) + len(self._events))
-            .returning(col(EventCounter.last_seq))
-        ).scalar_one()
+        connection = self.session.connection()
+        last = connection.execute(_TAKE_SEQS, {"count": len(self._events)}).scalar_one()
         first = last - len(self._events) + 1
         for offset, event in enumerate(self._events):
             event["seq"] = first + offset
-        self.session.connection().execute(_INSERT_EVENTS, self._events)
+        connection.execute(_INSERT_EVENTS, self._events)
         messages = [EventMessage(**e) for e in self._events]
         self._events = []
         return messages
 
 
 _INSERT_EVENTS = insert(Event)
+_TAKE_SEQS = (
+    update(EventCounter)
+    .where(col(EventCounter.id) == 1)
+    .values(last_seq=col(EventCounter.last_seq) + bindparam("count"))
+    .returning(col(EventCounter.last_seq))
+)
 
 
 class UnitOfWork:
