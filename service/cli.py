@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 import click
+from pydantic import ValidationError
 
 from models.columns import iso_utc, utcnow
 from models.vocabulary import Role
@@ -38,7 +39,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve HTTP and WebSockets."""
     import uvicorn
 
-    settings = Settings()
+    settings = _settings()
     upgrade(make_engine(settings))
     # The writes run in worker threads that give up the GIL at every database call;
     # with the event loop busy, getting it back waited out the switch interval each
@@ -64,7 +65,7 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
-    upgrade(make_engine(Settings()))
+    upgrade(make_engine(_settings()))
     click.echo("schema is up to date")
 
 
@@ -86,7 +87,7 @@ def agency() -> None:
 )
 def agency_create(slug: str, name: str | None, offer_timeout_s: int) -> None:
     """Create an agency."""
-    uow = _unit_of_work(Settings())
+    uow = _unit_of_work(_settings())
     created = _run(
         lambda: uow.write_sync(
             agencies.create_agency, slug=slug, name=name, offer_timeout_s=offer_timeout_s
@@ -115,7 +116,7 @@ def agency_update(
     officers_see_substance_use: bool | None,
 ) -> None:
     """Change an agency's settings; what is not given stays as it is."""
-    uow = _unit_of_work(Settings())
+    uow = _unit_of_work(_settings())
     updated = _run(
         lambda: uow.write_sync(
             agencies.update_agency,
@@ -166,7 +167,7 @@ def token_create(
     never_expires: bool,
 ) -> None:
     """Issue a token; it is printed once, alone on the last line."""
-    settings = Settings()
+    settings = _settings()
     uow = _unit_of_work(settings)
     if never_expires and expires_in_days is not None:
         raise click.UsageError("--never-expires and --expires-in-days contradict each other")
@@ -189,7 +190,7 @@ def token_create(
 @click.option("--agency", "slug", required=True, help="The agency's slug.")
 def token_list(slug: str) -> None:
     """The agency's tokens (never the tokens themselves: only their hashes are kept)."""
-    uow = _unit_of_work(Settings())
+    uow = _unit_of_work(_settings())
     rows = _run(lambda: uow.read_sync(tokens.list_tokens, slug=slug))
     now = utcnow()
     click.echo(f"{'id':36}  {'role':10}  {'state':7}  {'expires':20}  label / responder")
@@ -203,7 +204,7 @@ def token_list(slug: str) -> None:
 @click.argument("token_id", type=click.UUID)
 def token_revoke(token_id: uuid.UUID) -> None:
     """Revoke a token now: HTTP answers 401 and its open consoles close (4401) in seconds."""
-    uow = _unit_of_work(Settings())
+    uow = _unit_of_work(_settings())
     _run(lambda: uow.write_sync(tokens.revoke_token, token_id=token_id))
     click.echo(f"revoked token {token_id}")
 
@@ -221,7 +222,7 @@ def console_command(url: str | None, token: str) -> None:
     """A terminal console: live events, and short commands to answer them."""
     from service import terminal_console
 
-    settings = Settings()
+    settings = _settings()
     url = url or f"ws://{settings.host}:{settings.port}/v1/ws"
     raise SystemExit(terminal_console.run(url, token))
 
@@ -229,9 +230,22 @@ def console_command(url: str | None, token: str) -> None:
 @main.command("demo")
 def demo_command() -> None:
     """Seed a demo agency around Norristown, PA, and print tokens to try it with."""
-    uow = _unit_of_work(Settings())
+    uow = _unit_of_work(_settings())
     seeded = _run(lambda: uow.write_sync(demo.seed))
-    click.echo(demo.instructions(seeded, Settings()))
+    click.echo(demo.instructions(seeded, _settings()))
+
+
+def _settings() -> Settings:
+    """The settings from the environment, or a usage error naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [
+            f"CORESPOND_{'_'.join(str(p) for p in error['loc']).upper()}: "
+            f"{str(error['msg']).removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise click.UsageError("bad settings:\n  " + "\n  ".join(lines)) from None
 
 
 def _run(action: Callable[[], T]) -> T:

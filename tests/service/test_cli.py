@@ -1,5 +1,6 @@
 """The command line as a newcomer uses it: agency, token, demo, and a fresh serve."""
 
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -85,3 +86,18 @@ def test_health_readiness_metrics_and_openapi(server: Server) -> None:
     post_calls = schema["paths"]["/v1/calls"]["post"]
     assert {"201", "401", "403", "409", "422"} <= set(post_calls["responses"])
     assert schema["components"]["schemas"]["CallCreate"]["examples"]
+
+
+def test_bad_settings_are_named_and_nothing_starts(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CORESPOND_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
+        "CORESPOND_BUS_URL": "kafka://127.0.0.1:9092",
+        "CORESPOND_RATE_LIMIT_STORAGE": "memcached://127.0.0.1",
+    }
+    done = subprocess.run([CORESPOND, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "CORESPOND_BUS_URL: unsupported bus URL 'kafka://127.0.0.1:9092'" in done.stderr
+    assert "CORESPOND_RATE_LIMIT_STORAGE: unsupported rate-limit storage" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "never.db").exists()
