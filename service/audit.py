@@ -65,7 +65,7 @@ def record(
     """Add one audit record to the transaction (`agency_id` for acts with no principal,
     such as the command line's)."""
     principal = actor.principal
-    tx.session.connection().execute(
+    tx.run(
         _INSERT_AUDIT,
         {
             "at": tx.now,

@@ -29,9 +29,7 @@ _FILLED = select(col(Assignment.role)).where(
 
 
 def missing_roles(tx: Tx, call: Call) -> list[str]:
-    if tx.session.new or tx.session.dirty:
-        tx.session.flush()  # what the ORM's autoflush would have done
-    filled = set(tx.session.connection().execute(_FILLED, {"call_id": call.id}).scalars())
+    filled = set(tx.run(_FILLED, {"call_id": call.id}).scalars())
     return [n.role for n in needs_of(call) if n.role not in filled]
 
 

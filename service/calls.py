@@ -101,11 +101,9 @@ _EXISTING = select(col(Call.id)).where(
 
 
 def _refuse_duplicate(tx: Tx, *, agency_id: uuid.UUID, external_id: str) -> None:
-    existing = (
-        tx.session.connection()
-        .execute(_EXISTING, {"agency_id": agency_id, "external_id": external_id})
-        .scalar_one_or_none()
-    )
+    existing = tx.run(
+        _EXISTING, {"agency_id": agency_id, "external_id": external_id}
+    ).scalar_one_or_none()
     if existing is not None:
         raise Conflict(
             f"call {external_id!r} already exists in this agency as {existing}; "

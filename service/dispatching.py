@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Executable, String, and_, bindparam, cast, or_, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from dispatch.cells import CellRange
@@ -158,21 +157,14 @@ _RESERVE = (
 def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
     """Take an available responder for an offer; False if someone else got there first.
 
-    A statement built once, run on the connection (the ORM's bulk-update path cost a
-    millisecond and a half a call); a responder loaded in this transaction (one that
-    just went available) is brought up to date by hand.
+    A statement built once (the ORM's bulk-update path cost a millisecond and a half
+    a call); a responder loaded in this transaction (one that just went available)
+    is brought up to date.
     """
-    if tx.session.new or tx.session.dirty:
-        tx.session.flush()  # what the ORM's autoflush would have done
-    result = tx.session.connection().execute(
-        _RESERVE, {"b_responder": responder_id, "b_agency": agency_id, "b_now": tx.now}
-    )
+    result = tx.run(_RESERVE, {"b_responder": responder_id, "b_agency": agency_id, "b_now": tx.now})
     if result.rowcount != 1:
         return False
-    loaded = tx.session.identity_map.get(tx.session.identity_key(Responder, responder_id))
-    if loaded is not None:
-        set_committed_value(loaded, "status", ResponderStatus.offered)
-        set_committed_value(loaded, "status_changed_at", tx.now)
+    tx.loaded_now(Responder, responder_id, status=ResponderStatus.offered, status_changed_at=tx.now)
     return True
 
 
@@ -183,8 +175,7 @@ _TRIED = select(col(Assignment.responder_id)).where(
 
 def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
     """Everyone already offered this role on this call: never offered it again."""
-    rows = tx.session.connection().execute(_TRIED, {"call_id": call_id, "role": role})
-    return set(rows.scalars())
+    return set(tx.run(_TRIED, {"call_id": call_id, "role": role}).scalars())
 
 
 def make_offer(

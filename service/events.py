@@ -104,9 +104,7 @@ def record_acks(tx: Tx, *, acks: Mapping[uuid.UUID, int]) -> None:
     """Remember the last seq each token's consoles acknowledged (never backwards), for
     many tokens in one statement."""
     if acks:
-        tx.session.connection().execute(
-            _RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()]
-        )
+        tx.run(_RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()])
 
 
 @dataclass(frozen=True, slots=True)

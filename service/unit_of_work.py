@@ -16,6 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 from anyio import to_thread
 from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from models.columns import utcnow
@@ -73,6 +74,23 @@ class Tx:
                     return f"{kind}:{event[f'{kind}_id']}"
         return None
 
+    def run(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        """Run a Core statement on the transaction's connection, after flushing what
+        the session holds (as the ORM's autoflush would), without the ORM's statement
+        machinery: a statement built once with bind parameters costs a tenth as much.
+        Objects this transaction loaded do not see the change; `loaded_now` says it."""
+        if self.session.new or self.session.dirty:
+            self.session.flush()
+        return self.session.connection().execute(statement, params)
+
+    def loaded_now(self, entity: type[Any], key: Any, **values: Any) -> None:
+        """Bring `entity` `key`, if this transaction loaded it, up to date with `values`
+        that a `run` statement wrote (without marking it changed)."""
+        loaded = self.session.identity_map.get(self.session.identity_key(entity, key))
+        if loaded is not None:
+            for name, value in values.items():
+                set_committed_value(loaded, name, value)
+
     def changed(self, statement: Executable) -> int:
         """Run an UPDATE or DELETE; how many rows it changed (the conditional-update check)."""
         result = self.session.execute(statement)
@@ -87,12 +105,11 @@ class Tx:
         """
         if not self._events:
             return []
-        connection = self.session.connection()
-        last = connection.execute(_TAKE_SEQS, {"count": len(self._events)}).scalar_one()
+        last = self.run(_TAKE_SEQS, {"count": len(self._events)}).scalar_one()
         first = last - len(self._events) + 1
         for offset, event in enumerate(self._events):
             event["seq"] = first + offset
-        connection.execute(_INSERT_EVENTS, self._events)
+        self.run(_INSERT_EVENTS, self._events)
         messages = [EventMessage(**e) for e in self._events]
         self._events = []
         return messages
