@@ -230,9 +230,9 @@ def console_command(url: str | None, token: str) -> None:
 @main.command("demo")
 def demo_command() -> None:
     """Seed a demo agency around Norristown, PA, and print tokens to try it with."""
-    uow = _unit_of_work(_settings())
-    seeded = _run(lambda: uow.write_sync(demo.seed))
-    click.echo(demo.instructions(seeded, _settings()))
+    settings = _settings()
+    seeded = _run(lambda: _unit_of_work(settings).write_sync(demo.seed))
+    click.echo(demo.instructions(seeded, settings))
 
 
 def _settings() -> Settings:

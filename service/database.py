@@ -2,11 +2,18 @@
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from service.settings import Settings
+
+
+def take_turns(connection: Connection, key: int) -> None:
+    """On PostgreSQL, wait for the transaction-scoped advisory lock `key`: whoever
+    holds it, in any process, goes first. (SQLite's one writer needs none.)"""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def make_engine(settings: Settings) -> Engine:

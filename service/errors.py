@@ -57,3 +57,9 @@ def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
         )
         parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+def say(exc: BaseException) -> str:
+    """An exception in one line, its type first (for logs and health reports)."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -4,9 +4,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 import migrations
+from service.database import take_turns
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -25,9 +26,6 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start, by every replica."""
     config = alembic_config(engine)
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
-            )
+        take_turns(connection, MIGRATION_LOCK_KEY)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

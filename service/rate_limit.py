@@ -20,26 +20,31 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import ErrorBody
+from service.errors import ErrorBody, say
 
 log = structlog.get_logger(__name__)
 
 RETRY_STORAGE_S = 5.0
 
 
+def check_storage_url(url: str) -> str:
+    """`url` if the counts can be kept there; ValueError saying where they can."""
+    if not url.startswith(("memory://", "redis://", "rediss://")):
+        raise ValueError(f"unsupported rate-limit storage {url!r}: use memory:// or redis://…")
+    return url
+
+
 def limit_storage(url: str) -> Storage:
     """`memory://` (this process) or `redis://host:port/db` (shared by replicas)."""
-    if url.startswith("memory://"):
+    if check_storage_url(url).startswith("memory://"):
         return MemoryStorage()
-    if url.startswith(("redis://", "rediss://")):
-        return RedisStorage(
-            "async+" + url,
-            implementation="redispy",
-            key_prefix="corespond-rate",
-            socket_connect_timeout=1,
-            socket_timeout=1,
-        )
-    raise ValueError(f"unsupported rate-limit storage {url!r}: use memory:// or redis://…")
+    return RedisStorage(
+        "async+" + url,
+        implementation="redispy",
+        key_prefix="corespond-rate",
+        socket_connect_timeout=1,
+        socket_timeout=1,
+    )
 
 
 class RateLimit:
@@ -75,7 +80,7 @@ class RateLimit:
             self._unavailable_until = time.monotonic() + RETRY_STORAGE_S
             log.warning(
                 "rate_limit_unavailable",
-                error=f"{type(exc).__name__}: {exc}",
+                error=say(exc),
                 retry_in_s=RETRY_STORAGE_S,
             )
         return None

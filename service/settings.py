@@ -7,6 +7,9 @@ from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.bus import check_url
+from service.rate_limit import check_storage_url
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CORESPOND_", env_file=".env", extra="ignore")
@@ -99,23 +102,9 @@ class Settings(BaseSettings):
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
 
-    @field_validator("bus_url")
-    @classmethod
-    def _a_bus(cls, value: str) -> str:
-        if value.partition("://")[0] not in ("memory", "redis", "rediss", "postgres", "postgresql"):
-            raise ValueError(
-                f"unsupported bus URL {value!r}: use memory://, redis://… or postgres://…"
-            )
-        return value
-
-    @field_validator("rate_limit_storage")
-    @classmethod
-    def _a_storage(cls, value: str) -> str:
-        if not value.startswith(("memory://", "redis://", "rediss://")):
-            raise ValueError(
-                f"unsupported rate-limit storage {value!r}: use memory:// or redis://…"
-            )
-        return value
+    # Checked where the URLs are used, so the two can never disagree.
+    _a_bus = field_validator("bus_url")(staticmethod(check_url))
+    _a_storage = field_validator("rate_limit_storage")(staticmethod(check_storage_url))
 
     @field_validator("rate_limit")
     @classmethod

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from anyio import to_thread
-from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, text, update
+from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -23,6 +23,7 @@ from models.columns import utcnow
 from models.event import Event, EventCounter, EventMessage
 from service import audit
 from service.bus import Bus
+from service.database import take_turns
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -139,7 +140,6 @@ class UnitOfWork:
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
         self._bus = bus
         self._on_commit = on_commit
-        self._lock_across_replicas = engine.dialect.name == "postgresql"
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -201,8 +201,7 @@ class UnitOfWork:
         loop: asyncio.AbstractEventLoop | None,
     ) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
-            if self._lock_across_replicas:
-                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            take_turns(session.connection(), WRITE_LOCK_KEY)
             tx = Tx(session)
             result = work(tx)
             if actor is not None:

@@ -9,21 +9,26 @@ from service.bus.base import Bus, Wake
 from service.bus.memory import MemoryBus
 
 
+def check_url(url: str) -> str:
+    """`url` if some bus speaks it; ValueError saying which do."""
+    if url.partition("://")[0] not in ("memory", "redis", "rediss", "postgres", "postgresql"):
+        raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
+    return url
+
+
 def make_bus(url: str) -> Bus:
     """The bus for `url`: `memory://` (one process), `redis://…` (Redis pub/sub) or
     `postgres://…` (PostgreSQL LISTEN/NOTIFY); `?channel=` names the channel."""
-    scheme = url.partition("://")[0]
+    scheme = check_url(url).partition("://")[0]
     if scheme == "memory":
         return MemoryBus()
     if scheme in ("redis", "rediss"):
         from service.bus.redis_bus import RedisBus
 
         return RedisBus(url)
-    if scheme in ("postgres", "postgresql"):
-        from service.bus.postgres_bus import PostgresBus
+    from service.bus.postgres_bus import PostgresBus
 
-        return PostgresBus(url)
-    raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
+    return PostgresBus(url)
 
 
-__all__ = ["Bus", "Wake", "make_bus"]
+__all__ = ["Bus", "Wake", "check_url", "make_bus"]

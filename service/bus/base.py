@@ -24,6 +24,11 @@ class Wake:
     sent_at: float = field(default_factory=time.time)  # epoch seconds, for the bus lag
     local: bool = True  # published by this process
 
+    @classmethod
+    def of(cls, events: Sequence[EventMessage]) -> "Wake":
+        """A batch this process committed."""
+        return cls(events=tuple(events), through=events[-1].seq)
+
 
 class Bus(Protocol):
     async def connect(self) -> None: ...
@@ -49,12 +54,12 @@ class Bus(Protocol):
 def encode(origin: str, events: Sequence[EventMessage], *, limit: int | None = None) -> str:
     """One message for a shared bus: `<origin> <json>`. Without room for the events
     (`limit` characters), only the seq they end with is sent."""
-    body = {"sent_at": time.time(), "through": events[-1].seq, "events": []}
+    body = {"sent_at": time.time(), "through": events[-1].seq}
     text = f"{origin} " + json.dumps(
-        {**body, "events": [e.model_dump(mode="json") for e in events]}, separators=(",", ":")
+        {**body, "events": [e.model_dump(mode="json") for e in events]}
     )
     if limit is not None and len(text.encode()) > limit:
-        text = f"{origin} " + json.dumps(body, separators=(",", ":"))
+        text = f"{origin} " + json.dumps({**body, "events": []})
     return text
 
 

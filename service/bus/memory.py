@@ -47,7 +47,7 @@ class MemoryBus:
 
     def publish(self, events: Sequence[EventMessage]) -> None:
         if events:
-            self._local.put(Wake(events=tuple(events), through=events[-1].seq))
+            self._local.put(Wake.of(events))
 
     def subscribe(self) -> AsyncIterator[Wake]:
         return self._local.subscribe()

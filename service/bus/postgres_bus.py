@@ -48,26 +48,21 @@ class PostgresBus(SharedBus):
         finally:
             await connection.close()
 
-    async def _sending(self) -> psycopg.AsyncConnection[object]:
+    async def _on_sender(self, query: str, params: tuple[str, ...] = ()) -> None:
+        """Run `query` on the sending connection; a failure closes it for the next try."""
         if self._sender is None or self._sender.closed:
             self._sender = await self._connection()
-        return self._sender
+        try:
+            await self._sender.execute(query, params)
+        except psycopg.Error:
+            await self._sender.close()
+            raise
 
     async def _send(self, message: str) -> None:
-        connection = await self._sending()
-        try:
-            await connection.execute("SELECT pg_notify(%s, %s)", (self._channel, message))
-        except psycopg.Error:
-            await connection.close()
-            raise
+        await self._on_sender("SELECT pg_notify(%s, %s)", (self._channel, message))
 
     async def _ping(self) -> None:
-        connection = await self._sending()
-        try:
-            await connection.execute("SELECT 1")
-        except psycopg.Error:
-            await connection.close()
-            raise
+        await self._on_sender("SELECT 1")
 
     async def _close(self) -> None:
         if self._sender is not None:

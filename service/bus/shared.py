@@ -19,6 +19,7 @@ import structlog
 from models.event import EventMessage
 from service.bus.base import Wake, decode, encode
 from service.bus.memory import LocalFanout
+from service.errors import say
 
 log = structlog.get_logger(__name__)
 
@@ -92,7 +93,7 @@ class SharedBus:
     def publish(self, events: Sequence[EventMessage]) -> None:
         if not events:
             return
-        self._local.put(Wake(events=tuple(events), through=events[-1].seq))
+        self._local.put(Wake.of(events))
         if self._outbox.full():
             self._outbox.get_nowait()
             log.warning(
@@ -121,7 +122,7 @@ class SharedBus:
                 # see a later seq, reconnect, or check the log's head.
                 self.send_failures += 1
                 log.warning(
-                    "bus_send_failed", bus=self.name, error=_say(exc), through=events[-1].seq
+                    "bus_send_failed", bus=self.name, error=say(exc), through=events[-1].seq
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, LAST_RETRY_S)
@@ -142,7 +143,7 @@ class SharedBus:
                     self._take(message)
                 raise ConnectionError("the subscription ended")
             except Exception as exc:
-                self.up, self.problem, lost = False, _say(exc), True
+                self.up, self.problem, lost = False, say(exc), True
                 log.warning(
                     "bus_connection_lost", bus=self.name, error=self.problem, retry_in_s=delay
                 )
@@ -155,10 +156,6 @@ class SharedBus:
         try:
             _, wake = decode(message)
         except Exception as exc:
-            log.warning("bus_message_unreadable", bus=self.name, error=_say(exc))
+            log.warning("bus_message_unreadable", bus=self.name, error=say(exc))
             return
         self._local.put(wake)
-
-
-def _say(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service.deps import State
+from service.errors import say
 from service.state import AppState
 from service.unit_of_work import Tx
 
@@ -36,20 +37,16 @@ async def readyz(state: State) -> JSONResponse:
     try:
         await state.uow.read(ping)
     except Exception as exc:  # any failure means not ready; say which
-        report["database"] = _say(exc)
+        report["database"] = say(exc)
     try:
         await state.bus.check()
     except Exception as exc:
-        report["bus"] = _say(exc)
+        report["bus"] = say(exc)
     ready = report == {"database": "ok", "bus": "ok"}
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", **report, "bus_url": _safe(state)},
         status_code=200 if ready else 503,
     )
-
-
-def _say(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _safe(state: AppState) -> str:
