@@ -3,12 +3,11 @@ the other; concurrent calls on both never double-book; offer expiries run by bot
 act once; a replica killed with -9 loses no acknowledged call and its consoles miss
 nothing by resuming on the other; a Redis restart loses no event."""
 
-import os
-import signal
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,17 @@ from models.event import Event
 from models.vocabulary import Role
 from service.agencies import create_agency
 from service.unit_of_work import Tx
-from tests.conftest import AgencyKit, Server, new_agency, stop_server
-from tests.replicas.conftest import Pair, RedisServer, start_pair, wait_for_status
+from tests.conftest import (
+    AgencyKit,
+    Server,
+    database_url,
+    new_agency,
+    start_server,
+    stop_server,
+)
+from tests.replicas.conftest import Pair, RedisServer, shared_bus, start_pair, wait_for_status
 from tests.service.consoles import TestConsole, console
+from tests.service.crash import stream_calls_then_kill
 from tests.service.factories import call_body, north_of, responder
 
 ENDS = {"expired", "declined", "cleared", "cancelled"}
@@ -125,6 +132,8 @@ def test_calls_on_both_replicas_at_once_never_double_book_and_expiries_act_once(
             _in_order_once(frames)
             assert set(_calls_created(frames)) == ids
     time.sleep(3)  # several rounds of expiry on both replicas' timers
+    kit.set_offer_timeout(60)  # then let the last one-second offers run out, and hold still
+    time.sleep(1.5)
     for client in clients:
         client.close()
 
@@ -142,15 +151,18 @@ def test_calls_on_both_replicas_at_once_never_double_book_and_expiries_act_once(
             assert len(held) == 1, f"responder {event.responder_id} double-booked at {event.seq}"
         elif event.type.removeprefix("assignment.") in ENDS:
             held.discard(event.assignment_id)
+    # What the log says each responder holds is what their status says: all four are
+    # offered a call (36 still wait), none twice.
+    holding = {str(rid) for rid, held in active.items() if held}
     with kit.client(Role.dispatcher) as desk:
         board = desk.get("/v1/responders", params={"status": "offered"}).json()
-        assert len(board) <= len(people)
+    assert {r["id"] for r in board} == holding == {p["id"] for p in people}
 
 
 def test_a_replica_killed_mid_stream_loses_no_call_and_its_console_resumes_on_the_other(
     tmp_path: Path,
 ) -> None:
-    first = start_pair(tmp_path, _redis_bus(tmp_path))
+    first = start_pair(tmp_path, shared_bus("redis", tmp_path))
     try:
         created = first.a.uow.write_sync(create_agency, slug="kill9")
         kit = AgencyKit(server=first.a, slug="kill9", id=created.id)
@@ -162,7 +174,16 @@ def test_a_replica_killed_mid_stream_loses_no_call_and_its_console_resumes_on_th
         with console(first.a.ws_url, token) as board:
             reader = threading.Thread(target=_read_until_closed, args=(board, seen))
             reader.start()
-            acknowledged = _post_to_both_and_kill_a(kit, first)
+            # Posting to A and B, two threads each; A dies; B takes ten more.
+            acknowledged = [
+                answer["id"]
+                for answer in stream_calls_then_kill(
+                    [partial(_on(kit, s).client, Role.cad) for s in (first.a, first.b) * 2],
+                    first.a.process,
+                    before=10,
+                    after=10,
+                )
+            ]
             reader.join(timeout=30)
         last = max((f["seq"] for f in seen if f.get("type") == "event"), default=None)
         assert last is not None, "the console on A saw nothing before the kill"
@@ -252,12 +273,6 @@ def _metrics(server: Server) -> dict[str, float]:
     }
 
 
-def _redis_bus(tmp: Path) -> str:
-    from tests.replicas.conftest import shared_bus
-
-    return shared_bus("redis", tmp)
-
-
 def _read_until_closed(board: TestConsole, into: list[dict[str, Any]]) -> None:
     while True:
         try:
@@ -266,37 +281,21 @@ def _read_until_closed(board: TestConsole, into: list[dict[str, Any]]) -> None:
             return
 
 
-def _post_to_both_and_kill_a(kit: AgencyKit, pair: Pair) -> list[str]:
-    """Post calls to A and B from two threads each; kill -9 A mid-stream; keep posting
-    to B a little; return the ids of every call that got a 201."""
-    acknowledged: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def stream(server: Server) -> None:
-        with _on(kit, server).client(Role.cad) as cad:
-            for i in range(300):
-                if stop.is_set():
-                    return
-                try:
-                    answer = cad.post("/v1/calls", json=call_body(at=north_of(30 * i)))
-                except httpx.TransportError:
-                    return
-                if answer.status_code == 201:
-                    with lock:
-                        acknowledged.append(answer.json()["id"])
-
-    threads = [threading.Thread(target=stream, args=(s,)) for s in (pair.a, pair.b) * 2]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 10 and any(t.is_alive() for t in threads):
-        time.sleep(0.02)
-    os.kill(pair.a.process.pid, signal.SIGKILL)
-    pair.a.process.wait()
-    count = len(acknowledged)
-    while len(acknowledged) < count + 10 and any(t.is_alive() for t in threads):
-        time.sleep(0.02)  # B goes on taking calls after A died
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    return acknowledged
+def test_two_replicas_started_at_once_on_an_empty_database_both_come_up(tmp_path: Path) -> None:
+    """Both migrate on start; they take turns, and the second finds the schema current."""
+    database_url(tmp_path)  # the empty database, made before either starts
+    env = {"CORESPOND_BUS_URL": shared_bus("redis", tmp_path)}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        started = list(
+            pool.map(lambda name: start_server(tmp_path, name=name, extra_env=env), ["a", "b"])
+        )
+    try:
+        for server in started:
+            assert httpx.get(f"{server.url}/readyz", timeout=5).json()["status"] == "ok"
+            assert "Traceback" not in server.log.read_text()
+        kit = new_agency(started[0])
+        with _on(kit, started[1]).client(Role.dispatcher) as desk:
+            assert desk.get("/v1/calls").status_code == 200
+    finally:
+        for server in started:
+            stop_server(server)

@@ -19,6 +19,7 @@ from models.event import EventMessage
 from models.vocabulary import Role
 from service.agencies import create_agency
 from service.bus import Wake
+from service.bus.base import decode, encode
 from service.bus.memory import MemoryBus
 from service.database import make_engine
 from service.hub import CLOSE_TOO_SLOW, Console, Hub
@@ -161,3 +162,18 @@ def test_after_a_bus_reconnect_the_hub_catches_up_from_the_log(tmp_path: Path) -
     uow, events = _log_with_events(tmp_path, 4)
     seqs, _ = _hub_run(uow, [Wake(events=(), through=None, local=False)])
     assert seqs == [e.seq for e in events]
+
+
+def test_a_batch_too_big_for_its_transport_goes_as_its_last_seq_and_is_read_from_the_log(
+    tmp_path: Path,
+) -> None:
+    uow, events = _log_with_events(tmp_path, 3)
+    small = encode("other-replica", events, limit=None)
+    capped = encode("other-replica", events, limit=200)  # NOTIFY's cap, in miniature
+    assert len(capped.encode()) <= 200 < len(small.encode())
+    origin, wake = decode(capped)
+    assert (origin, wake.events, wake.local) == ("other-replica", (), False)
+    assert wake.through == events[-1].seq
+    seqs, metrics = _hub_run(uow, [wake])
+    assert seqs == [e.seq for e in events]
+    assert metrics.hub_log_reads._value.get() >= 1

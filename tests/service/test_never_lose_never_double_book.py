@@ -1,9 +1,6 @@
 """The two promises: a call that got a 2xx exists after any crash, and a responder
 holds at most one active assignment, under concurrency and across a kill -9."""
 
-import os
-import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +15,7 @@ from models.vocabulary import Role
 from service.agencies import create_agency
 from service.unit_of_work import Tx
 from tests.conftest import AgencyKit, Server, start_server, stop_server
+from tests.service.crash import stream_calls_then_kill
 from tests.service.factories import call_body, north_of, responder
 
 ACTIVE = {"offered", "accepted", "en_route", "on_scene"}
@@ -113,7 +111,9 @@ def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
         with kit.client(Role.dispatcher) as desk:
             for i in range(6):
                 responder(desk, kind="clinician", at=north_of(300 * i))
-        acknowledged = _stream_calls_then_kill(kit, server)
+        acknowledged = stream_calls_then_kill(
+            [lambda: kit.client(Role.cad)] * 3, server.process, before=8
+        )
     finally:
         stop_server(server)
     assert len(acknowledged) >= 3, "too few calls got through before the kill"
@@ -139,35 +139,3 @@ def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
             _assert_nobody_double_booked(_all_calls(desk))
     finally:
         stop_server(restarted)
-
-
-def _stream_calls_then_kill(kit: AgencyKit, server: Server) -> list[dict[str, Any]]:
-    """Post calls from three threads; kill -9 the server mid-stream; return the 201s."""
-    acknowledged: list[dict[str, Any]] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def stream(worker: int) -> None:
-        with kit.client(Role.cad) as cad:
-            for i in range(200):
-                if stop.is_set():
-                    return
-                try:
-                    answer = cad.post("/v1/calls", json=call_body(at=north_of(50 * i)))
-                except httpx.TransportError:
-                    return
-                if answer.status_code == 201:
-                    with lock:
-                        acknowledged.append(answer.json())
-
-    threads = [threading.Thread(target=stream, args=(w,)) for w in range(3)]
-    for thread in threads:
-        thread.start()
-    while len(acknowledged) < 8 and any(t.is_alive() for t in threads):
-        time.sleep(0.02)
-    os.kill(server.process.pid, signal.SIGKILL)
-    server.process.wait()
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
-    return acknowledged
