@@ -231,6 +231,7 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         "-o",
         str(out),
         "--nonblocking",
+        "--gil",
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -400,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         postgres=args.postgres,
         bus=args.bus,
         replicas=args.replicas,
+        profile=args.profile,
     )
     rss_run = None
     if args.rss_responders:

@@ -46,7 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One writer at a time in this process, on every backend: the event
         # counter's row lock orders commits, and the lock makes publishing
         # follow the same order, so this replica publishes seqs in order.
-        uow = UnitOfWork(engine, bus, serialize_writes=True, on_commit=metrics.committed)
+        uow = UnitOfWork(
+            engine,
+            bus,
+            serialize_writes=True,
+            writes_on_loop=settings.is_sqlite,
+            on_commit=metrics.committed,
+        )
         hub = Hub(
             bus,
             metrics,

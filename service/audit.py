@@ -130,6 +130,13 @@ def list_audit(tx: "Tx", *, principal: Principal, query: AuditQuery) -> list[Aud
     return [AuditPublic.of(r) for r in tx.session.execute(q).scalars()]
 
 
-def purge_old_audit(tx: "Tx", *, keep: timedelta) -> int:
-    """Delete records past retention (the only deletion the trail allows)."""
-    return tx.changed(delete(AuditRecord).where(col(AuditRecord.at) < tx.now - keep))
+def purge_old_audit(tx: "Tx", *, keep: timedelta, limit: int = 5000) -> int:
+    """Delete at most `limit` records past retention, oldest first (the only deletion
+    the trail allows); housekeeping repeats it while whole batches go."""
+    oldest = (
+        select(col(AuditRecord.id))
+        .where(col(AuditRecord.at) < tx.now - keep)
+        .order_by(col(AuditRecord.id))
+        .limit(limit)
+    )
+    return tx.changed(delete(AuditRecord).where(col(AuditRecord.id).in_(oldest)))

@@ -10,21 +10,19 @@ from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus
 from service.dispatching import needs_of
 from service.unit_of_work import Tx
 
+_ACTIVE = select(Assignment).where(
+    col(Assignment.call_id) == bindparam("call_id"),
+    col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+)
+
 
 def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
-    return list(
-        tx.session.execute(
-            select(Assignment).where(
-                col(Assignment.call_id) == call_id,
-                col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
-            )
-        ).scalars()
-    )
+    return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
 _FILLED = select(col(Assignment.role)).where(
     col(Assignment.call_id) == bindparam("call_id"),
-    col(Assignment.state).in_(ACTIVE_ASSIGNMENT_STATES),
+    col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
 )
 
 

@@ -11,7 +11,7 @@ What was withheld is named in the answer's `withheld`, so a console can say so.
 
 from typing import Any
 
-from models.agency import Agency, Principal
+from models.agency import Principal
 from models.vocabulary import Category, ResponderKind, Role
 
 SUBSTANCE_USE = frozenset({Category.substance_use, Category.overdose})
@@ -19,11 +19,16 @@ WITHHELD_CATEGORY = "call type withheld"
 
 
 def disclosure_for(
-    role: Role, responder_kind: ResponderKind | None, agency: Agency
+    role: Role,
+    responder_kind: ResponderKind | str | None,
+    *,
+    officers_see_narrative: bool,
+    officers_see_substance_use: bool,
 ) -> tuple[bool, bool]:
-    """(sees_narrative, sees_substance_use) for a token of `role` in `agency`."""
+    """(sees_narrative, sees_substance_use) for a token of `role` in an agency whose
+    officers see narratives and substance use as its two settings say."""
     if role == Role.responder and responder_kind != ResponderKind.clinician:
-        return agency.officers_see_narrative, agency.officers_see_substance_use
+        return officers_see_narrative, officers_see_substance_use
     return True, True
 
 

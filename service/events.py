@@ -57,11 +57,23 @@ def purged_through(tx: Tx) -> int:
     )
 
 
-def purge_old_events(tx: Tx, *, keep: timedelta) -> int:
-    """Delete events older than `keep`, oldest first, and move the watermark."""
-    last = tx.session.execute(
-        select(func.max(col(Event.seq))).where(col(Event.at) < tx.now - keep)
-    ).scalar_one_or_none()
+# Rows deleted a transaction by the retention purges.
+PURGE_BATCH = 5000
+
+
+def purge_old_events(tx: Tx, *, keep: timedelta, limit: int = PURGE_BATCH) -> int:
+    """Delete at most `limit` events older than `keep`, oldest first, and move the
+    watermark. Housekeeping calls it again while it deletes a whole batch: a day's
+    events in one statement would hold the write turn (and, on SQLite, the event
+    loop) for seconds."""
+    oldest = (
+        select(col(Event.seq))
+        .where(col(Event.at) < tx.now - keep)
+        .order_by(col(Event.seq))
+        .limit(limit)
+        .subquery()
+    )
+    last = tx.session.execute(select(func.max(oldest.c.seq))).scalar_one_or_none()
     if last is None:
         return 0
     deleted = tx.changed(delete(Event).where(col(Event.seq) <= last))

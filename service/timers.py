@@ -8,7 +8,7 @@ import structlog
 from service.assignments import expire_due_offers
 from service.audit import purge_old_audit
 from service.dispatching import DispatchConfig
-from service.events import purge_old_events, record_acks
+from service.events import PURGE_BATCH, purge_old_events, record_acks
 from service.hub import CLOSE_BAD_TOKEN, Hub
 from service.idempotency import forget_old
 from service.tokens import lapsed_among
@@ -74,11 +74,19 @@ async def keep_house_forever(
 ) -> None:
     """Every `interval_s`: drop events and audit records past retention, and stored
     idempotent answers past their keeping time. Consoles that fall behind the first
-    are told to resync."""
+    are told to resync. The purges go a batch a transaction, other work between."""
     while True:
         try:
-            await uow.write(purge_old_events, keep=event_retention)
-            await uow.write(purge_old_audit, keep=audit_retention)
+            while (
+                await uow.write(purge_old_events, keep=event_retention, limit=PURGE_BATCH)
+                >= PURGE_BATCH
+            ):
+                await asyncio.sleep(0)
+            while (
+                await uow.write(purge_old_audit, keep=audit_retention, limit=PURGE_BATCH)
+                >= PURGE_BATCH
+            ):
+                await asyncio.sleep(0)
             await uow.write(forget_old)
         except Exception:
             log.exception("housekeeping_failed")

@@ -1,6 +1,8 @@
 """Moving an assignment along its lifecycle, with its responder, in one place."""
 
-from sqlalchemy import update
+import functools
+
+from sqlalchemy import Executable, bindparam, update
 from sqlmodel import col
 
 from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
@@ -17,27 +19,19 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
     The conditional UPDATE decides: of two replicas, two sockets or a socket and
     a timer acting at once, exactly one moves the row; the other gets Conflict.
     """
-    where = [col(Assignment.id) == assignment.id, col(Assignment.state).in_(sources(to))]
-    if to == AssignmentState.accepted:
-        where.append(col(Assignment.offer_expires_at) > tx.now)
-    # Not through the ORM's bulk-update machinery (a tenth of a loaded server's time).
-    values = {"state": to, STAMP[to]: tx.now}
-    changed = tx.run(update(Assignment).where(*where).values(**values)).rowcount
-    if changed == 1:
-        tx.loaded_now(Assignment, assignment.id, **values)
+    move_row, move_responder = _statements(to)
+    changed = tx.run(
+        move_row, {"b_id": assignment.id, "b_now": tx.now, "b_expiry": tx.now}
+    ).rowcount
     if changed != 1:
         tx.session.refresh(assignment)
         if assignment.state == AssignmentState.offered and to == AssignmentState.accepted:
             raise Conflict("the offer has expired; it is being offered to someone else")
         raise Conflict(f"assignment is {assignment.state}; it cannot become {to.value}")
-    tx.changed(
-        update(Responder)
-        .where(
-            col(Responder.id) == assignment.responder_id,
-            col(Responder.status).in_(BUSY_RESPONDER_STATUSES),
-        )
-        .values(status=RESPONDER_STATUS[to], status_changed_at=tx.now)
-    )
+    tx.loaded_now(Assignment, assignment.id, state=to, **{STAMP[to]: tx.now})
+    status = RESPONDER_STATUS[to]
+    if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
+        tx.loaded_now(Responder, assignment.responder_id, status=status, status_changed_at=tx.now)
     public = AssignmentPublic.of(assignment)
     tx.record(
         f"assignment.{to.value}",
@@ -47,7 +41,29 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
         assignment_id=assignment.id,
         data={
             "assignment": public.model_dump(mode="json"),
-            "responder_status": RESPONDER_STATUS[to].value,
+            "responder_status": status.value,
         },
     )
     return public
+
+
+@functools.cache
+def _statements(to: AssignmentState) -> tuple[Executable, Executable]:
+    """The two conditional UPDATEs of a move to `to`, built once a state (building them
+    on every move cost more than running them)."""
+    where = [
+        col(Assignment.id) == bindparam("b_id"),
+        col(Assignment.state).in_(sorted(sources(to))),
+    ]
+    if to == AssignmentState.accepted:
+        where.append(col(Assignment.offer_expires_at) > bindparam("b_expiry"))
+    move_row = update(Assignment).where(*where).values({"state": to, STAMP[to]: bindparam("b_now")})
+    move_responder = (
+        update(Responder)
+        .where(
+            col(Responder.id) == bindparam("b_id"),
+            col(Responder.status).in_(sorted(BUSY_RESPONDER_STATUSES)),
+        )
+        .values(status=RESPONDER_STATUS[to], status_changed_at=bindparam("b_now"))
+    )
+    return move_row, move_responder

@@ -126,7 +126,17 @@ _TAKE_SEQS = (
 
 
 class UnitOfWork:
-    """Runs service functions in worker threads, each in its own transaction."""
+    """Runs service functions, each in its own transaction: reads in worker threads,
+    writes in worker threads or, with `writes_on_loop`, on the event loop itself.
+
+    Writes on the loop are for SQLite, where writers take turns anyway and a write
+    never waits on the network: a write thread gave up the GIL at every SQLite call
+    and waited to get it back from a loop busy with a thousand sockets, all the
+    while holding the write lock (bench/README.md measured 3 ms of work holding the
+    lock for 5). On the loop, a write holds it only for its work. On PostgreSQL,
+    where a write waits for the database and for other replicas' turns, they stay
+    in threads.
+    """
 
     def __init__(
         self,
@@ -134,12 +144,14 @@ class UnitOfWork:
         bus: Bus | None,
         *,
         serialize_writes: bool,
+        writes_on_loop: bool = False,
         on_commit: Callable[[list[EventMessage]], None] | None = None,
     ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
         self._bus = bus
         self._on_commit = on_commit
+        self._writes_on_loop = writes_on_loop
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -147,10 +159,7 @@ class UnitOfWork:
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        loop = asyncio.get_running_loop()
-        return await to_thread.run_sync(
-            lambda: self._locked_write(lambda tx: fn(tx, *args, **kwargs), loop=loop)
-        )
+        return await self._run_write(lambda tx: fn(tx, *args, **kwargs), None)
 
     async def write_as(
         self,
@@ -160,10 +169,13 @@ class UnitOfWork:
         **kwargs: P.kwargs,
     ) -> T:
         """`write`, with the actor's audit record committed in the same transaction."""
+        return await self._run_write(lambda tx: fn(tx, *args, **kwargs), actor)
+
+    async def _run_write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         loop = asyncio.get_running_loop()
-        return await to_thread.run_sync(
-            lambda: self._locked_write(lambda tx: fn(tx, *args, **kwargs), actor, loop=loop)
-        )
+        if self._writes_on_loop:
+            return self._locked_write(work, actor, loop=loop)
+        return await to_thread.run_sync(lambda: self._locked_write(work, actor, loop=loop))
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Hashable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from dispatch.ranking import Fetch
@@ -26,20 +26,21 @@ from service.unit_of_work import Tx
 MAX_WAITING = 50
 
 
+_WAITING = (
+    select(Call)
+    .where(col(Call.agency_id) == bindparam("agency_id"), col(Call.status) == CallStatus.pending)
+    .order_by(col(Call.priority), col(Call.received_at))
+    .limit(MAX_WAITING)
+)
+
+
 def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> int:
     """Offer the agency's free responders to its waiting calls, all at once.
 
     Called whenever a responder becomes available (set available, cleared,
     declined, expired, cancelled). Returns how many offers it made.
     """
-    calls = list(
-        tx.session.execute(
-            select(Call)
-            .where(col(Call.agency_id) == agency_id, col(Call.status) == CallStatus.pending)
-            .order_by(col(Call.priority), col(Call.received_at))
-            .limit(MAX_WAITING)
-        ).scalars()
-    )
+    calls = list(tx.session.execute(_WAITING, {"agency_id": agency_id}).scalars())
     if not calls:
         return 0
     by_key: dict[Hashable, Call] = {}

@@ -3,7 +3,10 @@
 from datetime import timedelta
 
 import httpx
+from sqlalchemy import func, select
+from sqlmodel import col
 
+from models.event import Event
 from models.vocabulary import Role
 from service.events import purge_old_events
 from tests.conftest import AgencyKit
@@ -80,3 +83,37 @@ def test_a_console_behind_the_log_retention_is_told_to_resync(
 
     assert [f["type"] for f in frames] == ["resync"]
     assert "HTTP" in frames[0]["detail"]
+
+
+def test_the_purge_goes_a_batch_at_a_time_and_resuming_past_it_still_works(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    token = agency.token(Role.dispatcher)
+    clinician = responder(dispatcher, kind="clinician", status="off_duty")
+    for i in range(6):
+        url = f"/v1/responders/{clinician['id']}/position"
+        assert (
+            dispatcher.put(url, json={"lat": north_of(10 * i)[0], "lon": -75.4}).status_code == 200
+        )
+    seqs = agency.server.uow.read_sync(
+        lambda tx: list(
+            tx.session.execute(select(col(Event.seq)).order_by(col(Event.seq))).scalars()
+        )
+    )
+    uow = agency.server.uow
+
+    assert uow.write_sync(purge_old_events, keep=timedelta(0), limit=3) == 3
+    left = uow.read_sync(lambda tx: tx.session.execute(select(func.min(col(Event.seq)))).scalar())
+    assert left == seqs[3]
+    # One past the watermark resumes with everything after it; before it, resync.
+    with console(agency.server.ws_url, token, resume_after=seqs[2]) as desk:
+        assert [f["seq"] for f in desk.drain()] == seqs[3:]
+    with console(agency.server.ws_url, token, resume_after=seqs[1]) as desk:
+        assert [f["type"] for f in desk.drain()] == ["resync"]
+
+    while uow.write_sync(purge_old_events, keep=timedelta(0), limit=3) == 3:
+        pass
+    assert (
+        uow.read_sync(lambda tx: tx.session.execute(select(func.count(col(Event.seq)))).scalar())
+        == 0
+    )
