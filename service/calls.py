@@ -143,15 +143,16 @@ def _responder_may_see(tx: Tx, principal: Principal, call_id: uuid.UUID) -> bool
     )
 
 
+_ASSIGNMENTS_OF = (
+    select(Assignment)
+    .where(col(Assignment.call_id) == bindparam("call_id"))
+    .order_by(col(Assignment.offered_at), col(Assignment.id))
+)
+
+
 def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
     """The call as `principal` may read it: the narrative only for those who need it."""
-    assignments = list(
-        tx.session.execute(
-            select(Assignment)
-            .where(col(Assignment.call_id) == call.id)
-            .order_by(col(Assignment.offered_at), col(Assignment.id))
-        ).scalars()
-    )
+    assignments = list(tx.session.execute(_ASSIGNMENTS_OF, {"call_id": call.id}).scalars())
     if principal.role == Role.responder:
         assignments = [a for a in assignments if a.responder_id == principal.responder_id]
     order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
