@@ -45,6 +45,8 @@ class Phase:
     name: str
     rate: float
     posted: list[Posted]
+    cpu: float = float("nan")  # the call-taking server's CPU over the phase, in cores
+    loop_cpu: float = float("nan")  # of it, its main thread's (the event loop's)
 
 
 @dataclass
@@ -168,6 +170,7 @@ def run_load(
             for name, phase_rate, seconds in [("steady", rate, duration_s)] + [
                 (f"step {r:g}/s", r, step_s) for r in steps
             ]:
+                cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
                 posted = asyncio.run(
                     post_steadily(
                         server.url,
@@ -180,7 +183,11 @@ def run_load(
                     )
                 )
                 first += len(posted)
-                run.phases.append(Phase(name, phase_rate, posted))
+                (cpu, loop), (cpu0, loop0) = server.cpu_seconds(), cpu_before
+                wall = time.monotonic() - wall_before
+                run.phases.append(
+                    Phase(name, phase_rate, posted, (cpu - cpu0) / wall, (loop - loop0) / wall)
+                )
                 time.sleep(6)  # responders clear their calls and come free again
             if closed_loop_s:
                 body = {
@@ -231,7 +238,7 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         "-o",
         str(out),
         "--nonblocking",
-        "--gil",
+        "--idle",
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -312,8 +319,8 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
         f" ({run.console_errors} console errors)",
         "",
         "| phase | rate /s | calls 201 | POST p50 / p95 / p99 ms | "
-        "POST→offer p50 / p95 / p99 ms | offers | never arrived |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "POST→offer p50 / p95 / p99 ms | offers | never arrived | server CPU (loop) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     sustained = 0.0
     for phase in run.phases:
@@ -326,7 +333,7 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
             f"| {phase.name} | {phase.rate:g} | {len(posts)}/{len(phase.posted)} | "
             f"{pct(posts, 0.5):.1f} / {pct(posts, 0.95):.1f} / {pct(posts, 0.99):.1f} | "
             f"{pct(offers, 0.5):.1f} / {pct(offers, 0.95):.1f} / {pct(offers, 0.99):.1f} | "
-            f"{len(offers)} | {missing} |"
+            f"{len(offers)} | {missing} | {phase.cpu:.0%} ({phase.loop_cpu:.0%}) |"
         )
     lines += [
         "",

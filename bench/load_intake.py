@@ -33,6 +33,17 @@ class Process:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far (user + system): the whole process, and its main thread
+        (the event loop, where uvicorn serves and, on SQLite, every write runs)."""
+
+        def used(stat: Path) -> float:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        pid = self.popen.pid
+        return used(Path(f"/proc/{pid}/stat")), used(Path(f"/proc/{pid}/task/{pid}/stat"))
+
     def stop(self) -> None:
         if self.popen.poll() is None:
             os.killpg(self.popen.pid, signal.SIGTERM)
