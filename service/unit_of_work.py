@@ -188,6 +188,16 @@ class UnitOfWork:
         """Run `fn` in a write transaction; commit; publish what it recorded."""
         return self._locked_write(lambda tx: fn(tx, *args, **kwargs))
 
+    def write_as_sync(
+        self,
+        actor: audit.Actor,
+        fn: Callable[Concatenate[Tx, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """`write_sync`, with the actor's audit record in the same transaction."""
+        return self._locked_write(lambda tx: fn(tx, *args, **kwargs), actor)
+
     def read_sync(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:

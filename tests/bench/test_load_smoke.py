@@ -24,6 +24,7 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     assert steady is not None, run.stdout
     created, posted, offers, missing = map(int, steady.groups())
     assert created == posted == 10 and offers > 0 and missing == 0
+    assert re.search(r"\| steady \|.*\| \d+% \(\d+%\) \|$", run.stdout, re.MULTILINE), run.stdout
     assert "double-booked responders 0" in run.stdout
     assert "calls in an unknown state 0" in run.stdout
     assert re.search(r"Bare FastAPI POST, same client: \d+ requests/s", run.stdout)
