@@ -130,7 +130,11 @@ def list_audit(tx: "Tx", *, principal: Principal, query: AuditQuery) -> list[Aud
     return [AuditPublic.of(r) for r in tx.session.execute(q).scalars()]
 
 
-def purge_old_audit(tx: "Tx", *, keep: timedelta, limit: int = 5000) -> int:
+# Rows deleted a transaction by the retention purges (audit records and events).
+PURGE_BATCH = 5000
+
+
+def purge_old_audit(tx: "Tx", *, keep: timedelta, limit: int = PURGE_BATCH) -> int:
     """Delete at most `limit` records past retention, oldest first (the only deletion
     the trail allows); housekeeping repeats it while whole batches go."""
     oldest = (

@@ -12,6 +12,7 @@ from models.agency import ApiToken, Principal
 from models.call import Assignment
 from models.event import Event, EventCounter, EventMessage
 from models.vocabulary import AssignmentState, Role
+from service.audit import PURGE_BATCH
 from service.unit_of_work import Tx
 
 
@@ -55,10 +56,6 @@ def purged_through(tx: Tx) -> int:
             select(col(EventCounter.purged_through)).where(col(EventCounter.id) == 1)
         ).scalar_one()
     )
-
-
-# Rows deleted a transaction by the retention purges.
-PURGE_BATCH = 5000
 
 
 def purge_old_events(tx: Tx, *, keep: timedelta, limit: int = PURGE_BATCH) -> int:

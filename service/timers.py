@@ -6,9 +6,9 @@ from datetime import timedelta
 import structlog
 
 from service.assignments import expire_due_offers
-from service.audit import purge_old_audit
+from service.audit import PURGE_BATCH, purge_old_audit
 from service.dispatching import DispatchConfig
-from service.events import PURGE_BATCH, purge_old_events, record_acks
+from service.events import purge_old_events, record_acks
 from service.hub import CLOSE_BAD_TOKEN, Hub
 from service.idempotency import forget_old
 from service.tokens import lapsed_among

@@ -174,3 +174,33 @@ def test_records_past_retention_are_purged_and_newer_ones_kept(agency: AgencyKit
         return {r[0] for r in rows}
 
     assert agency.server.uow.read_sync(actions) == {"new"}
+
+
+def test_the_purge_takes_the_oldest_records_a_batch_at_a_time(agency: AgencyKit) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+
+    def plant(tx: Tx) -> None:
+        for n in range(5):
+            tx.session.add(
+                AuditRecord(
+                    at=long_ago + timedelta(seconds=n),
+                    agency_id=agency.id,
+                    action=f"old {n}",
+                    outcome="success",
+                )
+            )
+
+    def old_actions(tx: Tx) -> list[str]:
+        rows = tx.session.execute(
+            text("SELECT action FROM audit_record WHERE agency_id = :a AND action LIKE 'old %'"),
+            {"a": agency.id.hex},
+        )
+        return sorted(r[0] for r in rows)
+
+    uow = agency.server.uow
+    uow.write_sync(plant)
+    assert uow.write_sync(purge_old_audit, keep=timedelta(days=365), limit=2) == 2
+    assert uow.read_sync(old_actions) == ["old 2", "old 3", "old 4"]
+    while uow.write_sync(purge_old_audit, keep=timedelta(days=365), limit=2) == 2:
+        pass
+    assert uow.read_sync(old_actions) == []
