@@ -13,8 +13,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
+import structlog
 from anyio import to_thread
 from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
@@ -23,7 +25,9 @@ from models.columns import utcnow
 from models.event import Event, EventCounter, EventMessage
 from service import audit
 from service.bus import Bus
-from service.database import take_turns
+from service.database import is_locked_elsewhere, take_turns
+
+log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -127,15 +131,17 @@ _TAKE_SEQS = (
 
 class UnitOfWork:
     """Runs service functions, each in its own transaction: reads in worker threads,
-    writes in worker threads or, with `writes_on_loop`, on the event loop itself.
+    writes on the event loop or in worker threads.
 
-    Writes on the loop are for SQLite, where writers take turns anyway and a write
-    never waits on the network: a write thread gave up the GIL at every SQLite call
-    and waited to get it back from a loop busy with a thousand sockets, all the
-    while holding the write lock (bench/README.md measured 3 ms of work holding the
-    lock for 5). On the loop, a write holds it only for its work. On PostgreSQL,
-    where a write waits for the database and for other replicas' turns, they stay
-    in threads.
+    With `loop_writes` (SQLite) a write runs on the event loop itself, through that
+    engine, which never waits for a lock: writers take turns anyway and a write never
+    waits on the network, while a write thread gave up the GIL at every SQLite call
+    and waited to get it back from a loop busy with a thousand sockets, all the while
+    holding the write turn (bench/README.md measured 2 ms of work holding it for 5).
+    A write that finds the turn taken, by a thread here or by another process holding
+    the file's lock (a `corespond` command), runs in a worker thread instead and waits
+    there, so the loop never stops for it. On PostgreSQL, where a write waits for the
+    database and for other replicas' turns, every write runs in a thread.
     """
 
     def __init__(
@@ -144,14 +150,16 @@ class UnitOfWork:
         bus: Bus | None,
         *,
         serialize_writes: bool,
-        writes_on_loop: bool = False,
+        loop_writes: Engine | None = None,
         on_commit: Callable[[list[EventMessage]], None] | None = None,
     ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
+        self._loop_write_engine = (
+            loop_writes.execution_options(begin="IMMEDIATE") if loop_writes else None
+        )
         self._bus = bus
         self._on_commit = on_commit
-        self._writes_on_loop = writes_on_loop
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -173,8 +181,17 @@ class UnitOfWork:
 
     async def _run_write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         loop = asyncio.get_running_loop()
-        if self._writes_on_loop:
-            return self._locked_write(work, actor, loop=loop)
+        lock, engine = self._write_lock, self._loop_write_engine
+        if engine is not None and lock is not None and lock.acquire(blocking=False):
+            try:
+                return self._write(work, actor, loop, engine=engine)
+            except OperationalError as exc:
+                if not is_locked_elsewhere(exc):
+                    raise
+                # Rolled back whole; done again from the start below, where it may wait.
+                log.info("write_waits_for_lock", detail="the database is locked elsewhere")
+            finally:
+                lock.release()
         return await to_thread.run_sync(lambda: self._locked_write(work, actor, loop=loop))
 
     async def read(
@@ -221,8 +238,10 @@ class UnitOfWork:
         work: Callable[[Tx], T],
         actor: audit.Actor | None,
         loop: asyncio.AbstractEventLoop | None,
+        *,
+        engine: Engine | None = None,
     ) -> T:
-        with Session(self._write_engine, expire_on_commit=False) as session:
+        with Session(engine or self._write_engine, expire_on_commit=False) as session:
             take_turns(session.connection(), WRITE_LOCK_KEY)
             tx = Tx(session)
             result = work(tx)
