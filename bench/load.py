@@ -238,7 +238,7 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
         "-o",
         str(out),
         "--nonblocking",
-        "--idle",
+        "--gil",
     ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

@@ -60,4 +60,8 @@ def is_locked_elsewhere(exc: BaseException) -> bool:
     lock, and this one was told not to wait."""
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlite_errorcode", None)
-    return isinstance(orig, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
+    return (
+        isinstance(orig, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == sqlite3.SQLITE_BUSY
+    )
