@@ -1,6 +1,7 @@
 """Background work driven by deadlines stored in the database."""
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
 import structlog
@@ -71,23 +72,24 @@ async def keep_house_forever(
     event_retention: timedelta,
     audit_retention: timedelta,
     interval_s: float = 600,
+    batch: int = PURGE_BATCH,
 ) -> None:
     """Every `interval_s`: drop events and audit records past retention, and stored
     idempotent answers past their keeping time. Consoles that fall behind the first
-    are told to resync. The purges go a batch a transaction, other work between."""
+    are told to resync. The purges go `batch` rows a transaction, other work between."""
     while True:
         try:
-            while (
-                await uow.write(purge_old_events, keep=event_retention, limit=PURGE_BATCH)
-                >= PURGE_BATCH
-            ):
-                await asyncio.sleep(0)
-            while (
-                await uow.write(purge_old_audit, keep=audit_retention, limit=PURGE_BATCH)
-                >= PURGE_BATCH
-            ):
-                await asyncio.sleep(0)
+            await _purge_all(uow, purge_old_events, keep=event_retention, batch=batch)
+            await _purge_all(uow, purge_old_audit, keep=audit_retention, batch=batch)
             await uow.write(forget_old)
         except Exception:
             log.exception("housekeeping_failed")
         await asyncio.sleep(interval_s)
+
+
+async def _purge_all(
+    uow: UnitOfWork, purge: Callable[..., int], *, keep: timedelta, batch: int
+) -> None:
+    """Run `purge` a batch a transaction until a batch comes back short."""
+    while await uow.write(purge, keep=keep, limit=batch) >= batch:
+        await asyncio.sleep(0)

@@ -7,25 +7,27 @@ buffers to show it; the stand-in sockets below only record what is sent.
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from models.agency import Agency, Principal
-from models.event import EventMessage
+from models.event import Event, EventMessage
 from models.vocabulary import Role
 from service.agencies import create_agency
 from service.bus import Wake
 from service.bus.base import decode, encode
 from service.bus.memory import MemoryBus
 from service.database import make_engine
+from service.events import purged_through
 from service.hub import CLOSE_TOO_SLOW, Console, Hub
 from service.metrics import Metrics
 from service.migrate import upgrade
 from service.settings import Settings
+from service.timers import keep_house_forever
 from service.unit_of_work import Tx, UnitOfWork
 
 AGENCY = uuid.uuid4()
@@ -177,3 +179,34 @@ def test_a_batch_too_big_for_its_transport_goes_as_its_last_seq_and_is_read_from
     seqs, metrics = _hub_run(uow, [wake])
     assert seqs == [e.seq for e in events]
     assert metrics.hub_log_reads._value.get() >= 1
+
+
+def test_housekeeping_purges_every_old_event_in_one_round_a_batch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    uow, events = _log_with_events(tmp_path, 12)
+
+    async def one_round() -> None:
+        house = asyncio.create_task(
+            keep_house_forever(
+                uow,
+                event_retention=timedelta(0),
+                audit_retention=timedelta(days=365),
+                interval_s=600,  # one round only
+                batch=5,
+            )
+        )
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if uow.read_sync(purged_through) == events[-1].seq:
+                break
+        house.cancel()
+
+    asyncio.run(one_round())
+
+    # 12 events in batches of 5: three transactions in the round, not one batch.
+    assert uow.read_sync(purged_through) == events[-1].seq
+    assert (
+        uow.read_sync(lambda tx: tx.session.execute(select(func.count(col(Event.seq)))).scalar())
+        == 0
+    )
