@@ -2,29 +2,18 @@
 judged: those belong in bench/README.md)."""
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.run import run_bench
 
 
 def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "bench.load", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "20 of 20 consoles connected (0 console errors)" in run.stdout
-    steady = re.search(r"\| steady \| 5 \| (\d+)/(\d+) \|.*\| (\d+) \| (\d+) \|", run.stdout)
-    assert steady is not None, run.stdout
+    out = run_bench("bench.load", "--quick", timeout_s=300)
+    assert "20 of 20 consoles connected (0 console errors)" in out
+    steady = re.search(r"\| steady \| 5 \| (\d+)/(\d+) \|.*\| (\d+) \| (\d+) \|", out)
+    assert steady is not None, out
     created, posted, offers, missing = map(int, steady.groups())
     assert created == posted == 10 and offers > 0 and missing == 0
-    assert re.search(r"\| steady \|.*\| \d+% \(\d+%\) \|$", run.stdout, re.MULTILINE), run.stdout
-    assert "double-booked responders 0" in run.stdout
-    assert "calls in an unknown state 0" in run.stdout
-    assert re.search(r"Bare FastAPI POST, same client: \d+ requests/s", run.stdout)
+    assert re.search(r"\| steady \|.*\| \d+% \(\d+%\) \|$", out, re.MULTILINE), out
+    assert "double-booked responders 0" in out
+    assert "calls in an unknown state 0" in out
+    assert re.search(r"Bare FastAPI POST, same client: \d+ requests/s", out)
