@@ -20,9 +20,7 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
     a timer acting at once, exactly one moves the row; the other gets Conflict.
     """
     move_row, move_responder = _statements(to)
-    changed = tx.run(
-        move_row, {"b_id": assignment.id, "b_now": tx.now, "b_expiry": tx.now}
-    ).rowcount
+    changed = tx.run(move_row, {"b_id": assignment.id, "b_now": tx.now}).rowcount
     if changed != 1:
         tx.session.refresh(assignment)
         if assignment.state == AssignmentState.offered and to == AssignmentState.accepted:
@@ -56,7 +54,7 @@ def _statements(to: AssignmentState) -> tuple[Executable, Executable]:
         col(Assignment.state).in_(sorted(sources(to))),
     ]
     if to == AssignmentState.accepted:
-        where.append(col(Assignment.offer_expires_at) > bindparam("b_expiry"))
+        where.append(col(Assignment.offer_expires_at) > bindparam("b_now"))
     move_row = update(Assignment).where(*where).values({"state": to, STAMP[to]: bindparam("b_now")})
     move_responder = (
         update(Responder)
