@@ -45,8 +45,8 @@ class Phase:
     name: str
     rate: float
     posted: list[Posted]
-    cpu: float = float("nan")  # the call-taking server's CPU over the phase, in cores
-    loop_cpu: float = float("nan")  # of it, its main thread's (the event loop's)
+    cpu: float  # the call-taking server's CPU over the phase, in cores
+    loop_cpu: float  # of it, its main thread's (the event loop's)
 
 
 @dataclass
