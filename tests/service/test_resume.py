@@ -1,5 +1,6 @@
 """A console that drops and comes back misses nothing and sees nothing twice."""
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -8,7 +9,8 @@ from sqlmodel import col
 
 from models.event import Event
 from models.vocabulary import Role
-from service.events import purge_old_events
+from service.events import purge_old_events, purged_through
+from service.unit_of_work import Tx
 from tests.conftest import AgencyKit
 from tests.service.consoles import console
 from tests.service.factories import north_of, post_call, responder
@@ -88,6 +90,8 @@ def test_a_console_behind_the_log_retention_is_told_to_resync(
 def test_the_purge_goes_a_batch_at_a_time_and_resuming_past_it_still_works(
     agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
+    """The log is shared with every other test's agency: the batch is sized to end at
+    this agency's third event, whatever else is older."""
     token = agency.token(Role.dispatcher)
     clinician = responder(dispatcher, kind="clinician", status="off_duty")
     for i in range(6):
@@ -95,16 +99,22 @@ def test_the_purge_goes_a_batch_at_a_time_and_resuming_past_it_still_works(
         assert (
             dispatcher.put(url, json={"lat": north_of(10 * i)[0], "lon": -75.4}).status_code == 200
         )
-    seqs = agency.server.uow.read_sync(
-        lambda tx: list(
-            tx.session.execute(select(col(Event.seq)).order_by(col(Event.seq))).scalars()
-        )
-    )
     uow = agency.server.uow
 
-    assert uow.write_sync(purge_old_events, keep=timedelta(0), limit=3) == 3
-    left = uow.read_sync(lambda tx: tx.session.execute(select(func.min(col(Event.seq)))).scalar())
-    assert left == seqs[3]
+    def ours(tx: Tx) -> list[int]:
+        query = select(col(Event.seq)).where(col(Event.agency_id) == agency.id)
+        return list(tx.session.execute(query.order_by(col(Event.seq))).scalars())
+
+    def logged_through(seq: int) -> Callable[[Tx], int]:
+        query = select(func.count(col(Event.seq))).where(col(Event.seq) <= seq)
+        return lambda tx: int(tx.session.execute(query).scalar_one())
+
+    seqs = uow.read_sync(ours)
+    batch = uow.read_sync(logged_through(seqs[2]))
+
+    assert uow.write_sync(purge_old_events, keep=timedelta(0), limit=batch) == batch
+    assert uow.read_sync(purged_through) == seqs[2]
+    assert uow.read_sync(ours) == seqs[3:]
     # One past the watermark resumes with everything after it; before it, resync.
     with console(agency.server.ws_url, token, resume_after=seqs[2]) as desk:
         assert [f["seq"] for f in desk.drain()] == seqs[3:]
@@ -113,7 +123,4 @@ def test_the_purge_goes_a_batch_at_a_time_and_resuming_past_it_still_works(
 
     while uow.write_sync(purge_old_events, keep=timedelta(0), limit=3) == 3:
         pass
-    assert (
-        uow.read_sync(lambda tx: tx.session.execute(select(func.count(col(Event.seq)))).scalar())
-        == 0
-    )
+    assert uow.read_sync(ours) == []
