@@ -17,6 +17,7 @@ from models.agency import Principal
 from models.audit import AuditPublic, AuditRecord
 from models.vocabulary import Role
 from service.access import require_role
+from service.prepared import Prepared
 
 if TYPE_CHECKING:  # the unit of work audits through this module
     from service.unit_of_work import Tx
@@ -84,7 +85,7 @@ def record(
 
 
 # A Core INSERT: audit rows are never read back in the transaction that writes them.
-_INSERT_AUDIT = insert(AuditRecord)
+_INSERT_AUDIT = Prepared(insert(AuditRecord).inline())
 
 
 def record_command(tx: "Tx", *, agency_id: uuid.UUID, action: str, **detail: Any) -> None:

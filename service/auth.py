@@ -5,13 +5,14 @@ import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Executable, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from models.agency import Agency, ApiToken, Principal
 from models.responder import Responder
 from models.vocabulary import Role
 from service.disclosure import disclosure_for
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a prefix, not a secret)
@@ -85,7 +86,7 @@ def check_token(tx: Tx, token: str) -> tuple[Principal | None, str | None]:
     ), refusal
 
 
-_TOKEN: Executable = (
+_TOKEN = Prepared(
     select(
         col(ApiToken.id),
         col(ApiToken.agency_id),

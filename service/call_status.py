@@ -8,6 +8,7 @@ from sqlmodel import col
 from models.call import Assignment, Call
 from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus
 from service.dispatching import needs_of
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 _ACTIVE = select(Assignment).where(
@@ -20,9 +21,11 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
-_FILLED = select(col(Assignment.role)).where(
-    col(Assignment.call_id) == bindparam("call_id"),
-    col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+_FILLED = Prepared(
+    select(col(Assignment.role)).where(
+        col(Assignment.call_id) == bindparam("call_id"),
+        col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+    )
 )
 
 

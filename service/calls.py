@@ -31,6 +31,7 @@ from service.call_status import active_assignments, missing_roles, update_call_s
 from service.disclosure import redact_reason, withholds_category
 from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
+from service.prepared import Prepared
 from service.transitions import move
 from service.unit_of_work import Tx
 from service.waiting import replan_waiting
@@ -94,9 +95,11 @@ def create_call(
     return call_view(tx, call, principal)
 
 
-_EXISTING = select(col(Call.id)).where(
-    col(Call.agency_id) == bindparam("agency_id"),
-    col(Call.external_id) == bindparam("external_id"),
+_EXISTING = Prepared(
+    select(col(Call.id)).where(
+        col(Call.agency_id) == bindparam("agency_id"),
+        col(Call.external_id) == bindparam("external_id"),
+    )
 )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Executable, String, and_, bindparam, cast, or_, select, update
+from sqlalchemy import String, and_, bindparam, cast, or_, select, update
 from sqlmodel import col
 
 from dispatch.cells import CellRange
@@ -21,6 +21,7 @@ from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 # A reservation can lose a race to another replica; try the next best this often.
@@ -95,11 +96,11 @@ def _free_of_kind() -> list[Any]:
     ]
 
 
-_AVAILABLE = _COLUMNS.where(*_free_of_kind())
+_AVAILABLE = Prepared(_COLUMNS.where(*_free_of_kind()))
 
 
 @functools.lru_cache(maxsize=128)
-def _available_in_ranges(count: int) -> Executable:
+def _available_in_ranges(count: int) -> Prepared:
     """The ring query for `count` cell ranges, built once: building and keying a fresh
     expression for every ring cost more than running it.
 
@@ -110,11 +111,13 @@ def _available_in_ranges(count: int) -> Executable:
     filtered the cells: 159 µs instead of 34 for a narrow ring at 10,000.
     """
     cell = col(Responder.position_cell)
-    return _COLUMNS.where(
-        or_(
-            *(
-                and_(*_free_of_kind(), cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
-                for i in range(count)
+    return Prepared(
+        _COLUMNS.where(
+            or_(
+                *(
+                    and_(*_free_of_kind(), cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
+                    for i in range(count)
+                )
             )
         )
     )
@@ -122,14 +125,12 @@ def _available_in_ranges(count: int) -> Executable:
 
 def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
     """A `Fetch` over the agency's available responders of `kind`, one query a ring."""
-    connection = tx.session.connection()
 
     def fetch(ranges: Sequence[CellRange]) -> list[Candidate]:
         params: dict[str, Any] = {"agency_id": agency_id, "kind": kind}
         for i, r in enumerate(ranges):
             params[f"lo{i}"], params[f"hi{i}"] = r.lo, r.hi
-        rows = connection.execute(_available_in_ranges(len(ranges)), params)
-        return [_candidate(row) for row in rows]
+        return [_candidate(row) for row in tx.run(_available_in_ranges(len(ranges)), params)]
 
     return fetch
 
@@ -137,13 +138,13 @@ def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
 def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
     """A `Fetch` over the agency's available responders of `kind`, read in one query and
     searched in memory: for re-planning many waiting calls, when few are free."""
-    rows = tx.session.connection().execute(_AVAILABLE, {"agency_id": agency_id, "kind": kind})
+    rows = tx.run(_AVAILABLE, {"agency_id": agency_id, "kind": kind})
     return ResponderIndex.filed(
         (row.position_cell, _candidate(row)) for row in rows if row.position_cell is not None
     ).fetch
 
 
-_RESERVE = (
+_RESERVE = Prepared(
     update(Responder)
     .where(
         col(Responder.id) == bindparam("b_responder"),
@@ -168,8 +169,10 @@ def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
     return True
 
 
-_TRIED = select(col(Assignment.responder_id)).where(
-    col(Assignment.call_id) == bindparam("call_id"), col(Assignment.role) == bindparam("role")
+_TRIED = Prepared(
+    select(col(Assignment.responder_id)).where(
+        col(Assignment.call_id) == bindparam("call_id"), col(Assignment.role) == bindparam("role")
+    )
 )
 
 

@@ -13,6 +13,7 @@ from models.call import Assignment
 from models.event import Event, EventCounter, EventMessage
 from models.vocabulary import AssignmentState, Role
 from service.audit import PURGE_BATCH
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 
@@ -102,7 +103,7 @@ def unacked_offers(tx: Tx, *, principal: Principal, through: int) -> list[EventM
     return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
 
 
-_RECORD_ACK = (
+_RECORD_ACK = Prepared(
     update(ApiToken)
     .where(col(ApiToken.id) == bindparam("token"), col(ApiToken.acked_seq) < bindparam("seq"))
     .values(acked_seq=bindparam("seq"))
@@ -113,7 +114,7 @@ def record_acks(tx: Tx, *, acks: Mapping[uuid.UUID, int]) -> None:
     """Remember the last seq each token's consoles acknowledged (never backwards), for
     many tokens in one statement."""
     if acks:
-        tx.run(_RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()])
+        tx.run_many(_RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()])
 
 
 @dataclass(frozen=True, slots=True)

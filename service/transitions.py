@@ -2,7 +2,7 @@
 
 import functools
 
-from sqlalchemy import Executable, bindparam, update
+from sqlalchemy import bindparam, update
 from sqlmodel import col
 
 from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
@@ -10,6 +10,7 @@ from models.call import Assignment, AssignmentPublic
 from models.responder import Responder
 from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState
 from service.errors import Conflict
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 
@@ -46,7 +47,7 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
 
 
 @functools.cache
-def _statements(to: AssignmentState) -> tuple[Executable, Executable]:
+def _statements(to: AssignmentState) -> tuple[Prepared, Prepared]:
     """The two conditional UPDATEs of a move to `to`, built once a state (building them
     on every move cost more than running them)."""
     where = [
@@ -64,4 +65,4 @@ def _statements(to: AssignmentState) -> tuple[Executable, Executable]:
         )
         .values(status=RESPONDER_STATUS[to], status_changed_at=bindparam("b_now"))
     )
-    return move_row, move_responder
+    return Prepared(move_row), Prepared(move_responder)

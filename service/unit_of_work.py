@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -26,6 +26,7 @@ from models.event import Event, EventCounter, EventMessage
 from service import audit
 from service.bus import Bus
 from service.database import is_locked_elsewhere, take_turns
+from service.prepared import Prepared, Rows
 
 log = structlog.get_logger(__name__)
 
@@ -79,14 +80,20 @@ class Tx:
                     return f"{kind}:{event[f'{kind}_id']}"
         return None
 
-    def run(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
-        """Run a Core statement on the transaction's connection, after flushing what
-        the session holds (as the ORM's autoflush would), without the ORM's statement
-        machinery: a statement built once with bind parameters costs a tenth as much.
-        Objects this transaction loaded do not see the change; `loaded_now` says it."""
+    def run(self, statement: Prepared, params: Mapping[str, Any]) -> Rows:
+        """Run a prepared statement in the transaction, after flushing what the session
+        holds (as the ORM's autoflush would), without the ORM's or Core's per-statement
+        machinery (service/prepared.py). Objects this transaction loaded do not see
+        the change; `loaded_now` says it."""
         if self.session.new or self.session.dirty:
             self.session.flush()
-        return self.session.connection().execute(statement, params)
+        return statement.run(self.session.connection(), params)
+
+    def run_many(self, statement: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
+        """`run` once for each parameter set, as one executemany."""
+        if self.session.new or self.session.dirty:
+            self.session.flush()
+        statement.run_many(self.session.connection(), params)
 
     def loaded_now(self, entity: type[Any], key: Any, **values: Any) -> None:
         """Bring `entity` `key`, if this transaction loaded it, up to date with `values`
@@ -114,14 +121,14 @@ class Tx:
         first = last - len(self._events) + 1
         for offset, event in enumerate(self._events):
             event["seq"] = first + offset
-        self.run(_INSERT_EVENTS, self._events)
+        self.run_many(_INSERT_EVENTS, self._events)
         messages = [EventMessage(**e) for e in self._events]
         self._events = []
         return messages
 
 
-_INSERT_EVENTS = insert(Event)
-_TAKE_SEQS = (
+_INSERT_EVENTS = Prepared(insert(Event))
+_TAKE_SEQS = Prepared(
     update(EventCounter)
     .where(col(EventCounter.id) == 1)
     .values(last_seq=col(EventCounter.last_seq) + bindparam("count"))

@@ -1,0 +1,133 @@
+"""Prepared statements, the hot path's way past SQLAlchemy's per-statement machinery,
+must write and read exactly what the ORM does, on each backend of the run."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, col
+
+from models.event import Event
+from models.vocabulary import CallStatus
+from service.agencies import create_agency
+from service.database import make_engine
+from service.migrate import upgrade
+from service.prepared import Prepared
+from service.settings import Settings
+from service.unit_of_work import Tx, UnitOfWork
+from tests.conftest import database_url
+
+_INSERT = Prepared(insert(Event))
+_EVENT = SQLModel.metadata.tables["event"]
+_READ = Prepared(select(*_EVENT.columns).where(col(Event.seq) == bindparam("seq")))
+_RETYPE_CALL_EVENT = Prepared(
+    update(Event)
+    .where(
+        col(Event.seq) == bindparam("b_seq"),
+        col(Event.type).in_(["call.created", "call.updated"]),
+    )
+    .values(type=bindparam("b_type"))
+)
+
+
+@pytest.fixture
+def uow(tmp_path: Path) -> Iterator[UnitOfWork]:
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    yield UnitOfWork(engine, bus=None, serialize_writes=True)
+    engine.dispose()
+
+
+def _agency(uow: UnitOfWork) -> uuid.UUID:
+    return uow.write_sync(lambda tx: create_agency(tx, slug="county").id)
+
+
+def _event(agency_id: uuid.UUID, seq: int, **data: Any) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "agency_id": agency_id,
+        "at": datetime(2026, 11, 30, 23, 5, 7, 123456, tzinfo=UTC),
+        "type": "call.updated",
+        "call_id": uuid.uuid4(),
+        "responder_id": None,
+        "assignment_id": uuid.uuid4(),
+        "data": {"status": CallStatus.dispatched, "missing": [], **data},
+    }
+
+
+def test_an_event_written_prepared_reads_back_the_same_through_the_orm_and_prepared(
+    uow: UnitOfWork,
+) -> None:
+    agency_id = _agency(uow)
+    written = [_event(agency_id, 1), _event(agency_id, 2, note="naïve ✓")]
+    uow.write_sync(lambda tx: tx.run_many(_INSERT, written))
+
+    def read(tx: Tx) -> tuple[list[Any], list[Any]]:
+        orm = [tx.session.get(Event, e["seq"]) for e in written]
+        prepared = [tx.run(_READ, {"seq": e["seq"]}).scalar_one_or_none() for e in written]
+        rows = [tx.run(_READ, {"seq": e["seq"]}).first() for e in written]
+        assert prepared == [1, 2]
+        return orm, rows
+
+    orm, rows = uow.read_sync(read)
+    for expected, by_orm, row in zip(written, orm, rows, strict=True):
+        assert by_orm is not None
+        assert by_orm.model_dump() == {
+            **expected,
+            "data": {**expected["data"], "status": "dispatched"},
+        }
+        assert row._asdict() == by_orm.model_dump()
+        assert row.at.tzinfo is not None and row.at == expected["at"]  # UTC, to the µs
+        assert isinstance(row.call_id, uuid.UUID)
+
+
+def test_an_in_list_of_constants_decides_which_rows_change(uow: UnitOfWork) -> None:
+    agency_id = _agency(uow)
+    offered = {**_event(agency_id, 2), "type": "assignment.offered"}
+    uow.write_sync(lambda tx: tx.run_many(_INSERT, [_event(agency_id, 1), offered]))
+
+    def retype(tx: Tx) -> list[int]:
+        return [
+            tx.run(_RETYPE_CALL_EVENT, {"b_seq": seq, "b_type": "call.closed"}).rowcount
+            for seq in (1, 2, 3)
+        ]
+
+    assert uow.write_sync(retype) == [1, 0, 0]
+    types = uow.read_sync(lambda tx: [tx.session.get(Event, s).type for s in (1, 2)])  # type: ignore[union-attr]
+    assert types == ["call.closed", "assignment.offered"]
+
+
+def test_a_refused_statement_is_sqlalchemys_error_and_nothing_of_its_transaction_stays(
+    uow: UnitOfWork,
+) -> None:
+    agency_id = _agency(uow)
+    uow.write_sync(lambda tx: tx.run(_INSERT, _event(agency_id, 1)))
+
+    def twice(tx: Tx) -> None:
+        tx.run(_INSERT, _event(agency_id, 2))
+        tx.run(_INSERT, _event(agency_id, 1))  # seq 1 is taken
+
+    with pytest.raises(IntegrityError):
+        uow.write_sync(twice)
+    seqs = uow.read_sync(lambda tx: tx.session.execute(select(col(Event.seq))).scalars().all())
+    assert list(seqs) == [1]
+
+
+def test_what_a_prepared_statement_cannot_do_is_refused_with_the_reason(
+    uow: UnitOfWork,
+) -> None:
+    varying_in = Prepared(
+        select(col(Event.seq)).where(col(Event.seq).in_(bindparam("seqs", expanding=True)))
+    )
+    with pytest.raises(ValueError, match="seqs: an IN list must be constants"):
+        uow.read_sync(lambda tx: tx.run(varying_in, {"seqs": [1]}))
+    defaulted = Table(
+        "t", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer, default=1)
+    )
+    with pytest.raises(ValueError, match="without Python-side column defaults: give n"):
+        uow.read_sync(lambda tx: tx.run(Prepared(insert(defaulted)), {"id": 1}))
