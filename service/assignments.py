@@ -2,25 +2,37 @@
 
 import uuid
 
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy import bindparam, select
+from sqlmodel import SQLModel, col
 
 from models.agency import Agency, Principal
 from models.call import Assignment, AssignmentPublic, Call
 from models.vocabulary import AssignmentState, Disposition, Role
 from service.access import STAFF, require_role
-from service.call_status import active_assignments, update_call_status
+from service.call_status import active_assignment_ids, update_call_status
 from service.calls import close_call
 from service.dispatching import DispatchConfig, needs_of, offer_role
 from service.errors import Conflict, Invalid, NotFound
+from service.prepared import Prepared
 from service.transitions import move
 from service.unit_of_work import Tx
 from service.waiting import replan_waiting
 
+_ASSIGNMENT = Prepared(
+    select(*SQLModel.metadata.tables["assignment"].columns).where(
+        col(Assignment.id) == bindparam("id")
+    )
+)
+
 
 def get_assignment(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Assignment:
-    """The assignment, if `principal` may see it; otherwise NotFound, as if absent."""
-    assignment = tx.session.get(Assignment, assignment_id)
+    """The assignment, if `principal` may see it; otherwise NotFound, as if absent.
+
+    Read by a prepared statement, not through the session (every answer and progress
+    report reads one): the object is the session's only if it loaded it already.
+    """
+    row = tx.run(_ASSIGNMENT, {"id": assignment_id}).first()
+    assignment = None if row is None else Assignment(**row._asdict())
     visible = assignment is not None and assignment.agency_id == principal.agency_id
     if visible and assignment is not None and principal.role == Role.responder:
         visible = assignment.responder_id == principal.responder_id
@@ -80,9 +92,9 @@ def report_progress(
         raise Invalid("status must be en_route, on_scene or cleared")
     if disposition is not None and status != AssignmentState.cleared:
         raise Invalid("a disposition is given when clearing")
-    last = status == AssignmentState.cleared and [
-        a.id for a in active_assignments(tx, assignment.call_id)
-    ] == [assignment.id]
+    last = status == AssignmentState.cleared and active_assignment_ids(tx, assignment.call_id) == [
+        assignment.id
+    ]
     if last and disposition is None:
         raise Invalid(
             "this is the call's last responder: clearing closes the call, so give a "

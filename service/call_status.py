@@ -21,6 +21,18 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
+_ACTIVE_IDS = Prepared(
+    select(col(Assignment.id)).where(
+        col(Assignment.call_id) == bindparam("call_id"),
+        col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+    )
+)
+
+
+def active_assignment_ids(tx: Tx, call_id: uuid.UUID) -> list[uuid.UUID]:
+    return tx.run(_ACTIVE_IDS, {"call_id": call_id}).scalars()
+
+
 _FILLED = Prepared(
     select(col(Assignment.role)).where(
         col(Assignment.call_id) == bindparam("call_id"),

@@ -2,7 +2,8 @@
 
 import functools
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
@@ -23,11 +24,14 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
     move_row, move_responder = _statements(to)
     changed = tx.run(move_row, {"b_id": assignment.id, "b_now": tx.now}).rowcount
     if changed != 1:
-        tx.session.refresh(assignment)
-        if assignment.state == AssignmentState.offered and to == AssignmentState.accepted:
+        state = tx.run(_STATE, {"id": assignment.id}).scalar_one()
+        if state == AssignmentState.offered and to == AssignmentState.accepted:
             raise Conflict("the offer has expired; it is being offered to someone else")
-        raise Conflict(f"assignment is {assignment.state}; it cannot become {to.value}")
-    tx.loaded_now(Assignment, assignment.id, state=to, **{STAMP[to]: tx.now})
+        raise Conflict(f"assignment is {state}; it cannot become {to.value}")
+    moved = {"state": to, STAMP[to]: tx.now}
+    tx.loaded_now(Assignment, assignment.id, **moved)
+    for name, value in moved.items():  # also when read without the session (get_assignment)
+        set_committed_value(assignment, name, value)
     status = RESPONDER_STATUS[to]
     if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
         tx.loaded_now(Responder, assignment.responder_id, status=status, status_changed_at=tx.now)
@@ -44,6 +48,9 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
         },
     )
     return public
+
+
+_STATE = Prepared(select(col(Assignment.state)).where(col(Assignment.id) == bindparam("id")))
 
 
 @functools.cache

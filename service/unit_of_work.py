@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import structlog
 from anyio import to_thread
-from sqlalchemy import CursorResult, Engine, Executable, bindparam, insert, update
+from sqlalchemy import Connection, CursorResult, Engine, Executable, bindparam, insert, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -47,6 +47,13 @@ class Tx:
         self.session = session
         self.now: datetime = utcnow()
         self._events: list[dict[str, Any]] = []
+        self._connection: Connection | None = None
+
+    def connection(self) -> Connection:
+        """The transaction's connection (asking the session costs 30 µs a time)."""
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection
 
     def record(
         self,
@@ -87,13 +94,13 @@ class Tx:
         the change; `loaded_now` says it."""
         if self.session.new or self.session.dirty:
             self.session.flush()
-        return statement.run(self.session.connection(), params)
+        return statement.run(self.connection(), params)
 
     def run_many(self, statement: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
         """`run` once for each parameter set, as one executemany."""
         if self.session.new or self.session.dirty:
             self.session.flush()
-        statement.run_many(self.session.connection(), params)
+        statement.run_many(self.connection(), params)
 
     def loaded_now(self, entity: type[Any], key: Any, **values: Any) -> None:
         """Bring `entity` `key`, if this transaction loaded it, up to date with `values`

@@ -20,6 +20,7 @@ from service.dispatching import (
     site_of,
     tried_for,
 )
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 # The most urgent, oldest calls considered in one re-plan; more wait for the next.
@@ -34,15 +35,22 @@ _WAITING = (
 )
 
 
+_ANY_WAITING = Prepared(
+    select(col(Call.id))
+    .where(col(Call.agency_id) == bindparam("agency_id"), col(Call.status) == CallStatus.pending)
+    .limit(1)
+)
+
+
 def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> int:
     """Offer the agency's free responders to its waiting calls, all at once.
 
     Called whenever a responder becomes available (set available, cleared,
     declined, expired, cancelled). Returns how many offers it made.
     """
+    if tx.run(_ANY_WAITING, {"agency_id": agency_id}).first() is None:
+        return 0  # most of the time: the waiting calls' whole rows only when there are some
     calls = list(tx.session.execute(_WAITING, {"agency_id": agency_id}).scalars())
-    if not calls:
-        return 0
     by_key: dict[Hashable, Call] = {}
     waiting: list[WaitingNeed] = []
     for call in calls:
