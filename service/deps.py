@@ -14,7 +14,9 @@ from service.state import AppState
 _bearer = HTTPBearer(auto_error=False, description="A token from `corespond token create`.")
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in
+# a worker thread, and each such hop cost a request ~1 ms of waiting (bench/README.md).
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.corespond
     return state
 
@@ -49,7 +51,7 @@ def source_of(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def actor_of(request: Request, principal: CurrentPrincipal) -> Actor:
+async def actor_of(request: Request, principal: CurrentPrincipal) -> Actor:
     """The audit's who/what/where for this request: `POST /v1/calls/{call_id}/cancel` on
     `call:<id>`."""
     route = request.scope.get("route")
