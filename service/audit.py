@@ -84,7 +84,8 @@ def record(
     )
 
 
-# A Core INSERT: audit rows are never read back in the transaction that writes them.
+# Audit rows are never read back in the transaction that writes them: prepared, and
+# `inline` so that PostgreSQL is not asked to return the new id.
 _INSERT_AUDIT = Prepared(insert(AuditRecord).inline())
 
 
