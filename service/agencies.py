@@ -1,13 +1,15 @@
 """Agencies: the tenants every other row belongs to."""
 
 import re
+import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from models.agency import Agency
 from service import audit
 from service.errors import Conflict, Invalid, NotFound
+from service.prepared import Prepared
 from service.unit_of_work import Tx
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -68,3 +70,13 @@ def get_agency(tx: Tx, *, slug: str) -> Agency:
     if agency is None:
         raise NotFound(f"no agency {slug!r}; create it with `corespond agency create {slug}`")
     return agency
+
+
+_OFFER_TIMEOUT = Prepared(
+    select(col(Agency.offer_timeout_s)).where(col(Agency.id) == bindparam("agency_id"))
+)
+
+
+def offer_timeout_of(tx: Tx, agency_id: uuid.UUID) -> int:
+    """How long the agency's offers stand (every offer asks it)."""
+    return int(tx.run(_OFFER_TIMEOUT, {"agency_id": agency_id}).scalar_one())

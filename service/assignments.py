@@ -5,10 +5,11 @@ import uuid
 from sqlalchemy import bindparam, select
 from sqlmodel import SQLModel, col
 
-from models.agency import Agency, Principal
+from models.agency import Principal
 from models.call import Assignment, AssignmentPublic, Call
 from models.vocabulary import AssignmentState, Disposition, Role
 from service.access import STAFF, require_role
+from service.agencies import offer_timeout_of
 from service.call_status import active_assignment_ids, update_call_status
 from service.calls import close_call
 from service.dispatching import DispatchConfig, needs_of, offer_role
@@ -51,10 +52,10 @@ def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
     """After a decline or an expiry: the role goes to the next best at once, and the
     responder set free goes to whichever waiting call needs it most."""
     call = tx.session.get(Call, assignment.call_id)
-    agency = tx.session.get(Agency, assignment.agency_id)
-    assert call is not None and agency is not None
+    assert call is not None
     need = next(n for n in needs_of(call) if n.role == assignment.role)
-    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
+    timeout = offer_timeout_of(tx, assignment.agency_id)
+    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
     update_call_status(tx, call)
     replan_waiting(tx, agency_id=assignment.agency_id, config=config)
 

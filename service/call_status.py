@@ -2,7 +2,8 @@
 
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from models.call import Assignment, Call
@@ -46,6 +47,11 @@ def missing_roles(tx: Tx, call: Call) -> list[str]:
     return [n.role for n in needs_of(call) if n.role not in filled]
 
 
+_SET_STATUS = Prepared(
+    update(Call).where(col(Call.id) == bindparam("b_id")).values(status=bindparam("b_status"))
+)
+
+
 def update_call_status(tx: Tx, call: Call) -> None:
     """Pending while a role has nobody, dispatched once every role has someone."""
     if call.status not in (CallStatus.pending, CallStatus.dispatched):
@@ -54,8 +60,9 @@ def update_call_status(tx: Tx, call: Call) -> None:
     status = CallStatus.pending if missing else CallStatus.dispatched
     if status == call.status:
         return
-    call.status = status
-    tx.session.flush()
+    tx.run(_SET_STATUS, {"b_id": call.id, "b_status": status})
+    set_committed_value(call, "status", status)
+    tx.loaded_now(Call, call.id, status=status)
     tx.record(
         "call.updated",
         agency_id=call.agency_id,

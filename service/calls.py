@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from dispatch.plan import Classification, plan_response
-from models.agency import Agency, Principal
+from models.agency import Principal
 from models.call import (
     Assignment,
     AssignmentPublic,
@@ -27,11 +27,12 @@ from models.vocabulary import (
     Role,
 )
 from service.access import CALL_TAKERS, require_role
+from service.agencies import offer_timeout_of
 from service.call_status import active_assignments, missing_roles, update_call_status
 from service.disclosure import redact_reason, withholds_category
 from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
-from service.prepared import Prepared
+from service.prepared import Prepared, inserting
 from service.transitions import move
 from service.unit_of_work import Tx
 from service.waiting import replan_waiting
@@ -81,20 +82,19 @@ def create_call(
         ],
         received_at=body.received_at or tx.now,
     )
-    tx.session.add(call)
     try:
-        tx.session.flush()
+        tx.run(_INSERT_CALL, _call_values(call))  # prepared: not through the session
     except IntegrityError:
         raise Conflict(f"call {body.external_id!r} already exists in this agency") from None
     tx.record("call.created", agency_id=call.agency_id, call_id=call.id, data=call_summary(call))
-    agency = tx.session.get(Agency, call.agency_id)
-    assert agency is not None
+    timeout = offer_timeout_of(tx, call.agency_id)
     for need in plan.roles:
-        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=agency.offer_timeout_s)
+        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
     update_call_status(tx, call)
     return call_view(tx, call, principal)
 
 
+_INSERT_CALL, _call_values = inserting(Call)
 _EXISTING = Prepared(
     select(col(Call.id)).where(
         col(Call.agency_id) == bindparam("agency_id"),
@@ -146,8 +146,8 @@ def _responder_may_see(tx: Tx, principal: Principal, call_id: uuid.UUID) -> bool
     )
 
 
-_ASSIGNMENTS_OF = (
-    select(Assignment)
+_ASSIGNMENTS_OF = Prepared(
+    select(*[col(getattr(Assignment, name)) for name in AssignmentPublic.model_fields])
     .where(col(Assignment.call_id) == bindparam("call_id"))
     .order_by(col(Assignment.offered_at), col(Assignment.id))
 )
@@ -155,7 +155,10 @@ _ASSIGNMENTS_OF = (
 
 def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
     """The call as `principal` may read it: the narrative only for those who need it."""
-    assignments = list(tx.session.execute(_ASSIGNMENTS_OF, {"call_id": call.id}).scalars())
+    assignments = [
+        AssignmentPublic.model_validate(row._asdict())
+        for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
+    ]
     if principal.role == Role.responder:
         assignments = [a for a in assignments if a.responder_id == principal.responder_id]
     order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
@@ -187,7 +190,7 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         plan=PlanPublic(
             mode=call.plan_mode, roles=roles, ems=call.plan_ems, reason=reason, missing=missing
         ),
-        assignments=[AssignmentPublic.of(a) for a in assignments],
+        assignments=assignments,
         disposition=call.disposition,
         received_at=call.received_at,
         created_at=call.created_at,
@@ -196,7 +199,7 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
     )
 
 
-def _may_read_narrative(principal: Principal, assignments: list[Assignment]) -> bool:
+def _may_read_narrative(principal: Principal, assignments: list[AssignmentPublic]) -> bool:
     """Staff and CAD read it; a responder once it has accepted the call (see disclosure)."""
     if not principal.sees_narrative:
         return False

@@ -33,7 +33,7 @@ async def authenticate(
         raise Unauthorized(
             "send `Authorization: Bearer <token>`; create a token with `corespond token create`"
         )
-    principal, refusal = await state.uow.read(check_token, credentials.credentials)
+    principal, refusal = await state.uow.read_briefly(check_token, credentials.credentials)
     # Kept for the audit of a refusal, even of a revoked token (its agency should know).
     request.state.principal = principal
     if refusal is not None:

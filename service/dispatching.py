@@ -21,7 +21,7 @@ from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
-from service.prepared import Prepared
+from service.prepared import Prepared, inserting
 from service.unit_of_work import Tx
 
 # A reservation can lose a race to another replica; try the next best this often.
@@ -181,6 +181,9 @@ def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
     return set(tx.run(_TRIED, {"call_id": call_id, "role": role}).scalars())
 
 
+_INSERT_ASSIGNMENT, _assignment_values = inserting(Assignment)
+
+
 def make_offer(
     tx: Tx, *, call: Call, role: str, choice: Choice, offer_timeout_s: int
 ) -> Assignment | None:
@@ -200,8 +203,7 @@ def make_offer(
         offered_at=tx.now,
         offer_expires_at=tx.now + timedelta(seconds=offer_timeout_s),
     )
-    tx.session.add(assignment)
-    tx.session.flush()
+    tx.run(_INSERT_ASSIGNMENT, _assignment_values(assignment))  # prepared: not through the session
     tx.record(
         "assignment.offered",
         agency_id=call.agency_id,

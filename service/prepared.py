@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Insert
+from sqlalchemy import Connection, Executable, Insert, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -103,6 +103,14 @@ class Prepared:
                 form = self._forms.get(key) or _compile(self.statement, dialect, keys)
                 self._forms[key] = form
         return form
+
+
+def inserting(model: type[Any]) -> tuple[Prepared, Callable[[Any], dict[str, Any]]]:
+    """A prepared INSERT of every column of `model`'s table, and the function that
+    takes an object's values for it (given whole: no column defaults are applied)."""
+    table: Table = model.__table__
+    keys = [c.key for c in table.columns]
+    return Prepared(insert(table)), lambda obj: {key: getattr(obj, key) for key in keys}
 
 
 def _execute(connection: Connection, form: _Form, driver_params: Any, *, many: bool) -> Rows:

@@ -8,9 +8,9 @@ from sqlmodel import col
 
 from dispatch.ranking import Fetch
 from dispatch.waiting import WaitingNeed, assign_waiting
-from models.agency import Agency
 from models.call import Call
 from models.vocabulary import CallStatus, ResponderKind
+from service.agencies import offer_timeout_of
 from service.call_status import missing_roles, update_call_status
 from service.dispatching import (
     DispatchConfig,
@@ -78,8 +78,7 @@ def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> i
             fetches[kind] = all_available(tx, agency_id=agency_id, kind=kind)
         return fetches[kind]
 
-    agency = tx.session.get(Agency, agency_id)
-    assert agency is not None
+    offer_timeout_s = offer_timeout_of(tx, agency_id)
     made = 0
     chosen = assign_waiting(
         waiting, fetch_for=fetch_for, estimator=config.estimator, prefs=config.prefs
@@ -91,7 +90,7 @@ def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> i
             call=call,
             role=role.need.role,
             choice=choice,
-            offer_timeout_s=agency.offer_timeout_s,
+            offer_timeout_s=offer_timeout_s,
         )
         if offer is not None:
             made += 1
