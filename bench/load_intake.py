@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bench.http_client import LeanClient
 from bench.population import place
 
 CORESPOND = str(Path(sys.executable).with_name("corespond"))
@@ -110,23 +111,18 @@ async def post_steadily(
 ) -> list[Posted]:
     """Post `rate` calls a second for `duration_s` (open loop: on schedule, not on answer)."""
     count = int(rate * duration_s)
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=30
-    ) as client:
+    client = LeanClient(url, connections=16, headers={"Authorization": f"Bearer {token}"})
+    try:
 
         async def one(body: dict[str, Any]) -> Posted:
             sent = time.perf_counter()
             try:
-                answer = await client.post("/v1/calls", json=body)
-            except httpx.HTTPError:
+                status, answer = await client.post_json("/v1/calls", body)
+            except (OSError, EOFError, TimeoutError, ValueError):
                 return Posted(sent, time.perf_counter(), 0)
             done = time.perf_counter()
-            ids = (
-                [a["id"] for a in answer.json().get("assignments", [])] if answer.is_success else []
-            )
-            return Posted(sent, done, answer.status_code, ids)
+            ids = [a["id"] for a in answer.get("assignments", [])] if status < 300 else []
+            return Posted(sent, done, status, ids)
 
         bodies = [call_body(rng, anchors, first + n) for n in range(count)]
         start = time.perf_counter() + 0.05
@@ -142,6 +138,8 @@ async def post_steadily(
         for task in tasks:
             task.cancel()
         return answered
+    finally:
+        await client.aclose()
 
 
 async def max_throughput(
@@ -155,22 +153,22 @@ async def max_throughput(
 ) -> float:
     """Requests a second that `workers` back-to-back clients get through (closed loop)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    client = LeanClient(url, connections=workers, headers=headers)
     done = 0
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, limits=limits, timeout=30
-    ) as client:
+    try:
         stop_at = time.perf_counter() + seconds
 
         async def worker(w: int) -> None:
             nonlocal done
             n = 0
             while time.perf_counter() < stop_at:
-                answer = await client.post(path, json={**body, "external_id": f"T-{w}-{n}"})
+                status, _ = await client.post_json(path, {**body, "external_id": f"T-{w}-{n}"})
                 n += 1
-                if answer.is_success:
+                if status < 300:
                     done += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(worker(w) for w in range(workers)))
         return done / (time.perf_counter() - started)
+    finally:
+        await client.aclose()
