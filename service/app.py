@@ -55,9 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
-        # On SQLite writes run on the event loop through an engine that never waits
-        # for the file's lock (see UnitOfWork).
-        loop_writes = make_engine(settings, lock_wait_s=0) if settings.is_sqlite else None
+        # On SQLite writes and the token check run on the event loop through an engine
+        # that never waits for the file's lock (see UnitOfWork).
+        loop_engine = make_engine(settings, lock_wait_s=0) if settings.is_sqlite else None
         bus = make_bus(settings.bus_url)
         await bus.connect()
         metrics = Metrics()
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine,
             bus,
             serialize_writes=True,
-            loop_writes=loop_writes,
+            loop_engine=loop_engine,
             on_commit=metrics.committed,
         )
         hub = Hub(
@@ -127,8 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.uow.write(record_acks, acks=hub.take_acks())
             await bus.disconnect()
             engine.dispose()
-            if loop_writes is not None:
-                loop_writes.dispose()
+            if loop_engine is not None:
+                loop_engine.dispose()
 
     app = FastAPI(
         title="CoRespond",

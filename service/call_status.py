@@ -3,7 +3,6 @@
 import uuid
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from models.call import Assignment, Call
@@ -12,38 +11,30 @@ from service.dispatching import needs_of
 from service.prepared import Prepared
 from service.unit_of_work import Tx
 
-_ACTIVE = select(Assignment).where(
+_ACTIVE_ON_CALL = (
     col(Assignment.call_id) == bindparam("call_id"),
     col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
 )
+_ACTIVE = select(Assignment).where(*_ACTIVE_ON_CALL)
+_ACTIVE_ROLES = Prepared(select(col(Assignment.id), col(Assignment.role)).where(*_ACTIVE_ON_CALL))
 
 
 def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
-_ACTIVE_IDS = Prepared(
-    select(col(Assignment.id)).where(
-        col(Assignment.call_id) == bindparam("call_id"),
-        col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-    )
-)
-
-
 def active_assignment_ids(tx: Tx, call_id: uuid.UUID) -> list[uuid.UUID]:
-    return tx.run(_ACTIVE_IDS, {"call_id": call_id}).scalars()
-
-
-_FILLED = Prepared(
-    select(col(Assignment.role)).where(
-        col(Assignment.call_id) == bindparam("call_id"),
-        col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-    )
-)
+    return [row.id for row in tx.run(_ACTIVE_ROLES, {"call_id": call_id})]
 
 
 def missing_roles(tx: Tx, call: Call) -> list[str]:
-    filled = set(tx.run(_FILLED, {"call_id": call.id}).scalars())
+    return missing_of(
+        call, filled={row.role for row in tx.run(_ACTIVE_ROLES, {"call_id": call.id})}
+    )
+
+
+def missing_of(call: Call, *, filled: set[str]) -> list[str]:
+    """The plan's roles nobody in `filled` (the roles of its active assignments) has."""
     return [n.role for n in needs_of(call) if n.role not in filled]
 
 
@@ -61,8 +52,7 @@ def update_call_status(tx: Tx, call: Call) -> None:
     if status == call.status:
         return
     tx.run(_SET_STATUS, {"b_id": call.id, "b_status": status})
-    set_committed_value(call, "status", status)
-    tx.loaded_now(Call, call.id, status=status)
+    tx.loaded_now(Call, call.id, held=call, status=status)
     tx.record(
         "call.updated",
         agency_id=call.agency_id,

@@ -20,6 +20,7 @@ from models.call import (
     RolePublic,
 )
 from models.vocabulary import (
+    ACTIVE_ASSIGNMENT_STATES,
     AssignmentState,
     CallStatus,
     Category,
@@ -28,7 +29,7 @@ from models.vocabulary import (
 )
 from service.access import CALL_TAKERS, require_role
 from service.agencies import offer_timeout_of
-from service.call_status import active_assignments, missing_roles, update_call_status
+from service.call_status import active_assignments, missing_of, update_call_status
 from service.disclosure import redact_reason, withholds_category
 from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
@@ -159,11 +160,14 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         AssignmentPublic.model_validate(row._asdict())
         for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
     ]
+    missing = []
+    if call.status == CallStatus.pending:  # from every assignment, before a responder's filter
+        filled = {a.role for a in assignments if a.state in ACTIVE_ASSIGNMENT_STATES}
+        missing = missing_of(call, filled=filled)
     if principal.role == Role.responder:
         assignments = [a for a in assignments if a.responder_id == principal.responder_id]
     order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
     assignments.sort(key=lambda a: order.get(a.role, len(order)))  # the plan's order, then time
-    missing = missing_roles(tx, call) if call.status == CallStatus.pending else []
     withheld: list[str] = []
     narrative = call.narrative
     if narrative is not None and not _may_read_narrative(principal, assignments):

@@ -147,6 +147,7 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
             "a prepared statement runs without Python-side column defaults: give "
             + ", ".join(c.key for c in defaulted)
         )
+    # `binds` also files each parameter under a "%(<id> <name>)s" key: skip those.
     binds = {name: b for name, b in compiled.binds.items() if not name.startswith("%(")}
     given = {name for name, b in binds.items() if b.required}
     for name in given:

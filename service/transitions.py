@@ -3,7 +3,6 @@
 import functools
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
@@ -28,10 +27,7 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
         if state == AssignmentState.offered and to == AssignmentState.accepted:
             raise Conflict("the offer has expired; it is being offered to someone else")
         raise Conflict(f"assignment is {state}; it cannot become {to.value}")
-    moved = {"state": to, STAMP[to]: tx.now}
-    tx.loaded_now(Assignment, assignment.id, **moved)
-    for name, value in moved.items():  # also when read without the session (get_assignment)
-        set_committed_value(assignment, name, value)
+    tx.loaded_now(Assignment, assignment.id, held=assignment, state=to, **{STAMP[to]: tx.now})
     status = RESPONDER_STATUS[to]
     if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
         tx.loaded_now(Responder, assignment.responder_id, status=status, status_changed_at=tx.now)

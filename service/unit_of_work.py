@@ -90,25 +90,28 @@ class Tx:
     def run(self, statement: Prepared, params: Mapping[str, Any]) -> Rows:
         """Run a prepared statement in the transaction, after flushing what the session
         holds (as the ORM's autoflush would), without the ORM's or Core's per-statement
-        machinery (service/prepared.py). Objects this transaction loaded do not see
-        the change; `loaded_now` says it."""
-        if self.session.new or self.session.dirty:
-            self.session.flush()
-        return statement.run(self.connection(), params)
+        machinery (service/prepared.py). Objects do not see the change; `loaded_now`
+        says it."""
+        return statement.run(self._flushed(), params)
 
     def run_many(self, statement: Prepared, params: Sequence[Mapping[str, Any]]) -> None:
         """`run` once for each parameter set, as one executemany."""
+        statement.run_many(self._flushed(), params)
+
+    def _flushed(self) -> Connection:
         if self.session.new or self.session.dirty:
             self.session.flush()
-        statement.run_many(self.connection(), params)
+        return self.connection()
 
-    def loaded_now(self, entity: type[Any], key: Any, **values: Any) -> None:
-        """Bring `entity` `key`, if this transaction loaded it, up to date with `values`
-        that a `run` statement wrote (without marking it changed)."""
+    def loaded_now(self, entity: type[Any], key: Any, *, held: Any = None, **values: Any) -> None:
+        """Bring `entity` `key` up to date with `values` that a `run` statement wrote,
+        without marking it changed: the object the caller `held` (one read by a prepared
+        statement is not the session's), and the one this transaction loaded, if any."""
         loaded = self.session.identity_map.get(self.session.identity_key(entity, key))
-        if loaded is not None:
-            for name, value in values.items():
-                set_committed_value(loaded, name, value)
+        for each in (held, loaded):
+            if each is not None:
+                for name, value in values.items():
+                    set_committed_value(each, name, value)
 
     def changed(self, statement: Executable) -> int:
         """Run an UPDATE or DELETE; how many rows it changed (the conditional-update check)."""
@@ -144,10 +147,10 @@ _TAKE_SEQS = Prepared(
 
 
 class UnitOfWork:
-    """Runs service functions, each in its own transaction: reads in worker threads,
-    writes on the event loop or in worker threads.
+    """Runs service functions, each in its own transaction: reads in worker threads
+    (but `read_briefly`), writes on the event loop or in worker threads.
 
-    With `loop_writes` (SQLite) a write runs on the event loop itself, through that
+    With `loop_engine` (SQLite) a write runs on the event loop itself, through that
     engine, which never waits for a lock: writers take turns anyway and a write never
     waits on the network, while a write thread gave up the GIL at every SQLite call
     and waited to get it back from a loop busy with a thousand sockets, all the while
@@ -164,15 +167,15 @@ class UnitOfWork:
         bus: Bus | None,
         *,
         serialize_writes: bool,
-        loop_writes: Engine | None = None,
+        loop_engine: Engine | None = None,
         on_commit: Callable[[list[EventMessage]], None] | None = None,
     ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
         self._loop_write_engine = (
-            loop_writes.execution_options(begin="IMMEDIATE") if loop_writes else None
+            loop_engine.execution_options(begin="IMMEDIATE") if loop_engine else None
         )
-        self._loop_read_engine = loop_writes
+        self._loop_read_engine = loop_engine
         self._bus = bus
         self._on_commit = on_commit
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
@@ -218,7 +221,7 @@ class UnitOfWork:
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """`read`, for a read of a few rows by an index that every request makes (the
-        token check): with `loop_writes` (SQLite) on the event loop, where a WAL reader
+        token check): with `loop_engine` (SQLite) on the event loop, where a WAL reader
         never waits for the writer and the worker thread's hop cost more than the read.
         If SQLite still answers busy, the read runs in a worker thread after all."""
         engine = self._loop_read_engine

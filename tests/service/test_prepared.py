@@ -131,3 +131,25 @@ def test_what_a_prepared_statement_cannot_do_is_refused_with_the_reason(
     )
     with pytest.raises(ValueError, match="without Python-side column defaults: give n"):
         uow.read_sync(lambda tx: tx.run(Prepared(insert(defaulted)), {"id": 1}))
+
+
+def test_a_prepared_statement_sees_what_the_session_holds_and_the_session_sees_what_it_wrote(
+    uow: UnitOfWork,
+) -> None:
+    agency_id = _agency(uow)
+    uow.write_sync(lambda tx: tx.run(_INSERT, _event(agency_id, 1)))
+
+    def both_ways(tx: Tx) -> tuple[Any, str, str]:
+        loaded = tx.session.get(Event, 1)
+        assert loaded is not None
+        loaded.type = "call.created"  # pending in the session, not yet flushed
+        seen = tx.run(_READ, {"seq": 1}).first()
+        assert seen is not None
+        held = Event.model_validate(_event(agency_id, 1))  # read elsewhere, not the session's
+        tx.run(_RETYPE_CALL_EVENT, {"b_seq": 1, "b_type": "call.closed"})
+        tx.loaded_now(Event, 1, held=held, type="call.closed")
+        return seen.type, loaded.type, held.type
+
+    assert uow.write_sync(both_ways) == ("call.created", "call.closed", "call.closed")
+    kept = uow.read_sync(lambda tx: tx.session.get(Event, 1).type)  # type: ignore[union-attr]
+    assert kept == "call.closed"  # the session did not write its stale copy back
