@@ -190,14 +190,13 @@ def run_load(
                 )
                 time.sleep(6)  # responders clear their calls and come free again
             if closed_loop_s:
-                body = {
-                    "location": {"lat": 40.2, "lon": -75.4},
-                    "category": "welfare_check",
-                    "priority": 4,
-                }
                 run.closed_loop_rps = asyncio.run(
                     max_throughput(
-                        server.url, "/v1/calls", body, seconds=closed_loop_s, token=seeded.cad_token
+                        server.url,
+                        "/v1/calls",
+                        MINIMAL_CALL,
+                        seconds=closed_loop_s,
+                        token=seeded.cad_token,
                     )
                 )
             if spy is not None:
@@ -285,30 +284,27 @@ def _database(tmp: Path, postgres: str | None) -> Iterator[str]:
         admin.dispose()
 
 
+# A minimal valid call: the body the baseline and the closed loop post.
+MINIMAL_CALL = {"location": {"lat": 40.2, "lon": -75.4}, "category": "welfare_check", "priority": 4}
+
+
+def bare_command(port: int, *options: str) -> list[str]:
+    """The baseline app on uvicorn, as `corespond serve` runs (uvloop, httptools)."""
+    return [
+        sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1",
+        "--port", str(port), "--log-level", "warning", *options,
+    ]  # fmt: skip
+
+
 def bare_throughput(seconds: float) -> float:
     """The baseline: a bare FastAPI POST on uvicorn with the same options, same client."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        server = start(command, dict(os.environ), port, Path(tmp) / "bare.log")
+        server = start(bare_command(port), dict(os.environ), port, Path(tmp) / "bare.log")
         try:
-            body = {
-                "location": {"lat": 40.2, "lon": -75.4},
-                "category": "welfare_check",
-                "priority": 4,
-            }
-            return asyncio.run(max_throughput(server.url, "/v1/calls", body, seconds=seconds))
+            return asyncio.run(
+                max_throughput(server.url, "/v1/calls", MINIMAL_CALL, seconds=seconds)
+            )
         finally:
             server.stop()
 

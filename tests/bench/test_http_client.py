@@ -4,33 +4,31 @@ would be counted as lost)."""
 
 import asyncio
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.http_client import LeanClient
-from bench.load import free_port
+from bench.load import MINIMAL_CALL, bare_command, free_port
 from bench.load_intake import start
-
-BODY = {"location": {"lat": 40.2, "lon": -75.4}, "category": "welfare_check", "priority": 4}
 
 
 def test_a_post_after_the_server_closed_an_idle_connection_still_gets_through() -> None:
     port = free_port()
-    command = [
-        sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1",
-        "--port", str(port), "--log-level", "warning", "--timeout-keep-alive", "1",
-    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        server = start(command, dict(os.environ), port, Path(tmp) / "bare.log")
+        server = start(
+            bare_command(port, "--timeout-keep-alive", "1"),
+            dict(os.environ),
+            port,
+            Path(tmp) / "bare.log",
+        )
         try:
 
             async def twice() -> list[tuple[int, object]]:
                 client = LeanClient(server.url, connections=1)
                 try:
-                    first = await client.post_json("/v1/calls", BODY)
+                    first = await client.post_json("/v1/calls", MINIMAL_CALL)
                     await asyncio.sleep(1.5)  # the server closes the idle connection
-                    return [first, await client.post_json("/v1/calls", BODY)]
+                    return [first, await client.post_json("/v1/calls", MINIMAL_CALL)]
                 finally:
                     await client.aclose()
 
