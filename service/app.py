@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.uow.write(record_acks, acks=hub.take_acks())
+            await state.uow.aclose()
             await bus.disconnect()
             engine.dispose()
             if loop_engine is not None:

@@ -17,7 +17,10 @@ def take_turns(connection: Connection, key: int) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def make_engine(settings: Settings, *, lock_wait_s: float = 30.0) -> Engine:
+LOCK_WAIT_S = 30.0  # how long a SQLite writer waits for another's lock
+
+
+def make_engine(settings: Settings, *, lock_wait_s: float = LOCK_WAIT_S) -> Engine:
     """The engine for `settings.database_url`.
 
     On SQLite every write transaction starts with BEGIN IMMEDIATE (ask for it with

@@ -8,8 +8,10 @@ seqs, commits, and only then publishes them.
 import asyncio
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -25,7 +27,7 @@ from models.columns import utcnow
 from models.event import Event, EventCounter, EventMessage
 from service import audit
 from service.bus import Bus
-from service.database import is_locked_elsewhere, take_turns
+from service.database import LOCK_WAIT_S, is_locked_elsewhere, take_turns
 from service.prepared import Prepared, Rows
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,11 @@ T = TypeVar("T")
 # take turns in one process, so every decision reads state no other replica is
 # changing meanwhile (who is free, what a waiting call still needs).
 WRITE_LOCK_KEY = 0x436F5265  # "CoRe"
+# On SQLite, a batch of writes on the loop that finds the file locked by another
+# process (a `corespond` command, the sqlite3 shell) tries again after each pause,
+# the loop serving on meanwhile, for as long as a thread would wait for the lock.
+FIRST_LOCK_PAUSE_S = 0.0005
+LAST_LOCK_PAUSE_S = 0.05
 
 
 class Tx:
@@ -146,19 +153,35 @@ _TAKE_SEQS = Prepared(
 )
 
 
+@dataclass(eq=False, slots=True)
+class _Unit:
+    """One write waiting for the loop's writer: its work, its actor, its answer."""
+
+    work: Callable[[Tx], Any]
+    actor: audit.Actor | None
+    answer: asyncio.Future[Any]
+    result: Any = None
+    messages: list[EventMessage] = field(default_factory=list)
+
+
 class UnitOfWork:
     """Runs service functions, each in its own transaction: reads in worker threads
     (but `read_briefly`), writes on the event loop or in worker threads.
 
-    With `loop_engine` (SQLite) a write runs on the event loop itself, through that
+    With `loop_engine` (SQLite) writes run on the event loop itself, through that
     engine, which never waits for a lock: writers take turns anyway and a write never
     waits on the network, while a write thread gave up the GIL at every SQLite call
     and waited to get it back from a loop busy with a thousand sockets, all the while
     holding the write turn (bench/README.md measured 2 ms of work holding it for 5).
-    A write that finds the turn taken, by a thread here or by another process holding
-    the file's lock (a `corespond` command), runs in a worker thread instead and waits
-    there, so the loop never stops for it. On PostgreSQL, where a write waits for the
-    database and for other replicas' turns, every write runs in a thread.
+    One writer task runs them in batches (group commit): the writes that arrived
+    while the last batch committed run one after another in one transaction, each
+    in a savepoint of its own (one that fails is undone alone and answers its caller
+    with its error), and the batch commits once, in a worker thread, so the event
+    loop serves sockets while the disk syncs; then each write's events are
+    published, in order, and each caller answered. A batch that finds the file
+    locked by another process (a `corespond` command) waits for it without stopping
+    the loop. On PostgreSQL, where a write waits for the database and for other
+    replicas' turns, every write runs in a thread, a transaction each.
     """
 
     def __init__(
@@ -181,6 +204,10 @@ class UnitOfWork:
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
+        self._pending: list[_Unit] = []  # writes for the loop's writer, in arrival order
+        self._more = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -199,18 +226,119 @@ class UnitOfWork:
 
     async def _run_write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         loop = asyncio.get_running_loop()
-        lock, engine = self._write_lock, self._loop_write_engine
-        if engine is not None and lock is not None and lock.acquire(blocking=False):
-            try:
-                return self._write(work, actor, loop, engine=engine)
-            except OperationalError as exc:
-                if not is_locked_elsewhere(exc):
+        if self._loop_write_engine is None or self._write_lock is None:
+            return await to_thread.run_sync(lambda: self._locked_write(work, actor, loop=loop))
+        unit = _Unit(work, actor, loop.create_future())
+        self._pending.append(unit)
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_batches(), name="writer")
+        self._more.set()
+        # Shielded: a caller that goes away does not take its write out of a batch.
+        return cast(T, await asyncio.shield(unit.answer))
+
+    async def aclose(self) -> None:
+        """Let the loop's writer finish what is pending, then stop it."""
+        self._closing = True
+        self._more.set()
+        if self._writer is not None:
+            await self._writer
+
+    async def _write_batches(self) -> None:
+        while True:
+            await self._more.wait()
+            self._more.clear()
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:  # the transaction failed whole: so did each write
+                    for unit in batch:
+                        if not unit.answer.done():
+                            unit.answer.set_exception(exc)
+            if self._closing:
+                return
+
+    async def _write_batch(self, batch: list[_Unit]) -> None:
+        session = await self._begin_on_loop()
+        lock = self._write_lock
+        assert lock is not None
+
+        def end() -> None:
+            session.close()  # rolls back whatever was not committed
+            lock.release()
+
+        commit: asyncio.Future[None] | None = None
+        try:
+            written = [unit for unit in batch if self._run_unit(session, unit, len(batch) == 1)]
+            if written:
+                # The commit's fsync is most of a small write: in a thread, with the GIL
+                # let go, while the loop serves; the batch still holds the write turn.
+                commit = asyncio.get_running_loop().run_in_executor(None, session.commit)
+                await asyncio.shield(commit)
+        finally:
+            if commit is not None and not commit.done():
+                commit.add_done_callback(lambda _: end())  # cancelled: the thread commits on
+            else:
+                end()
+        for unit in written:
+            if unit.actor is not None:
+                unit.actor.recorded = True
+            if unit.messages:
+                if self._on_commit is not None:
+                    self._on_commit(unit.messages)
+                if self._bus is not None:
+                    self._bus.publish(unit.messages)
+            if not unit.answer.done():
+                unit.answer.set_result(unit.result)
+
+    def _run_unit(self, session: Session, unit: _Unit, alone: bool) -> bool:
+        """Run one write of a batch (in a savepoint unless it is alone); False, with its
+        caller answered by the error, if it failed and was undone."""
+        savepoint = None if alone else session.begin_nested()
+        tx = Tx(session)
+        try:
+            unit.result = unit.work(tx)
+            if unit.actor is not None:
+                target = unit.actor.target or tx.first_target()
+                audit.record(tx, actor=unit.actor, outcome="success", target=target)
+            unit.messages = tx.seal()
+            if savepoint is not None:
+                savepoint.commit()
+        except Exception as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+                # What prepared statements said of objects (`loaded_now`) is undone too.
+                session.expire_all()
+            unit.answer.set_exception(exc)
+            return False
+        return True
+
+    async def _begin_on_loop(self) -> Session:
+        """A write transaction on the loop's engine, holding the write turn. SQLite
+        answers busy at once when another process writes: try again after a pause,
+        longer each time, for as long as a thread would wait (the engine's timeout)."""
+        assert self._loop_write_engine is not None and self._write_lock is not None
+        deadline = time.monotonic() + LOCK_WAIT_S
+        pause = FIRST_LOCK_PAUSE_S
+        while True:
+            if self._write_lock.acquire(blocking=False):  # a thread here may be writing
+                session = Session(self._loop_write_engine, expire_on_commit=False)
+                try:
+                    session.connection()  # BEGIN IMMEDIATE
+                    return session
+                except OperationalError as exc:
+                    session.close()
+                    self._write_lock.release()
+                    if not is_locked_elsewhere(exc) or time.monotonic() > deadline:
+                        raise
+                except BaseException:
+                    session.close()
+                    self._write_lock.release()
                     raise
-                # Rolled back whole; done again from the start below, where it may wait.
+            if pause == FIRST_LOCK_PAUSE_S:
                 log.info("write_waits_for_lock", detail="the database is locked elsewhere")
-            finally:
-                lock.release()
-        return await to_thread.run_sync(lambda: self._locked_write(work, actor, loop=loop))
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LAST_LOCK_PAUSE_S)
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -273,10 +401,8 @@ class UnitOfWork:
         work: Callable[[Tx], T],
         actor: audit.Actor | None,
         loop: asyncio.AbstractEventLoop | None,
-        *,
-        engine: Engine | None = None,
     ) -> T:
-        with Session(engine or self._write_engine, expire_on_commit=False) as session:
+        with Session(self._write_engine, expire_on_commit=False) as session:
             take_turns(session.connection(), WRITE_LOCK_KEY)
             tx = Tx(session)
             result = work(tx)
