@@ -32,6 +32,12 @@ def disclosure_for(
     return True, True
 
 
+def redaction_of(principal: Principal) -> bool:
+    """All that `redact_event_data` asks of a principal: two with the same answer see
+    an event the same (the hub encodes each event once per answer)."""
+    return principal.sees_substance_use
+
+
 def withholds_category(principal: Principal, category: Category | str | None) -> bool:
     return category in SUBSTANCE_USE and not principal.sees_substance_use
 

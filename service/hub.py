@@ -16,6 +16,7 @@ seq before it.
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -31,7 +32,7 @@ from models.event import EventMessage
 from models.vocabulary import Role
 from service.access import may_see_event
 from service.bus import Bus, Wake
-from service.disclosure import redact_event_data
+from service.disclosure import redact_event_data, redaction_of
 from service.events import events_between, head_seq
 from service.metrics import Metrics
 from service.unit_of_work import UnitOfWork
@@ -41,6 +42,11 @@ log = structlog.get_logger(__name__)
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume
 CLOSE_BAD_TOKEN = 4401
 LOG_READ_LIMIT = 5000  # events read from the log at once to fill a gap
+
+
+def event_text(event: EventMessage, principal: Principal) -> str:
+    """The frame as sent (Starlette's `send_json` encoding)."""
+    return json.dumps(event_frame(event, principal), separators=(",", ":"), ensure_ascii=False)
 
 
 def event_frame(event: EventMessage, principal: Principal) -> dict[str, Any]:
@@ -60,23 +66,26 @@ class Console:
     def __init__(self, websocket: WebSocket, principal: Principal, queue_size: int) -> None:
         self.websocket = websocket
         self.principal = principal
-        # (seq, frame) for events, (None, frame) for replies to the console's messages.
-        self._queue: asyncio.Queue[tuple[int | None, dict[str, Any]]] = asyncio.Queue(queue_size)
+        # (seq, encoded frame) for events, (None, frame) for replies to its messages.
+        self._queue: asyncio.Queue[tuple[int | None, str | dict[str, Any]]] = asyncio.Queue(
+            queue_size
+        )
         self.sent_through = 0  # the highest seq already sent (replayed events count)
         self.acked = 0  # the highest seq the console said it has
         self.overflowed = False
         self._sender: asyncio.Task[None] | None = None
         self._closer: asyncio.Task[None] | None = None
 
-    def push(self, event: EventMessage) -> bool:
-        """Queue `event`; False when this push found the queue full."""
-        return self._put(event.seq, event_frame(event, self.principal))
+    def push(self, seq: int, text: str) -> bool:
+        """Queue event `seq`, encoded as this console may see it (`event_text`); False
+        when this push found the queue full."""
+        return self._put(seq, text)
 
     def reply(self, frame: dict[str, Any]) -> None:
         """Queue an answer to the console's own message, in line with its events."""
         self._put(None, frame)
 
-    def _put(self, seq: int | None, frame: dict[str, Any]) -> bool:
+    def _put(self, seq: int | None, frame: str | dict[str, Any]) -> bool:
         if self.overflowed:
             return True
         try:
@@ -99,7 +108,10 @@ class Console:
             seq, frame = await self._queue.get()
             if seq is not None and seq <= self.sent_through:
                 continue
-            await self.websocket.send_json(frame)
+            if isinstance(frame, str):
+                await self.websocket.send_text(frame)
+            else:
+                await self.websocket.send_json(frame)
             if seq is not None:
                 self.sent_through = seq
 
@@ -243,8 +255,15 @@ class Hub:
         audience = self._consoles.get(event.agency_id, set())
         if event.responder_id is not None:
             audience = audience | self._consoles.get((event.agency_id, event.responder_id), set())
+        texts: dict[Hashable, str] = {}  # encoded once for each way of seeing it
         for console in audience:
-            if may_see_event(console.principal, event) and not console.push(event):
+            if not may_see_event(console.principal, event):
+                continue
+            view = redaction_of(console.principal)
+            text = texts.get(view)
+            if text is None:
+                text = texts[view] = event_text(event, console.principal)
+            if not console.push(event.seq, text):
                 self._metrics.consoles_dropped.inc()
                 log.warning("console_too_slow", token_id=str(console.principal.token_id))
 

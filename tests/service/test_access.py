@@ -235,6 +235,10 @@ def test_an_officers_console_is_not_told_a_call_concerns_substance_use(
         to_officer = car.next_event("assignment.offered")
         to_clinician = phone.next_event("assignment.offered")
         created = desk.next_event("call.created")
+        # The same two events as the desk sees them (one encoding a way of seeing).
+        on_desk = [desk.next_event("assignment.offered") for _ in range(2)]
+    assert {f["seq"] for f in on_desk} == {to_officer["seq"], to_clinician["seq"]}
+    assert [f["data"]["call"]["category"] for f in on_desk] == ["substance_use"] * 2
     assert to_officer["data"]["call"]["category"] is None
     assert to_officer["data"]["call"]["withheld"] == ["category"]
     assert "substance" not in str(to_officer).lower()

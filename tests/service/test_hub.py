@@ -6,6 +6,7 @@ buffers to show it; the stand-in sockets below only record what is sent.
 """
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,9 @@ class RecordingSocket:
         if self.stuck:
             await asyncio.Event().wait()  # a peer that never reads
         self.sent.append(frame)
+
+    async def send_text(self, text: str) -> None:
+        await self.send_json(json.loads(text))
 
     async def close(self, code: int, reason: str = "") -> None:
         self.closed_with = code
