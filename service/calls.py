@@ -2,7 +2,7 @@
 
 import uuid
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
@@ -238,17 +238,33 @@ def list_calls(
     return [call_view(tx, c, principal) for c in tx.session.execute(query).scalars()]
 
 
-def close_call(tx: Tx, call: Call, *, disposition: Disposition) -> None:
-    """The last responder cleared: the call ends with how it ended."""
-    call.status, call.disposition, call.closed_at = CallStatus.closed, disposition, tx.now
-    tx.session.flush()
+_CLOSE = Prepared(
+    update(Call)
+    .where(col(Call.id) == bindparam("b_id"))
+    .values(
+        status=CallStatus.closed,
+        disposition=bindparam("b_disposition"),
+        closed_at=bindparam("b_now"),
+    )
+)
+
+
+def close_call(
+    tx: Tx, *, agency_id: uuid.UUID, call_id: uuid.UUID, disposition: Disposition
+) -> None:
+    """The last responder cleared: the call ends with how it ended (every clear would
+    otherwise load the whole call through the session to change three columns)."""
+    tx.run(_CLOSE, {"b_id": call_id, "b_disposition": disposition, "b_now": tx.now})
+    tx.loaded_now(
+        Call, call_id, status=CallStatus.closed, disposition=disposition, closed_at=tx.now
+    )
     tx.record(
         "call.closed",
-        agency_id=call.agency_id,
-        call_id=call.id,
+        agency_id=agency_id,
+        call_id=call_id,
         data={
-            "id": str(call.id),
-            "status": call.status,
+            "id": str(call_id),
+            "status": CallStatus.closed,
             "disposition": disposition.value,
             "diverted_from_arrest": disposition != Disposition.arrest,
         },

@@ -59,6 +59,7 @@ def test_clinician_goes_en_route_on_scene_and_clears_closing_the_call(
     times = [stamps[k] for k in ("offered_at", "accepted_at", "en_route_at", "on_scene_at")]
     assert times == sorted(times)
     assert stamps["cleared_at"] >= stamps["on_scene_at"]
+    assert final["closed_at"] == stamps["cleared_at"]  # closed by the last clear, at once
     assert dispatcher.get(f"/v1/responders/{clinician['id']}").json()["status"] == "available"
 
 
