@@ -145,3 +145,24 @@ def test_a_caller_that_goes_away_does_not_take_its_write_along(settings: Setting
         assert uow.read_sync(lambda tx: find_agency(tx, slug="kept")) is not None
 
     asyncio.run(scenario())
+
+
+def test_the_loop_serves_between_two_writes_of_a_batch(settings: Settings) -> None:
+    """A batch of thirty is thirty writes' work: what became ready meanwhile (the
+    frames of the last batch's events, new requests) must not wait for all of it."""
+
+    async def scenario() -> None:
+        uow = _loop_uow(settings, MemoryBus())
+        served: list[str] = []
+
+        def first(tx: Tx) -> None:
+            asyncio.get_running_loop().call_soon(served.append, "socket")
+
+        def second(tx: Tx) -> list[str]:
+            return list(served)
+
+        _, seen = await asyncio.gather(uow.write(first), uow.write(second))
+        assert seen == ["socket"]
+        await uow.aclose()
+
+    asyncio.run(scenario())
