@@ -140,7 +140,7 @@ def run_load(
             port = free_port()
             servers.append(
                 start(
-                    [CORESPOND, "serve"],
+                    [*CORESPOND, "serve"],
                     {**env, "CORESPOND_PORT": str(port)},
                     port,
                     Path(tmp) / f"server-{n}.log",

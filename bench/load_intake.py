@@ -18,7 +18,10 @@ import httpx
 from bench.http_client import LeanClient
 from bench.population import place
 
-CORESPOND = str(Path(sys.executable).with_name("corespond"))
+# `corespond`, run so that its code is found from the working directory first: the
+# console script would import the editable install's checkout wherever it ran, so a
+# baseline run from another checkout would have served this one's code.
+CORESPOND = [sys.executable, "-m", "service"]
 CATEGORIES = ("mental_health_crisis", "suicidal_ideation", "welfare_check", "disturbance")
 
 
@@ -77,7 +80,7 @@ def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> 
             break
         time.sleep(0.1)
     process.stop()
-    raise RuntimeError(f"{command[0]} did not start:\n{log.read_text()[-2000:]}")
+    raise RuntimeError(f"{' '.join(command)} did not start:\n{log.read_text()[-2000:]}")
 
 
 @dataclass
