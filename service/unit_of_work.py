@@ -164,6 +164,17 @@ class _Unit:
     messages: list[EventMessage] = field(default_factory=list)
 
 
+def _work(
+    tx: Tx, work: Callable[[Tx], T], actor: audit.Actor | None
+) -> tuple[T, list[EventMessage]]:
+    """A write's work, with its actor's audit record, and its events numbered and
+    written: all a write does before its commit."""
+    result = work(tx)
+    if actor is not None:
+        audit.record(tx, actor=actor, outcome="success", target=actor.target or tx.first_target())
+    return result, tx.seal()
+
+
 class UnitOfWork:
     """Runs service functions, each in its own transaction: reads in worker threads
     (but `read_briefly`), writes on the event loop or in worker threads.
@@ -260,13 +271,6 @@ class UnitOfWork:
 
     async def _write_batch(self, batch: list[_Unit]) -> None:
         session = await self._begin_on_loop()
-        lock = self._write_lock
-        assert lock is not None
-
-        def end() -> None:
-            session.close()  # rolls back whatever was not committed
-            lock.release()
-
         commit: asyncio.Future[None] | None = None
         written: list[_Unit] = []
         try:
@@ -283,17 +287,12 @@ class UnitOfWork:
                 await asyncio.shield(commit)
         finally:
             if commit is not None and not commit.done():
-                commit.add_done_callback(lambda _: end())  # cancelled: the thread commits on
+                # Cancelled: the thread commits on, and the session ends after it.
+                commit.add_done_callback(lambda _: self._end_on_loop(session))
             else:
-                end()
+                self._end_on_loop(session)
         for unit in written:
-            if unit.actor is not None:
-                unit.actor.recorded = True
-            if unit.messages:
-                if self._on_commit is not None:
-                    self._on_commit(unit.messages)
-                if self._bus is not None:
-                    self._bus.publish(unit.messages)
+            self._committed(unit.actor, unit.messages, None)
             if not unit.answer.done():
                 unit.answer.set_result(unit.result)
 
@@ -301,13 +300,8 @@ class UnitOfWork:
         """Run one write of a batch (in a savepoint unless it is alone); False, with its
         caller answered by the error, if it failed and was undone."""
         savepoint = None if alone else session.begin_nested()
-        tx = Tx(session)
         try:
-            unit.result = unit.work(tx)
-            if unit.actor is not None:
-                target = unit.actor.target or tx.first_target()
-                audit.record(tx, actor=unit.actor, outcome="success", target=target)
-            unit.messages = tx.seal()
+            unit.result, unit.messages = _work(Tx(session), unit.work, unit.actor)
             if savepoint is not None:
                 savepoint.commit()
         except Exception as exc:
@@ -332,19 +326,21 @@ class UnitOfWork:
                 try:
                     session.connection()  # BEGIN IMMEDIATE
                     return session
-                except OperationalError as exc:
-                    session.close()
-                    self._write_lock.release()
+                except BaseException as exc:
+                    self._end_on_loop(session)
                     if not is_locked_elsewhere(exc) or time.monotonic() > deadline:
                         raise
-                except BaseException:
-                    session.close()
-                    self._write_lock.release()
-                    raise
             if pause == FIRST_LOCK_PAUSE_S:
                 log.info("write_waits_for_lock", detail="the database is locked elsewhere")
             await asyncio.sleep(pause)
             pause = min(pause * 2, LAST_LOCK_PAUSE_S)
+
+    def _end_on_loop(self, session: Session) -> None:
+        """Close a loop write's session (rolling back what it did not commit) and give
+        up the write turn."""
+        assert self._write_lock is not None
+        session.close()
+        self._write_lock.release()
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
@@ -410,14 +406,19 @@ class UnitOfWork:
     ) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
             take_turns(session.connection(), WRITE_LOCK_KEY)
-            tx = Tx(session)
-            result = work(tx)
-            if actor is not None:
-                audit.record(
-                    tx, actor=actor, outcome="success", target=actor.target or tx.first_target()
-                )
-            messages = tx.seal()
+            result, messages = _work(Tx(session), work, actor)
             session.commit()
+        self._committed(actor, messages, loop)
+        return result
+
+    def _committed(
+        self,
+        actor: audit.Actor | None,
+        messages: list[EventMessage],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        """After a write's commit: its audit record counts, its events are published
+        (on the loop's thread: from another, through `loop`)."""
         if actor is not None:
             actor.recorded = True
         if messages and self._on_commit is not None:
@@ -431,4 +432,3 @@ class UnitOfWork:
                 # not wait for a busy loop to get round to it.
                 with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
                     loop.call_soon_threadsafe(self._bus.publish, messages)
-        return result

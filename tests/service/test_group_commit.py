@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from models.agency import Agency
+from models.agency import Agency, ApiToken
+from models.vocabulary import Role
 from service.agencies import create_agency, find_agency
 from service.bus import Wake
 from service.bus.memory import MemoryBus
@@ -164,5 +166,32 @@ def test_the_loop_serves_between_two_writes_of_a_batch(settings: Settings) -> No
         _, seen = await asyncio.gather(uow.write(first), uow.write(second))
         assert seen == ["socket"]
         await uow.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_batch_whose_commit_fails_fails_every_write_in_it_and_writes_nothing(
+    settings: Settings,
+) -> None:
+    """The commit is the batch's: when it fails (here a foreign key that SQLite checks
+    only at COMMIT), no caller of the batch may be told its write went through."""
+
+    def orphan_token(tx: Tx) -> None:
+        tx.connection().exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        tx.session.add(ApiToken(agency_id=uuid.uuid4(), role=Role.cad, token_hash="0" * 64))
+        tx.session.flush()  # accepted now, refused at COMMIT
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+        wakes = bus.subscribe()
+        uow = _loop_uow(settings, bus)
+        answers = await asyncio.gather(
+            uow.write(_new_agency("innocent")), uow.write(orphan_token), return_exceptions=True
+        )
+        assert [type(a) for a in answers] == [IntegrityError, IntegrityError]
+        with pytest.raises(TimeoutError):  # nothing was published
+            await asyncio.wait_for(anext(wakes), timeout=0.3)
+        await uow.aclose()
+        assert uow.read_sync(lambda tx: find_agency(tx, slug="innocent")) is None
 
     asyncio.run(scenario())
