@@ -47,6 +47,7 @@ class Phase:
     posted: list[Posted]
     cpu: float  # the call-taking server's CPU over the phase, in cores
     loop_cpu: float  # of it, its main thread's (the event loop's)
+    inside: dict[str, float] = field(default_factory=dict)  # its /metrics over the phase
 
 
 @dataclass
@@ -170,6 +171,7 @@ def run_load(
             for name, phase_rate, seconds in [("steady", rate, duration_s)] + [
                 (f"step {r:g}/s", r, step_s) for r in steps
             ]:
+                inside_before = server.metrics()
                 cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
                 posted = asyncio.run(
                     post_steadily(
@@ -185,8 +187,12 @@ def run_load(
                 first += len(posted)
                 (cpu, loop), (cpu0, loop0) = server.cpu_seconds(), cpu_before
                 wall = time.monotonic() - wall_before
+                inside = server.metrics()
+                inside = {k: v - inside_before.get(k, 0.0) for k, v in inside.items()}
                 run.phases.append(
-                    Phase(name, phase_rate, posted, (cpu - cpu0) / wall, (loop - loop0) / wall)
+                    Phase(
+                        name, phase_rate, posted, (cpu - cpu0) / wall, (loop - loop0) / wall, inside
+                    )
                 )
                 time.sleep(6)  # responders clear their calls and come free again
             if closed_loop_s:
@@ -309,6 +315,40 @@ def bare_throughput(seconds: float) -> float:
             server.stop()
 
 
+def inside_the_server(phases: list[Phase]) -> list[str]:
+    """What the server's own metrics say of each phase: how long its writes took from
+    asking to answer, how many committed together, how late its event loop ran."""
+
+    def histogram(inside: dict[str, float], name: str, within: str) -> str:
+        count = inside.get(f"{name}_count", 0.0)
+        if not count:
+            return "-"
+        mean = inside[f"{name}_sum"] / count * 1000
+        late = 1 - inside.get(f"{name}_bucket{{{within}}}", count) / count
+        return f"{count:,.0f} · {mean:.1f} ms · {late:.1%}"
+
+    lines = [
+        "Inside the server (its /metrics over each phase): count · mean · share over 25 ms",
+        "",
+        "| phase | writes, asked → answered | batches: writes a batch · mean ms held "
+        "| event loop's lag (10 wakes/s) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for phase in phases:
+        inside = phase.inside
+        batches = inside.get("corespond_write_batch_size_count", 0.0)
+        batch = "-"
+        if batches:
+            size = inside["corespond_write_batch_size_sum"] / batches
+            held = inside["corespond_write_batch_seconds_sum"] / batches * 1000
+            batch = f"{batches:,.0f} · {size:.1f} · {held:.1f} ms"
+        lines.append(
+            f"| {phase.name} | {histogram(inside, 'corespond_write_seconds', '0.025')} | {batch} | "
+            f"{histogram(inside, 'corespond_event_loop_lag_seconds', '0.025')} |"
+        )
+    return lines
+
+
 def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
     lines = [
         f"{run.responders:,} responders, {run.connected:,} of {run.consoles:,} consoles connected"
@@ -331,6 +371,7 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
             f"{pct(offers, 0.5):.1f} / {pct(offers, 0.95):.1f} / {pct(offers, 0.99):.1f} | "
             f"{len(offers)} | {missing} | {phase.cpu:.0%} ({phase.loop_cpu:.0%}) |"
         )
+    lines += ["", *inside_the_server(run.phases)]
     lines += [
         "",
         f"Highest rate with POST→offer p99 ≤ {BUDGET_P99_MS:g} ms: {sustained:g} calls/s",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.http_client import LeanClient
 from bench.population import place
@@ -36,6 +37,21 @@ class Process:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def metrics(self) -> dict[str, float]:
+        """The server's Prometheus samples, by name (a histogram's buckets as
+        `name{le}`); empty if it serves none."""
+        try:
+            text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        except httpx.HTTPError:
+            return {}
+        return {
+            sample.name
+            + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if not set(sample.labels) - {"le"}
+        }
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far (user + system): the whole process, and its main thread

@@ -29,8 +29,11 @@ from service.timers import (
     expire_offers_forever,
     keep_house_forever,
     store_acks_forever,
+    watch_loop_lag_forever,
 )
 from service.unit_of_work import UnitOfWork
+
+LOOP_LAG_INTERVAL_S = 0.1  # ten wakes a second: a stall of the loop shows within 0.1 s
 
 
 def _collect_garbage_in_small_steps() -> None:
@@ -70,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             serialize_writes=True,
             loop_engine=loop_engine,
             on_commit=metrics.committed,
+            observe_write=metrics.write_seconds.observe,
+            observe_batch=metrics.batch_committed,
         )
         hub = Hub(
             bus,
@@ -113,6 +118,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(
                 close_lapsed_consoles_forever(state.uow, hub, settings.token_check_interval_s),
                 name="token-check",
+            ),
+            asyncio.create_task(
+                watch_loop_lag_forever(metrics.loop_lag.observe, LOOP_LAG_INTERVAL_S),
+                name="loop-lag",
             ),
         ]
         _collect_garbage_in_small_steps()

@@ -61,11 +61,42 @@ class Metrics:
             "Times the hub read events from the log: out of order, late or lost on the bus.",
             registry=self.registry,
         )
+        self.write_seconds = Histogram(
+            "corespond_write_seconds",
+            "From a write being asked for to its answer: waiting for the write turn, the"
+            " work, the commit (on SQLite, of the batch it ran in).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        self.write_batch_size = Histogram(
+            "corespond_write_batch_size",
+            "Writes committed together in one transaction by the event loop's writer (SQLite).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=self.registry,
+        )
+        self.write_batch_seconds = Histogram(
+            "corespond_write_batch_seconds",
+            "How long a batch held the write turn, from its BEGIN to its COMMIT's end (SQLite).",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "corespond_event_loop_lag_seconds",
+            "How late the event loop ran a timer it had been asked for: every socket and"
+            " request waits that long as well.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            registry=self.registry,
+        )
         self.consoles_dropped = Counter(
             "corespond_consoles_dropped_slow",
             "Consoles closed because they did not keep up.",
             registry=self.registry,
         )
+
+    def batch_committed(self, size: int, seconds: float) -> None:
+        """Count a batch of the loop's writer: how many writes, how long it held the turn."""
+        self.write_batch_size.observe(size)
+        self.write_batch_seconds.observe(seconds)
 
     def committed(self, events: Sequence[EventMessage]) -> None:
         """Count what a transaction of this replica committed."""

@@ -1,6 +1,7 @@
 """Background work driven by deadlines stored in the database."""
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -36,6 +37,15 @@ async def close_lapsed_consoles_forever(uow: UnitOfWork, hub: Hub, interval_s: f
                     await console.close(CLOSE_BAD_TOKEN, "token revoked or expired")
         except Exception:
             log.exception("token_check_failed")
+
+
+async def watch_loop_lag_forever(observe: Callable[[float], None], interval_s: float) -> None:
+    """Ask the loop to wake this task every `interval_s` and observe how late it did:
+    the delay every socket and request saw at that moment, from work that held the loop."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(interval_s)
+        observe(max(0.0, time.perf_counter() - asked - interval_s))
 
 
 async def store_acks_forever(uow: UnitOfWork, hub: Hub, interval_s: float = 1.0) -> None:

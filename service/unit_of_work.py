@@ -203,6 +203,8 @@ class UnitOfWork:
         serialize_writes: bool,
         loop_engine: Engine | None = None,
         on_commit: Callable[[list[EventMessage]], None] | None = None,
+        observe_write: Callable[[float], None] | None = None,
+        observe_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
@@ -212,6 +214,8 @@ class UnitOfWork:
         self._loop_read_engine = loop_engine
         self._bus = bus
         self._on_commit = on_commit
+        self._observe_write = observe_write  # seconds from asking to the answer
+        self._observe_batch = observe_batch  # writes in a batch, seconds it held the turn
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -236,6 +240,14 @@ class UnitOfWork:
         return await self._run_write(lambda tx: fn(tx, *args, **kwargs), actor)
 
     async def _run_write(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
+        started = time.perf_counter()
+        try:
+            return await self._written(work, actor)
+        finally:
+            if self._observe_write is not None:
+                self._observe_write(time.perf_counter() - started)
+
+    async def _written(self, work: Callable[[Tx], T], actor: audit.Actor | None) -> T:
         loop = asyncio.get_running_loop()
         if self._loop_write_engine is None or self._write_lock is None:
             return await to_thread.run_sync(lambda: self._locked_write(work, actor, loop=loop))
@@ -271,6 +283,7 @@ class UnitOfWork:
 
     async def _write_batch(self, batch: list[_Unit]) -> None:
         session = await self._begin_on_loop()
+        began = time.perf_counter()
         commit: asyncio.Future[None] | None = None
         written: list[_Unit] = []
         try:
@@ -291,6 +304,8 @@ class UnitOfWork:
                 commit.add_done_callback(lambda _: self._end_on_loop(session))
             else:
                 self._end_on_loop(session)
+        if written and self._observe_batch is not None:
+            self._observe_batch(len(batch), time.perf_counter() - began)
         for unit in written:
             self._committed(unit.actor, unit.messages, None)
             if not unit.answer.done():

@@ -2,12 +2,15 @@
 
 import os
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import CORESPOND, Server, start_server, stop_server
+from models.vocabulary import Role
+from tests.conftest import CORESPOND, AgencyKit, Server, on_postgres, start_server, stop_server
 from tests.service.consoles import console
 from tests.service.factories import call_body
 
@@ -86,6 +89,43 @@ def test_health_readiness_metrics_and_openapi(server: Server) -> None:
     post_calls = schema["paths"]["/v1/calls"]["post"]
     assert {"201", "401", "403", "409", "422"} <= set(post_calls["responses"])
     assert schema["components"]["schemas"]["CallCreate"]["examples"]
+
+
+def _samples(server: Server) -> dict[str, float]:
+    text = httpx.get(f"{server.url}/metrics").text
+    return {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.labels
+    }
+
+
+def test_metrics_show_the_writes_their_batches_and_the_loops_lag(agency: AgencyKit) -> None:
+    """What an operator reads when calls queue: how long writes wait, how many commit
+    together, how late the event loop runs."""
+    before = _samples(agency.server)
+    dispatcher = {"Authorization": f"Bearer {agency.token(Role.dispatcher)}"}
+    with httpx.Client(base_url=agency.server.url, headers=dispatcher) as client:
+        for _ in range(3):
+            assert client.post("/v1/calls", json=call_body()).status_code == 201
+    time.sleep(0.35)  # a few of the lag watcher's wakes
+    after = _samples(agency.server)
+
+    def grew(name: str) -> float:
+        return after[name] - before.get(name, 0.0)
+
+    assert grew("corespond_write_seconds_count") >= 3  # the three calls
+    assert grew("corespond_write_seconds_sum") > 0
+    assert grew("corespond_event_loop_lag_seconds_count") >= 2
+    if on_postgres():  # a write is a transaction of its own there: no batches
+        assert grew("corespond_write_batch_size_count") == 0
+    else:
+        assert grew("corespond_write_batch_size_sum") >= 3
+        assert (
+            1 <= grew("corespond_write_batch_size_count") <= grew("corespond_write_batch_size_sum")
+        )
+        assert grew("corespond_write_batch_seconds_sum") > 0
 
 
 def test_bad_settings_are_named_and_nothing_starts(tmp_path: Path) -> None:

@@ -195,3 +195,35 @@ def test_a_batch_whose_commit_fails_fails_every_write_in_it_and_writes_nothing(
         assert uow.read_sync(lambda tx: find_agency(tx, slug="innocent")) is None
 
     asyncio.run(scenario())
+
+
+def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
+    """The writer's metrics: one observation a batch (its writes, how long it held the
+    turn) and one a write (asked to answered), failures included."""
+    batches: list[tuple[int, float]] = []
+    writes: list[float] = []
+
+    async def scenario() -> None:
+        engine = make_engine(settings)
+        upgrade(engine)
+        uow = UnitOfWork(
+            engine,
+            MemoryBus(),
+            serialize_writes=True,
+            loop_engine=make_engine(settings, lock_wait_s=0),
+            observe_write=writes.append,
+            observe_batch=lambda size, seconds: batches.append((size, seconds)),
+        )
+        await asyncio.gather(
+            uow.write(_new_agency("one")),
+            uow.write(_new_agency("two", then_fail=True)),
+            uow.write(_new_agency("three")),
+            return_exceptions=True,
+        )
+        await uow.write(_new_agency("alone"))
+        await uow.aclose()
+
+    asyncio.run(scenario())
+    assert [size for size, _ in batches] == [3, 1]
+    assert all(seconds > 0 for _, seconds in batches)
+    assert len(writes) == 4 and all(w > 0 for w in writes)
