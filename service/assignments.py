@@ -1,10 +1,8 @@
 """Assignments: answers to offers, progress on scene, and what each frees up."""
 
 import uuid
-from typing import Any, cast
 
-from sqlalchemy import bindparam, inspect, select
-from sqlalchemy.orm import configure_mappers
+from sqlalchemy import bindparam, select
 from sqlmodel import SQLModel, col
 
 from models.agency import Principal
@@ -16,7 +14,7 @@ from service.call_status import active_assignment_ids, update_call_status
 from service.calls import close_call
 from service.dispatching import DispatchConfig, needs_of, offer_role
 from service.errors import Conflict, Invalid, NotFound
-from service.prepared import Prepared
+from service.prepared import Prepared, transient
 from service.transitions import move
 from service.unit_of_work import Tx
 from service.waiting import replan_waiting
@@ -35,26 +33,12 @@ def get_assignment(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) ->
     report reads one): the object is the session's only if it loaded it already.
     """
     row = tx.run(_ASSIGNMENT, {"id": assignment_id}).first()
-    assignment = None if row is None else _as_assignment(row._asdict())
+    assignment = None if row is None else transient(Assignment, row._asdict())
     visible = assignment is not None and assignment.agency_id == principal.agency_id
     if visible and assignment is not None and principal.role == Role.responder:
         visible = assignment.responder_id == principal.responder_id
     if assignment is None or not visible:
         raise NotFound(f"no assignment {assignment_id} in this agency")
-    return assignment
-
-
-_MAPPER = inspect(Assignment)
-
-
-def _as_assignment(values: dict[str, Any]) -> Assignment:
-    """A transient Assignment from a whole row, made as the ORM makes what it loads
-    (its attributes set directly): SQLModel's constructor, which assigns each field
-    through the instrumentation, cost more than the SELECT."""
-    if not _MAPPER.configured:  # (the constructor would have configured the mappers)
-        configure_mappers()
-    assignment = cast(Assignment, _MAPPER.class_manager.new_instance())
-    assignment.__dict__.update(values)
     return assignment
 
 

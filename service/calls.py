@@ -33,7 +33,7 @@ from service.call_status import active_assignments, missing_of, update_call_stat
 from service.disclosure import redact_reason, withholds_category
 from service.dispatching import DispatchConfig, call_summary, offer_role
 from service.errors import Conflict, NotFound
-from service.prepared import Prepared, inserting
+from service.prepared import Prepared, inserting, transient
 from service.transitions import move
 from service.unit_of_work import Tx
 from service.waiting import replan_waiting
@@ -55,33 +55,36 @@ def create_call(
         ),
         config.rules,
     )
-    call = Call(
-        agency_id=principal.agency_id,
-        external_id=body.external_id,
-        lat=body.location.lat,
-        lon=body.location.lon,
-        address=body.location.address,
-        category=body.category,
-        weapon=body.risk.weapon,
-        violence=body.risk.violence,
-        medical=body.risk.medical,
-        priority=body.priority,
-        narrative=body.narrative,
-        language=body.language,
-        status=CallStatus.pending,
-        plan_mode=plan.mode,
-        plan_reason=plan.reason,
-        plan_ems=plan.ems,
-        plan_roles=[
-            {
-                "role": n.role,
-                "kind": n.kind.value,
-                "cit_required": n.cit_required,
-                "preferred_skills": sorted(n.preferred_skills),
-            }
-            for n in plan.roles
-        ],
-        received_at=body.received_at or tx.now,
+    call = transient(
+        Call,
+        {
+            "agency_id": principal.agency_id,
+            "external_id": body.external_id,
+            "lat": body.location.lat,
+            "lon": body.location.lon,
+            "address": body.location.address,
+            "category": body.category,
+            "weapon": body.risk.weapon,
+            "violence": body.risk.violence,
+            "medical": body.risk.medical,
+            "priority": body.priority,
+            "narrative": body.narrative,
+            "language": body.language,
+            "status": CallStatus.pending,
+            "plan_mode": plan.mode,
+            "plan_reason": plan.reason,
+            "plan_ems": plan.ems,
+            "plan_roles": [
+                {
+                    "role": n.role,
+                    "kind": n.kind.value,
+                    "cit_required": n.cit_required,
+                    "preferred_skills": sorted(n.preferred_skills),
+                }
+                for n in plan.roles
+            ],
+            "received_at": body.received_at or tx.now,
+        },
     )
     try:
         tx.run(_INSERT_CALL, _call_values(call))  # prepared: not through the session

@@ -21,7 +21,7 @@ from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
-from service.prepared import Prepared, inserting
+from service.prepared import Prepared, inserting, transient
 from service.unit_of_work import Tx
 
 # A reservation can lose a race to another replica; try the next best this often.
@@ -192,16 +192,19 @@ def make_offer(
     assert isinstance(responder_id, uuid.UUID)
     if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
         return None
-    assignment = Assignment(
-        agency_id=call.agency_id,
-        call_id=call.id,
-        responder_id=responder_id,
-        role=role,
-        state=AssignmentState.offered,
-        eta_s=round(choice.eta_s, 1),
-        distance_m=round(choice.distance_m, 1),
-        offered_at=tx.now,
-        offer_expires_at=tx.now + timedelta(seconds=offer_timeout_s),
+    assignment = transient(
+        Assignment,
+        {
+            "agency_id": call.agency_id,
+            "call_id": call.id,
+            "responder_id": responder_id,
+            "role": role,
+            "state": AssignmentState.offered,
+            "eta_s": round(choice.eta_s, 1),
+            "distance_m": round(choice.distance_m, 1),
+            "offered_at": tx.now,
+            "offer_expires_at": tx.now + timedelta(seconds=offer_timeout_s),
+        },
     )
     tx.run(_INSERT_ASSIGNMENT, _assignment_values(assignment))  # prepared: not through the session
     tx.record(

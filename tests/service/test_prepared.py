@@ -12,12 +12,13 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, sele
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
+from models.call import Call
 from models.event import Event
-from models.vocabulary import CallStatus
+from models.vocabulary import CallStatus, Category
 from service.agencies import create_agency
 from service.database import make_engine
 from service.migrate import upgrade
-from service.prepared import Prepared
+from service.prepared import Prepared, inserting, transient
 from service.settings import Settings
 from service.unit_of_work import Tx, UnitOfWork
 from tests.conftest import database_url
@@ -153,3 +154,44 @@ def test_a_prepared_statement_sees_what_the_session_holds_and_the_session_sees_w
     assert uow.write_sync(both_ways) == ("call.created", "call.closed", "call.closed")
     kept = uow.read_sync(lambda tx: tx.session.get(Event, 1).type)  # type: ignore[union-attr]
     assert kept == "call.closed"  # the session did not write its stale copy back
+
+
+_CALL_FIELDS: dict[str, Any] = {
+    "lat": 40.12,
+    "lon": -75.34,
+    "category": Category.welfare_check,
+    "priority": 2,
+    "status": CallStatus.pending,
+    "plan_mode": "clinician_only",
+    "plan_reason": "no weapon, no violence",
+    "plan_roles": [{"role": "clinician", "kind": "clinician"}],
+    "received_at": datetime(2026, 12, 1, 6, 5, tzinfo=UTC),
+}
+
+
+def test_a_transient_object_is_what_the_constructor_makes_and_reads_back_the_same(
+    uow: UnitOfWork,
+) -> None:
+    agency_id = _agency(uow)
+    made = transient(Call, {**_CALL_FIELDS, "agency_id": agency_id})
+    built = Call(**_CALL_FIELDS, agency_id=agency_id)
+    # Every default, each object its own id and creation time.
+    assert made.model_dump(exclude={"id", "created_at"}) == built.model_dump(
+        exclude={"id", "created_at"}
+    )
+    assert made.id != built.id != transient(Call, {**_CALL_FIELDS, "agency_id": agency_id}).id
+    assert made.created_at.tzinfo is not None and made.closed_at is None and not made.weapon
+    assert made.plan_roles is _CALL_FIELDS["plan_roles"]  # given values are held as given
+
+    insert_call, values_of = inserting(Call)
+    uow.write_sync(lambda tx: tx.run(insert_call, values_of(made)))
+    stored = uow.read_sync(lambda tx: tx.session.get(Call, made.id))
+    assert stored is not None  # (read back, the enums are their strings)
+    assert stored.model_dump(warnings=False) == made.model_dump()
+
+
+def test_a_transient_object_names_what_is_missing_or_unknown() -> None:
+    with pytest.raises(TypeError, match=r"^Call needs agency_id, priority$"):
+        transient(Call, {k: v for k, v in _CALL_FIELDS.items() if k != "priority"})
+    with pytest.raises(TypeError, match=r"^Call has no colour$"):
+        transient(Call, {**_CALL_FIELDS, "agency_id": uuid.uuid4(), "colour": "red"})
