@@ -162,6 +162,7 @@ class _Unit:
     answer: asyncio.Future[Any]
     result: Any = None
     messages: list[EventMessage] = field(default_factory=list)
+    committing: bool = False  # its batch's commit has begun: the commit answers it
 
 
 def _work(
@@ -189,7 +190,9 @@ class UnitOfWork:
     in a savepoint of its own (one that fails is undone alone and answers its caller
     with its error), and the batch commits once, in a worker thread, so the event
     loop serves sockets while the disk syncs; then each write's events are
-    published, in order, and each caller answered. A batch that finds the file
+    published, in order, and each caller answered (also when the writer is cancelled
+    while the thread commits; cancelled before, it rolls the batch back and cancels
+    its callers' writes: none is left waiting). A batch that finds the file
     locked by another process (a `corespond` command) waits for it without stopping
     the loop. On PostgreSQL, where a write waits for the database and for other
     replicas' turns, every write runs in a thread, a transaction each.
@@ -278,13 +281,17 @@ class UnitOfWork:
                     for unit in batch:
                         if not unit.answer.done():
                             unit.answer.set_exception(exc)
+                except BaseException:  # cancelled: all but what a thread commits is undone
+                    for unit in batch:
+                        if not unit.committing:
+                            unit.answer.cancel()
+                    raise
             if self._closing:
                 return
 
     async def _write_batch(self, batch: list[_Unit]) -> None:
         session = await self._begin_on_loop()
         began = time.perf_counter()
-        commit: asyncio.Future[None] | None = None
         written: list[_Unit] = []
         try:
             for unit in batch:
@@ -293,19 +300,40 @@ class UnitOfWork:
                 await asyncio.sleep(0)
                 if self._run_unit(session, unit, len(batch) == 1):
                     written.append(unit)
-            if written:
-                # The commit's fsync is most of a small write: in a thread, with the GIL
-                # let go, while the loop serves; the batch still holds the write turn.
-                commit = asyncio.get_running_loop().run_in_executor(None, session.commit)
-                await asyncio.shield(commit)
-        finally:
-            if commit is not None and not commit.done():
-                # Cancelled: the thread commits on, and the session ends after it.
-                commit.add_done_callback(lambda _: self._end_on_loop(session))
-            else:
-                self._end_on_loop(session)
-        if written and self._observe_batch is not None:
-            self._observe_batch(len(batch), time.perf_counter() - began)
+        except BaseException:  # cancelled (the loop going away): nothing was written
+            self._end_on_loop(session)
+            raise
+        if not written:
+            self._end_on_loop(session)
+            return
+        # The commit's fsync is most of a small write: in a thread, with the GIL let go,
+        # while the loop serves; the batch still holds the write turn. What follows the
+        # commit runs when it ends, even if this writer is cancelled meanwhile: the
+        # thread commits on, and its callers are still told how it went.
+        for unit in written:
+            unit.committing = True
+        commit = asyncio.get_running_loop().run_in_executor(None, session.commit)
+        commit.add_done_callback(lambda _: self._batch_committed(session, written, commit, began))
+        await asyncio.shield(commit)
+
+    def _batch_committed(
+        self, session: Session, written: list[_Unit], commit: asyncio.Future[None], began: float
+    ) -> None:
+        """After a batch's commit: the session ends and the turn is given back; then,
+        if it committed, each write's events are published, in order, and each caller
+        answered; if not, each caller gets the commit's error."""
+        self._end_on_loop(session)
+        if commit.cancelled():
+            for unit in written:
+                unit.answer.cancel()
+            return
+        if (failure := commit.exception()) is not None:
+            for unit in written:
+                if not unit.answer.done():
+                    unit.answer.set_exception(failure)
+            return
+        if self._observe_batch is not None:
+            self._observe_batch(len(written), time.perf_counter() - began)
         for unit in written:
             self._committed(unit.actor, unit.messages, None)
             if not unit.answer.done():

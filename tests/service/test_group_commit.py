@@ -5,6 +5,7 @@ write is undone alone and answers with its own error, the others commit and publ
 their events in order, and a caller that goes away does not take its write with it."""
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from models.agency import Agency, ApiToken
@@ -198,8 +200,8 @@ def test_a_batch_whose_commit_fails_fails_every_write_in_it_and_writes_nothing(
 
 
 def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
-    """The writer's metrics: one observation a batch (its writes, how long it held the
-    turn) and one a write (asked to answered), failures included."""
+    """The writer's metrics: one observation a batch (the writes it committed, how long
+    it held the turn) and one a write (asked to answered), failures included."""
     batches: list[tuple[int, float]] = []
     writes: list[float] = []
 
@@ -224,6 +226,78 @@ def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
         await uow.aclose()
 
     asyncio.run(scenario())
-    assert [size for size, _ in batches] == [3, 1]
+    assert [size for size, _ in batches] == [2, 1]  # what each committed: not the failed one
     assert all(seconds > 0 for _, seconds in batches)
     assert len(writes) == 4 and all(w > 0 for w in writes)
+
+
+def test_a_writer_stopped_while_its_batch_commits_still_answers_and_frees_the_turn(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled while its batch commits in a worker thread (the loop going away), the
+    writer leaves the commit to finish: after it, and not before, its callers are
+    answered, its events published and the write turn given back; the next write
+    goes through."""
+    committing, go_on = threading.Event(), threading.Event()
+    commit = Session.commit
+
+    def slow_commit(session: Session) -> None:
+        committing.set()
+        go_on.wait(timeout=5)
+        commit(session)
+
+    async def scenario() -> None:
+        bus = MemoryBus()
+        wakes = bus.subscribe()
+        uow = _loop_uow(settings, bus)
+        monkeypatch.setattr(Session, "commit", slow_commit)
+        caller = asyncio.ensure_future(uow.write(_new_agency("late")))
+        assert await asyncio.to_thread(committing.wait, 5)
+        writer = uow._writer
+        assert writer is not None
+        writer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writer
+        assert not caller.done()  # the commit's outcome is not known yet
+        go_on.set()
+        late = await asyncio.wait_for(caller, timeout=5)
+        assert await _published(wakes, 1) == ["late"]
+        monkeypatch.setattr(Session, "commit", commit)
+        await asyncio.wait_for(uow.write(_new_agency("next")), timeout=5)
+        await uow.aclose()
+        assert uow.read_sync(lambda tx: find_agency(tx, slug="late")).id == late  # type: ignore[union-attr]
+
+    asyncio.run(scenario())
+
+
+def test_a_writer_stopped_before_its_batch_commits_writes_none_of_it_and_says_so(
+    settings: Settings,
+) -> None:
+    """Cancelled between two writes of a batch, the writer rolls the batch back, its
+    callers' writes are cancelled (not left waiting), and the turn is given back."""
+
+    async def scenario() -> None:
+        uow = _loop_uow(settings, MemoryBus())
+
+        def first(tx: Tx) -> uuid.UUID:
+            assert uow._writer is not None
+            asyncio.get_running_loop().call_soon(uow._writer.cancel)  # before the second
+            return create_agency(tx, slug="first").id
+
+        answers = await asyncio.wait_for(
+            asyncio.gather(
+                uow.write(first), uow.write(_new_agency("second")), return_exceptions=True
+            ),
+            timeout=5,
+        )
+        assert [type(a) for a in answers] == [asyncio.CancelledError, asyncio.CancelledError]
+        await asyncio.wait_for(uow.write(_new_agency("third")), timeout=5)
+        await uow.aclose()
+
+        def agencies(tx: Tx) -> list[Agency | None]:
+            return [find_agency(tx, slug=slug) for slug in ("first", "second", "third")]
+
+        found = uow.read_sync(agencies)
+        assert found[:2] == [None, None] and found[2] is not None
+
+    asyncio.run(scenario())
