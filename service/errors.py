@@ -48,6 +48,10 @@ class Invalid(CoRespondError):
     status = 422
 
 
+class Unavailable(CoRespondError):
+    status = 503
+
+
 def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
     """Pydantic's errors as one line: 'location.lat: Input should be …; priority: …'."""
     parts = []

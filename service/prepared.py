@@ -125,7 +125,8 @@ def transient(model: type[M], values: Mapping[str, Any]) -> M:
     instrumentation, ~100 µs an object, more than the INSERT that writes it; an
     object here is written by a prepared statement, or was read by one, never
     through the session (nothing is validated, as with the constructor of a table
-    model)."""
+    model). Unlike the constructor's, its `model_fields_set` is empty and the ORM
+    sees no change to flush: neither matters to an object the session never holds."""
     optional, required, known = _fields(model)
     if missing := required - values.keys():
         raise TypeError(f"{model.__name__} needs {', '.join(sorted(missing))}")

@@ -28,6 +28,7 @@ from models.event import Event, EventCounter, EventMessage
 from service import audit
 from service.bus import Bus
 from service.database import LOCK_WAIT_S, is_locked_elsewhere, take_turns
+from service.errors import Unavailable
 from service.prepared import Prepared, Rows
 
 log = structlog.get_logger(__name__)
@@ -153,6 +154,13 @@ _TAKE_SEQS = Prepared(
 )
 
 
+def _fail(units: Sequence["_Unit"], error: BaseException) -> None:
+    """Answer with `error` each caller not answered yet."""
+    for unit in units:
+        if not unit.answer.done():
+            unit.answer.set_exception(error)
+
+
 @dataclass(eq=False, slots=True)
 class _Unit:
     """One write waiting for the loop's writer: its work, its actor, its answer."""
@@ -270,24 +278,27 @@ class UnitOfWork:
             await self._writer
 
     async def _write_batches(self) -> None:
-        while True:
-            await self._more.wait()
-            self._more.clear()
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    await self._write_batch(batch)
-                except Exception as exc:  # the transaction failed whole: so did each write
-                    for unit in batch:
-                        if not unit.answer.done():
-                            unit.answer.set_exception(exc)
-                except BaseException:  # cancelled: all but what a thread commits is undone
-                    for unit in batch:
-                        if not unit.committing:
-                            unit.answer.cancel()
-                    raise
-            if self._closing:
-                return
+        batch: list[_Unit] = []
+        try:
+            while True:
+                await self._more.wait()
+                self._more.clear()
+                while self._pending:
+                    batch, self._pending = self._pending, []
+                    try:
+                        await self._write_batch(batch)
+                    except Exception as exc:  # the transaction failed whole: so did each write
+                        _fail(batch, exc)
+                    batch = []
+                if self._closing:
+                    return
+        except BaseException:  # cancelled (the loop going away)
+            # A batch whose commit a thread runs is answered by it; none of the rest
+            # was written, and no writer is left to write it.
+            unwritten = [unit for unit in batch if not unit.committing] + self._pending
+            self._pending = []
+            _fail(unwritten, Unavailable("the server is stopping: not written; send it again"))
+            raise
 
     async def _write_batch(self, batch: list[_Unit]) -> None:
         session = await self._begin_on_loop()
@@ -300,42 +311,41 @@ class UnitOfWork:
                 await asyncio.sleep(0)
                 if self._run_unit(session, unit, len(batch) == 1):
                     written.append(unit)
-        except BaseException:  # cancelled (the loop going away): nothing was written
+            # The commit's fsync is most of a small write: in a thread, with the GIL
+            # let go, while the loop serves; the batch still holds the write turn.
+            loop = asyncio.get_running_loop()
+            commit = loop.run_in_executor(None, session.commit) if written else None
+        except BaseException:  # cancelled, or no thread to commit in: nothing written
             self._end_on_loop(session)
             raise
-        if not written:
+        if commit is None:
             self._end_on_loop(session)
             return
-        # The commit's fsync is most of a small write: in a thread, with the GIL let go,
-        # while the loop serves; the batch still holds the write turn. What follows the
-        # commit runs when it ends, even if this writer is cancelled meanwhile: the
-        # thread commits on, and its callers are still told how it went.
+        # What follows the commit runs when it ends, even if this writer is cancelled
+        # meanwhile: the thread commits on, and its callers are still told how it went.
         for unit in written:
             unit.committing = True
-        commit = asyncio.get_running_loop().run_in_executor(None, session.commit)
         commit.add_done_callback(lambda _: self._batch_committed(session, written, commit, began))
         await asyncio.shield(commit)
 
     def _batch_committed(
         self, session: Session, written: list[_Unit], commit: asyncio.Future[None], began: float
     ) -> None:
-        """After a batch's commit: the session ends and the turn is given back; then,
-        if it committed, each write's events are published, in order, and each caller
-        answered; if not, each caller gets the commit's error."""
+        """After a batch's commit (never cancelled: shielded): the session ends and the
+        turn is given back; then, if it committed, each write's events are published,
+        in order, and each caller answered; if not, each caller gets the commit's
+        error."""
         self._end_on_loop(session)
-        if commit.cancelled():
-            for unit in written:
-                unit.answer.cancel()
-            return
         if (failure := commit.exception()) is not None:
-            for unit in written:
-                if not unit.answer.done():
-                    unit.answer.set_exception(failure)
+            _fail(written, failure)
             return
         if self._observe_batch is not None:
             self._observe_batch(len(written), time.perf_counter() - began)
         for unit in written:
-            self._committed(unit.actor, unit.messages, None)
+            try:
+                self._committed(unit.actor, unit.messages, None)
+            except Exception:  # written all the same: the hub finds its events in the log
+                log.exception("publish_failed", events=len(unit.messages))
             if not unit.answer.done():
                 unit.answer.set_result(unit.result)
 
@@ -380,10 +390,12 @@ class UnitOfWork:
 
     def _end_on_loop(self, session: Session) -> None:
         """Close a loop write's session (rolling back what it did not commit) and give
-        up the write turn."""
+        up the write turn, whatever the closing says."""
         assert self._write_lock is not None
-        session.close()
-        self._write_lock.release()
+        try:
+            session.close()
+        finally:
+            self._write_lock.release()
 
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -137,6 +138,16 @@ class Server:
     uow: UnitOfWork
     process: subprocess.Popen[bytes]
     log: Path
+
+    def metrics(self) -> dict[str, float]:
+        """The server's unlabelled samples from /metrics, by name."""
+        text = httpx.get(f"{self.url}/metrics", timeout=10).text
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if not sample.labels
+        }
 
 
 def start_server(

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlmodel import col
 from websockets.exceptions import ConnectionClosed
@@ -99,7 +98,7 @@ def test_a_call_posted_to_one_replica_reaches_the_clinician_on_the_other(pair: P
         with on_b.client(Role.dispatcher) as desk_on_b:
             assert desk_on_b.get(f"/v1/assignments/{assignment_id}").json()["state"] == "accepted"
 
-    on_a_metrics, on_b_metrics = _metrics(pair.a), _metrics(pair.b)
+    on_a_metrics, on_b_metrics = pair.a.metrics(), pair.b.metrics()
     assert on_a_metrics["corespond_offers_total"] >= 1  # the offer was made on A
     assert on_a_metrics["corespond_dispatch_decision_seconds_count"] >= 1
     assert on_a_metrics["corespond_bus_lag_seconds_count"] >= 1  # B's accept, heard on A
@@ -260,17 +259,6 @@ def test_with_redis_as_the_counter_one_rate_limit_holds_across_replicas(
     finally:
         stop_server(both.a)
         stop_server(both.b)
-
-
-def _metrics(server: Server) -> dict[str, float]:
-    """The replica's unlabelled samples from /metrics, by name."""
-    text = httpx.get(f"{server.url}/metrics").text
-    return {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if not sample.labels
-    }
 
 
 def _read_until_closed(board: TestConsole, into: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ their events in order, and a caller that goes away does not take its write with 
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from models.agency import Agency, ApiToken
+from models.event import EventMessage
 from models.vocabulary import Role
 from service.agencies import create_agency, find_agency
 from service.bus import Wake
 from service.bus.memory import MemoryBus
 from service.database import make_engine
-from service.errors import Invalid
+from service.errors import Invalid, Unavailable
 from service.migrate import upgrade
 from service.prepared import Prepared
 from service.settings import Settings
@@ -231,13 +232,24 @@ def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
     assert len(writes) == 4 and all(w > 0 for w in writes)
 
 
+class _CountingBus(MemoryBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches = 0
+
+    def publish(self, events: Sequence[EventMessage]) -> None:
+        self.batches += 1
+        super().publish(events)
+
+
 def test_a_writer_stopped_while_its_batch_commits_still_answers_and_frees_the_turn(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cancelled while its batch commits in a worker thread (the loop going away), the
     writer leaves the commit to finish: after it, and not before, its callers are
-    answered, its events published and the write turn given back; the next write
-    goes through."""
+    answered, its events published and the write turn given back. A write queued
+    behind that batch is refused at once (no writer is left to make it); the next
+    write asked for goes through."""
     committing, go_on = threading.Event(), threading.Event()
     commit = Session.commit
 
@@ -247,25 +259,35 @@ def test_a_writer_stopped_while_its_batch_commits_still_answers_and_frees_the_tu
         commit(session)
 
     async def scenario() -> None:
-        bus = MemoryBus()
+        bus = _CountingBus()
         wakes = bus.subscribe()
         uow = _loop_uow(settings, bus)
         monkeypatch.setattr(Session, "commit", slow_commit)
         caller = asyncio.ensure_future(uow.write(_new_agency("late")))
         assert await asyncio.to_thread(committing.wait, 5)
+        queued = asyncio.ensure_future(uow.write(_new_agency("queued")))
+        await asyncio.sleep(0)  # queued behind the committing batch
         writer = uow._writer
         assert writer is not None
         writer.cancel()
         with pytest.raises(asyncio.CancelledError):
             await writer
-        assert not caller.done()  # the commit's outcome is not known yet
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(queued, timeout=1)
+        assert not caller.done() and bus.batches == 0  # the commit's outcome is not known yet
         go_on.set()
         late = await asyncio.wait_for(caller, timeout=5)
         assert await _published(wakes, 1) == ["late"]
         monkeypatch.setattr(Session, "commit", commit)
         await asyncio.wait_for(uow.write(_new_agency("next")), timeout=5)
         await uow.aclose()
-        assert uow.read_sync(lambda tx: find_agency(tx, slug="late")).id == late  # type: ignore[union-attr]
+
+        def agencies(tx: Tx) -> list[Agency | None]:
+            return [find_agency(tx, slug=slug) for slug in ("late", "queued", "next")]
+
+        found = uow.read_sync(agencies)
+        assert found[0] is not None and found[0].id == late
+        assert found[1] is None and found[2] is not None
 
     asyncio.run(scenario())
 
@@ -274,7 +296,8 @@ def test_a_writer_stopped_before_its_batch_commits_writes_none_of_it_and_says_so
     settings: Settings,
 ) -> None:
     """Cancelled between two writes of a batch, the writer rolls the batch back, its
-    callers' writes are cancelled (not left waiting), and the turn is given back."""
+    callers are told their writes were not made (not left waiting), and the turn is
+    given back."""
 
     async def scenario() -> None:
         uow = _loop_uow(settings, MemoryBus())
@@ -290,7 +313,7 @@ def test_a_writer_stopped_before_its_batch_commits_writes_none_of_it_and_says_so
             ),
             timeout=5,
         )
-        assert [type(a) for a in answers] == [asyncio.CancelledError, asyncio.CancelledError]
+        assert [type(a) for a in answers] == [Unavailable, Unavailable]
         await asyncio.wait_for(uow.write(_new_agency("third")), timeout=5)
         await uow.aclose()
 

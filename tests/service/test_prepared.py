@@ -18,7 +18,7 @@ from models.vocabulary import CallStatus, Category
 from service.agencies import create_agency
 from service.database import make_engine
 from service.migrate import upgrade
-from service.prepared import Prepared, inserting, transient
+from service.prepared import Prepared, _fields, inserting, transient
 from service.settings import Settings
 from service.unit_of_work import Tx, UnitOfWork
 from tests.conftest import database_url
@@ -195,3 +195,18 @@ def test_a_transient_object_names_what_is_missing_or_unknown() -> None:
         transient(Call, {k: v for k, v in _CALL_FIELDS.items() if k != "priority"})
     with pytest.raises(TypeError, match=r"^Call has no colour$"):
         transient(Call, {**_CALL_FIELDS, "agency_id": uuid.uuid4(), "colour": "red"})
+
+
+class _Tagged(SQLModel):  # (not a table: only its fields are read)
+    tags: list[str] = []
+    note: str | None = None
+
+
+def test_a_changeable_default_is_made_afresh_for_each_object() -> None:
+    optional, required, _ = _fields(_Tagged)
+    makers = {name: (default, make) for name, default, make in optional}
+    assert required == frozenset() and makers["note"] == (None, None)  # shared: constant
+    make = makers["tags"][1]
+    assert make is not None
+    first, second = make(), make()
+    assert first == second == [] and first is not second
