@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -242,20 +242,23 @@ class _CountingBus(MemoryBus):
         super().publish(events)
 
 
+@pytest.mark.parametrize("commits", [True, False], ids=["commit succeeds", "commit fails"])
 def test_a_writer_stopped_while_its_batch_commits_still_answers_and_frees_the_turn(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, commits: bool
 ) -> None:
     """Cancelled while its batch commits in a worker thread (the loop going away), the
     writer leaves the commit to finish: after it, and not before, its callers are
-    answered, its events published and the write turn given back. A write queued
-    behind that batch is refused at once (no writer is left to make it); the next
-    write asked for goes through."""
+    answered (with the commit's error if it failed), its events published (if it
+    did not) and the write turn given back. A write queued behind that batch is
+    refused at once (no writer is left to make it); the next write goes through."""
     committing, go_on = threading.Event(), threading.Event()
     commit = Session.commit
 
     def slow_commit(session: Session) -> None:
         committing.set()
         go_on.wait(timeout=5)
+        if not commits:
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
         commit(session)
 
     async def scenario() -> None:
@@ -276,17 +279,22 @@ def test_a_writer_stopped_while_its_batch_commits_still_answers_and_frees_the_tu
             await asyncio.wait_for(queued, timeout=1)
         assert not caller.done() and bus.batches == 0  # the commit's outcome is not known yet
         go_on.set()
-        late = await asyncio.wait_for(caller, timeout=5)
-        assert await _published(wakes, 1) == ["late"]
+        if commits:
+            late = await asyncio.wait_for(caller, timeout=5)
+            assert await _published(wakes, 1) == ["late"]
+        else:
+            with pytest.raises(OperationalError, match="disk I/O error"):
+                await asyncio.wait_for(caller, timeout=5)
         monkeypatch.setattr(Session, "commit", commit)
         await asyncio.wait_for(uow.write(_new_agency("next")), timeout=5)
         await uow.aclose()
+        assert bus.batches == (2 if commits else 1)  # ("next" published too)
 
         def agencies(tx: Tx) -> list[Agency | None]:
             return [find_agency(tx, slug=slug) for slug in ("late", "queued", "next")]
 
         found = uow.read_sync(agencies)
-        assert found[0] is not None and found[0].id == late
+        assert (found[0] is not None and found[0].id == late) if commits else found[0] is None
         assert found[1] is None and found[2] is not None
 
     asyncio.run(scenario())
