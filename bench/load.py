@@ -48,6 +48,7 @@ class Phase:
     cpu: float  # the call-taking server's CPU over the phase, in cores
     loop_cpu: float  # of it, its main thread's (the event loop's)
     inside: dict[str, float] = field(default_factory=dict)  # its /metrics over the phase
+    wall: float = 0.0  # the phase's seconds
 
 
 @dataclass
@@ -191,7 +192,13 @@ def run_load(
                 inside = {k: v - inside_before.get(k, 0.0) for k, v in inside.items()}
                 run.phases.append(
                     Phase(
-                        name, phase_rate, posted, (cpu - cpu0) / wall, (loop - loop0) / wall, inside
+                        name,
+                        phase_rate,
+                        posted,
+                        (cpu - cpu0) / wall,
+                        (loop - loop0) / wall,
+                        inside,
+                        wall,
                     )
                 )
                 time.sleep(6)  # responders clear their calls and come free again
@@ -330,9 +337,9 @@ def inside_the_server(phases: list[Phase]) -> list[str]:
     lines = [
         "Inside the server (its /metrics over each phase): count · mean · share over 25 ms",
         "",
-        "| phase | writes, asked → answered | batches: writes a batch · mean ms held "
-        "| event loop's lag (10 wakes/s) |",
-        "| --- | --- | --- | --- |",
+        "| phase | writes, asked → answered | writes' own work: mean · share of the phase "
+        "| batches: writes a batch · mean ms held | event loop's lag (10 wakes/s) |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for phase in phases:
         inside = phase.inside
@@ -342,9 +349,13 @@ def inside_the_server(phases: list[Phase]) -> list[str]:
             size = inside["corespond_write_batch_size_sum"] / batches
             held = inside["corespond_write_batch_seconds_sum"] / batches * 1000
             batch = f"{batches:,.0f} · {size:.1f} · {held:.1f} ms"
+        work = "-"
+        if count := inside.get("corespond_write_work_seconds_count", 0.0):
+            spent = inside["corespond_write_work_seconds_sum"]
+            work = f"{spent / count * 1000:.2f} ms · {spent / phase.wall:.0%}"
         lines.append(
-            f"| {phase.name} | {histogram(inside, 'corespond_write_seconds', '0.025')} | {batch} | "
-            f"{histogram(inside, 'corespond_event_loop_lag_seconds', '0.025')} |"
+            f"| {phase.name} | {histogram(inside, 'corespond_write_seconds', '0.025')} | {work} | "
+            f"{batch} | {histogram(inside, 'corespond_event_loop_lag_seconds', '0.025')} |"
         )
     return lines
 

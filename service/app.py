@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             on_commit=metrics.committed,
             observe_write=metrics.write_seconds.observe,
             observe_batch=metrics.batch_committed,
+            observe_work=metrics.write_work_seconds.observe,
         )
         hub = Hub(
             bus,

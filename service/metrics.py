@@ -68,6 +68,13 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
             registry=self.registry,
         )
+        self.write_work_seconds = Histogram(
+            "corespond_write_work_seconds",
+            "A write's own work, before its commit: its statements and decisions, not"
+            " waiting for its turn, the loop's other work, or the commit.",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=self.registry,
+        )
         self.write_batch_size = Histogram(
             "corespond_write_batch_size",
             "Writes committed together in one transaction by the event loop's writer (SQLite).",

@@ -173,17 +173,6 @@ class _Unit:
     committing: bool = False  # its batch's commit has begun: the commit answers it
 
 
-def _work(
-    tx: Tx, work: Callable[[Tx], T], actor: audit.Actor | None
-) -> tuple[T, list[EventMessage]]:
-    """A write's work, with its actor's audit record, and its events numbered and
-    written: all a write does before its commit."""
-    result = work(tx)
-    if actor is not None:
-        audit.record(tx, actor=actor, outcome="success", target=actor.target or tx.first_target())
-    return result, tx.seal()
-
-
 class UnitOfWork:
     """Runs service functions, each in its own transaction: reads in worker threads
     (but `read_briefly`), writes on the event loop or in worker threads.
@@ -216,6 +205,7 @@ class UnitOfWork:
         on_commit: Callable[[list[EventMessage]], None] | None = None,
         observe_write: Callable[[float], None] | None = None,
         observe_batch: Callable[[int, float], None] | None = None,
+        observe_work: Callable[[float], None] | None = None,
     ) -> None:
         self._read_engine = engine
         self._write_engine = engine.execution_options(begin="IMMEDIATE")
@@ -227,6 +217,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._observe_write = observe_write  # seconds from asking to the answer
         self._observe_batch = observe_batch  # writes in a batch, seconds it held the turn
+        self._observe_work = observe_work  # seconds of a write's own work, before its commit
         # SQLite runs one writer at a time anyway; taking turns here as well keeps
         # commit order and publish order the same, so consoles see seqs in order.
         self._write_lock: threading.Lock | None = threading.Lock() if serialize_writes else None
@@ -349,12 +340,28 @@ class UnitOfWork:
             if not unit.answer.done():
                 unit.answer.set_result(unit.result)
 
+    def _work(
+        self, tx: Tx, work: Callable[[Tx], T], actor: audit.Actor | None
+    ) -> tuple[T, list[EventMessage]]:
+        """A write's work, with its actor's audit record, and its events numbered and
+        written: all a write does before its commit (timed, failed or not)."""
+        started = time.perf_counter()
+        try:
+            result = work(tx)
+            if actor is not None:
+                target = actor.target or tx.first_target()
+                audit.record(tx, actor=actor, outcome="success", target=target)
+            return result, tx.seal()
+        finally:
+            if self._observe_work is not None:
+                self._observe_work(time.perf_counter() - started)
+
     def _run_unit(self, session: Session, unit: _Unit, alone: bool) -> bool:
         """Run one write of a batch (in a savepoint unless it is alone); False, with its
         caller answered by the error, if it failed and was undone."""
         savepoint = None if alone else session.begin_nested()
         try:
-            unit.result, unit.messages = _work(Tx(session), unit.work, unit.actor)
+            unit.result, unit.messages = self._work(Tx(session), unit.work, unit.actor)
             if savepoint is not None:
                 savepoint.commit()
         except Exception as exc:
@@ -461,7 +468,7 @@ class UnitOfWork:
     ) -> T:
         with Session(self._write_engine, expire_on_commit=False) as session:
             take_turns(session.connection(), WRITE_LOCK_KEY)
-            result, messages = _work(Tx(session), work, actor)
+            result, messages = self._work(Tx(session), work, actor)
             session.commit()
         self._committed(actor, messages, loop)
         return result

@@ -109,6 +109,7 @@ def test_metrics_show_the_writes_their_batches_and_the_loops_lag(agency: AgencyK
 
     assert grew("corespond_write_seconds_count") >= 3  # the three calls
     assert grew("corespond_write_seconds_sum") > 0
+    assert grew("corespond_write_work_seconds_count") >= 3
     assert grew(lag) >= 2
     if on_postgres():  # a write is a transaction of its own there: no batches
         assert grew("corespond_write_batch_size_count") == 0

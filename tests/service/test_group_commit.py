@@ -202,9 +202,11 @@ def test_a_batch_whose_commit_fails_fails_every_write_in_it_and_writes_nothing(
 
 def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
     """The writer's metrics: one observation a batch (the writes it committed, how long
-    it held the turn) and one a write (asked to answered), failures included."""
+    it held the turn), and for each write its time from asked to answered and its own
+    work, failures included."""
     batches: list[tuple[int, float]] = []
     writes: list[float] = []
+    work: list[float] = []
 
     async def scenario() -> None:
         engine = make_engine(settings)
@@ -216,6 +218,7 @@ def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
             loop_engine=make_engine(settings, lock_wait_s=0),
             observe_write=writes.append,
             observe_batch=lambda size, seconds: batches.append((size, seconds)),
+            observe_work=work.append,
         )
         await asyncio.gather(
             uow.write(_new_agency("one")),
@@ -230,6 +233,8 @@ def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
     assert [size for size, _ in batches] == [2, 1]  # what each committed: not the failed one
     assert all(seconds > 0 for _, seconds in batches)
     assert len(writes) == 4 and all(w > 0 for w in writes)
+    assert len(work) == 4 and all(w > 0 for w in work)  # each write's own work, failed or not
+    assert sum(work) < sum(writes)  # (its work is within its time from asked to answered)
 
 
 class _CountingBus(MemoryBus):
