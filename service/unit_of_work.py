@@ -188,8 +188,9 @@ class UnitOfWork:
     with its error), and the batch commits once, in a worker thread, so the event
     loop serves sockets while the disk syncs; then each write's events are
     published, in order, and each caller answered (also when the writer is cancelled
-    while the thread commits; cancelled before, it rolls the batch back and cancels
-    its callers' writes: none is left waiting). A batch that finds the file
+    while the thread commits; cancelled before, it rolls the batch back, and its
+    callers and those queued behind it are told their writes were not made: none is
+    left waiting). A batch that finds the file
     locked by another process (a `corespond` command) waits for it without stopping
     the loop. On PostgreSQL, where a write waits for the database and for other
     replicas' turns, every write runs in a thread, a transaction each.
