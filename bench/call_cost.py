@@ -23,6 +23,7 @@ from typing import Any
 
 from bench.load_intake import call_body
 from bench.load_seed import seed
+from bench.population import load_call_locations, population_note
 from models.agency import Principal
 from models.call import CallCreate
 from models.vocabulary import AssignmentState, Disposition
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     times = measure(
         calls_n=args.calls, responders=args.responders, on_duty=args.on_duty, profile=args.profile
     )
+    print(population_note(load_call_locations()), end="\n\n")
     print(report(times, args.calls), flush=True)
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)

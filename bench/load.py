@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, text
 from bench.load_consoles import run_consoles
 from bench.load_intake import CORESPOND, Posted, max_throughput, post_steadily, start
 from bench.load_seed import seed
+from bench.population import population_note
 from service.database import make_engine
 from service.migrate import upgrade
 from service.settings import Settings
@@ -55,6 +56,7 @@ class Phase:
 class LoadRun:
     responders: int
     consoles: int
+    population: str = ""  # where people and calls were placed (population_note)
     phases: list[Phase] = field(default_factory=list)
     offers_seen: dict[str, float] = field(default_factory=dict)
     console_errors: int = 0
@@ -129,6 +131,7 @@ def run_load(
             dispatchers=dispatchers,
             rng=rng,
         )
+        run.population = population_note(seeded.anchors)
         engine.dispose()
         env = {
             **os.environ,
@@ -362,6 +365,7 @@ def inside_the_server(phases: list[Phase]) -> list[str]:
 
 def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
     lines = [
+        run.population,
         f"{run.responders:,} responders, {run.connected:,} of {run.consoles:,} consoles connected"
         f" ({run.console_errors} console errors)",
         "",

@@ -37,7 +37,7 @@ class Seeded:
 def seed(
     uow: UnitOfWork, *, responders: int, on_duty: int, dispatchers: int, rng: random.Random
 ) -> Seeded:
-    anchors = load_call_locations() or [(40.2, -75.4)]
+    anchors = load_call_locations() or [(40.2, -75.4)]  # (population_note says which)
     agency = uow.write_sync(create_agency, slug="load", offer_timeout_s=60)
     now = utcnow()
     rows: list[dict[str, object]] = []

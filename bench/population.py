@@ -8,6 +8,7 @@ spread uniformly over the same box. The sample is read in place, never copied.
 
 import csv
 import math
+import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,13 @@ from dispatch.plan import Classification
 from dispatch.ranking import CallSite, Candidate
 from models.vocabulary import Category, ResponderKind
 
-MONTCO_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "montco-911-sample.csv"
+# The shared data sits beside the checkout (`../shared`); a checkout elsewhere (a
+# baseline's worktree in /tmp) names it with CORESPOND_BENCH_SAMPLE, or its runs
+# place everyone around one point: another workload, not to be compared.
+MONTCO_SAMPLE = Path(
+    os.environ.get("CORESPOND_BENCH_SAMPLE")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "montco-911-sample.csv"
+)
 LAT_RANGE = (39.98, 40.42)
 LON_RANGE = (-75.71, -75.02)
 JITTER_M = 1_000.0
@@ -54,6 +61,17 @@ def load_call_locations(path: Path = MONTCO_SAMPLE) -> list[tuple[float, float]]
             if LAT_RANGE[0] <= lat <= LAT_RANGE[1] and LON_RANGE[0] <= lon <= LON_RANGE[1]:
                 locations.append((lat, lon))
     return locations or None
+
+
+def population_note(anchors: Sequence[tuple[float, float]] | None) -> str:
+    """What a run's people and calls were placed around, for its report: runs placed
+    differently are different workloads."""
+    if anchors and len(anchors) > 1:
+        return f"Placed around {len(anchors):,} real call locations ({MONTCO_SAMPLE.name})"
+    return (
+        f"Placed around ONE point: {MONTCO_SAMPLE} was not found (set "
+        "CORESPOND_BENCH_SAMPLE); not comparable with runs on the real locations"
+    )
 
 
 def place(rng: random.Random, anchors: Sequence[tuple[float, float]] | None) -> tuple[float, float]:

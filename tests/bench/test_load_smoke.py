@@ -9,6 +9,7 @@ from tests.bench.run import run_bench
 def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     out = run_bench("bench.load", "--quick", timeout_s=300)
     assert "20 of 20 consoles connected (0 console errors)" in out
+    assert re.search(r"^Placed around ", out, re.M), out  # which workload it was
     steady = re.search(r"\| steady \| 5 \| (\d+)/(\d+) \|.*\| (\d+) \| (\d+) \|", out)
     assert steady is not None, out
     created, posted, offers, missing = map(int, steady.groups())
