@@ -2,8 +2,10 @@
 
 When the shared sample of real Montgomery County 911 calls is there, responders
 and calls are placed within about 1 km of real call locations, so the density
-(dense boroughs, empty farmland) looks like a real county's. Otherwise they are
-spread uniformly over the same box. The sample is read in place, never copied.
+(dense boroughs, empty farmland) looks like a real county's. Otherwise the
+dispatch-decision benchmark spreads them uniformly over the same box, and the
+load and cost benchmarks place them around one point (`load_seed`), saying so
+(`population_note`). The sample is read in place, never copied.
 """
 
 import csv
