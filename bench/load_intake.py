@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from bench.http_client import LeanClient
 from bench.population import place
+from service.metrics import samples
 
 # `corespond`, run so that its code is found from the working directory first: the
 # console script would import the editable install's checkout wherever it ran, so a
@@ -39,19 +39,12 @@ class Process:
         return float("nan")
 
     def metrics(self) -> dict[str, float]:
-        """The server's Prometheus samples, by name (a histogram's buckets as
-        `name{le}`); empty if it serves none."""
+        """The server's Prometheus samples (`service.metrics.samples`); empty if it
+        serves none."""
         try:
-            text = httpx.get(f"{self.url}/metrics", timeout=10).text
+            return samples(httpx.get(f"{self.url}/metrics", timeout=10).text)
         except httpx.HTTPError:
             return {}
-        return {
-            sample.name
-            + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if not set(sample.labels) - {"le"}
-        }
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far (user + system): the whole process, and its main thread

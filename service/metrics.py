@@ -4,19 +4,23 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 
 from models.event import EventMessage
+
+# How long something on the way of a call took or waited, from half a millisecond
+# (a write's work) to seconds (a write queued behind an overloaded loop).
+_WAITS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.calls = Counter("corespond_calls_created", "Calls taken in.", registry=self.registry)
-        self.intake_seconds = Histogram(
+        self.intake_seconds = self._histogram(
             "corespond_call_intake_seconds",
             "From a POST /v1/calls arriving to its commit.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-            registry=self.registry,
+            (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
         self.consoles = Gauge(
             "corespond_consoles_connected", "WebSocket consoles connected.", registry=self.registry
@@ -30,23 +34,20 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
-        self.decision_seconds = Histogram(
+        self.decision_seconds = self._histogram(
             "corespond_dispatch_decision_seconds",
             "Choosing one responder for one role (search, ranking), without the writes.",
-            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
-            registry=self.registry,
+            (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
         )
-        self.time_to_accept = Histogram(
+        self.time_to_accept = self._histogram(
             "corespond_time_to_accept_seconds",
             "From an offer to the responder accepting it.",
-            buckets=(1, 5, 10, 20, 30, 45, 60, 90, 120, 300),
-            registry=self.registry,
+            (1, 5, 10, 20, 30, 45, 60, 90, 120, 300),
         )
-        self.bus_lag = Histogram(
+        self.bus_lag = self._histogram(
             "corespond_bus_lag_seconds",
             "From another replica publishing a batch to this replica receiving it.",
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
-            registry=self.registry,
+            (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0),
         )
         self.bus_up = Gauge(
             "corespond_bus_up", "1 while the bus subscription is up.", registry=self.registry
@@ -61,44 +62,42 @@ class Metrics:
             "Times the hub read events from the log: out of order, late or lost on the bus.",
             registry=self.registry,
         )
-        self.write_seconds = Histogram(
+        self.write_seconds = self._histogram(
             "corespond_write_seconds",
             "From a write being asked for to its answer: waiting for the write turn, the"
             " work, the commit (on SQLite, of the batch it ran in).",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-            registry=self.registry,
+            _WAITS,
         )
-        self.write_work_seconds = Histogram(
+        self.write_work_seconds = self._histogram(
             "corespond_write_work_seconds",
             "A write's own work, before its commit: its statements and decisions, not"
             " waiting for its turn, the loop's other work, or the commit.",
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
-            registry=self.registry,
+            _WAITS,
         )
-        self.write_batch_size = Histogram(
+        self.write_batch_size = self._histogram(
             "corespond_write_batch_size",
             "Writes committed together in one transaction by the event loop's writer (SQLite).",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
-            registry=self.registry,
+            (1, 2, 4, 8, 16, 32, 64, 128),
         )
-        self.write_batch_seconds = Histogram(
+        self.write_batch_seconds = self._histogram(
             "corespond_write_batch_seconds",
             "How long a batch held the write turn, from its BEGIN to its COMMIT's end (SQLite).",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
-            registry=self.registry,
+            _WAITS,
         )
-        self.loop_lag = Histogram(
+        self.loop_lag = self._histogram(
             "corespond_event_loop_lag_seconds",
             "How late the event loop ran a timer it had been asked for: every socket and"
             " request waits that long as well.",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
-            registry=self.registry,
+            _WAITS,
         )
         self.consoles_dropped = Counter(
             "corespond_consoles_dropped_slow",
             "Consoles closed because they did not keep up.",
             registry=self.registry,
         )
+
+    def _histogram(self, name: str, documentation: str, buckets: Sequence[float]) -> Histogram:
+        return Histogram(name, documentation, buckets=buckets, registry=self.registry)
 
     def batch_committed(self, size: int, seconds: float) -> None:
         """Count a batch of the loop's writer: how many writes, how long it held the turn."""
@@ -117,3 +116,14 @@ class Metrics:
                 if offered and accepted:
                     waited = datetime.fromisoformat(accepted) - datetime.fromisoformat(offered)
                     self.time_to_accept.observe(waited.total_seconds())
+
+
+def samples(text: str) -> dict[str, float]:
+    """What /metrics said, by sample name: the samples without labels, and each
+    histogram bucket as `<name>_bucket{<le>}` (for the tests and the benchmarks)."""
+    return {
+        sample.name + (f"{{{sample.labels['le']}}}" if "le" in sample.labels else ""): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not set(sample.labels) - {"le"}
+    }

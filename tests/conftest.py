@@ -19,7 +19,6 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -28,6 +27,7 @@ from models.vocabulary import Role
 from service.agencies import create_agency
 from service.auth import issue_token
 from service.database import make_engine
+from service.metrics import samples
 from service.migrate import upgrade
 from service.settings import Settings
 from service.unit_of_work import Tx, UnitOfWork
@@ -140,14 +140,8 @@ class Server:
     log: Path
 
     def metrics(self) -> dict[str, float]:
-        """The server's unlabelled samples from /metrics, by name."""
-        text = httpx.get(f"{self.url}/metrics", timeout=10).text
-        return {
-            sample.name: sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if not sample.labels
-        }
+        """The server's samples from /metrics, by name (`service.metrics.samples`)."""
+        return samples(httpx.get(f"{self.url}/metrics", timeout=10).text)
 
 
 def start_server(
