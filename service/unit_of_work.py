@@ -327,7 +327,10 @@ class UnitOfWork:
         turn is given back; then, if it committed, each write's events are published,
         in order, and each caller answered; if not, each caller gets the commit's
         error."""
-        self._end_on_loop(session)
+        try:
+            self._end_on_loop(session)  # (the turn is given back whatever the close says)
+        except Exception:  # what the commit did stands: the callers must still hear it
+            log.exception("write_session_close_failed")
         if (failure := commit.exception()) is not None:
             _fail(written, failure)
             return

@@ -337,3 +337,33 @@ def test_a_writer_stopped_before_its_batch_commits_writes_none_of_it_and_says_so
         assert found[:2] == [None, None] and found[2] is not None
 
     asyncio.run(scenario())
+
+
+def test_a_batch_whose_session_fails_to_close_still_answers_and_frees_the_turn(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the commit is done, nothing after it may keep the callers from hearing how
+    it went, nor keep the write turn: not even the session failing to close."""
+    close = Session.close
+    failures = [RuntimeError("the connection went away while closing")]
+
+    def close_badly(session: Session) -> None:
+        close(session)
+        if failures:
+            raise failures.pop()
+
+    async def scenario() -> None:
+        uow = _loop_uow(settings, MemoryBus())
+        monkeypatch.setattr(Session, "close", close_badly)
+        written = await asyncio.wait_for(uow.write(_new_agency("closed-badly")), timeout=5)
+        assert not failures  # the close did fail
+        after = await asyncio.wait_for(uow.write(_new_agency("after")), timeout=5)
+        await uow.aclose()
+
+        def agencies(tx: Tx) -> list[Agency | None]:
+            return [find_agency(tx, slug=slug) for slug in ("closed-badly", "after")]
+
+        found = uow.read_sync(agencies)
+        assert [a.id if a else None for a in found] == [written, after]
+
+    asyncio.run(scenario())
