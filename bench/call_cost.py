@@ -23,7 +23,6 @@ from typing import Any
 
 from bench.load_intake import call_body
 from bench.load_seed import seed
-from bench.population import load_call_locations, population_note
 from models.agency import Principal
 from models.call import CallCreate
 from models.vocabulary import AssignmentState, Disposition
@@ -41,8 +40,9 @@ STEPS = ("token", "intake", "accept", "en_route", "on_scene", "cleared")
 
 def measure(
     *, calls_n: int, responders: int, on_duty: int, profile: Path | None = None
-) -> dict[str, list[float]]:
-    """Seconds each step took, over `calls_n` calls after 20 unmeasured ones."""
+) -> tuple[str, dict[str, list[float]]]:
+    """Where the run placed people (`Seeded.population`), and the seconds each step
+    took, over `calls_n` calls after 20 unmeasured ones."""
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="corespond-cost-") as tmp:
         engine = make_engine(Settings(database_url=f"sqlite:///{tmp}/cost.db"))
@@ -125,7 +125,7 @@ def measure(
             profiler.disable()
             profiler.dump_stats(profile)
         engine.dispose()
-    return times
+    return seeded.population, times
 
 
 def report(times: dict[str, list[float]], calls_n: int) -> str:
@@ -147,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--on-duty", type=int, default=995, help="available responders")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the measured calls")
     args = parser.parse_args(argv)
-    times = measure(
+    population, times = measure(
         calls_n=args.calls, responders=args.responders, on_duty=args.on_duty, profile=args.profile
     )
-    print(population_note(load_call_locations()), end="\n\n")
+    print(population, end="\n\n")
     print(report(times, args.calls), flush=True)
     if args.profile:
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)

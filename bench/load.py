@@ -32,7 +32,6 @@ from sqlalchemy import create_engine, text
 from bench.load_consoles import run_consoles
 from bench.load_intake import CORESPOND, Posted, max_throughput, post_steadily, start
 from bench.load_seed import seed
-from bench.population import population_note
 from service.database import make_engine
 from service.migrate import upgrade
 from service.settings import Settings
@@ -56,7 +55,7 @@ class Phase:
 class LoadRun:
     responders: int
     consoles: int
-    population: str = ""  # where people and calls were placed (population_note)
+    population: str = ""  # where people and calls were placed (Seeded.population)
     phases: list[Phase] = field(default_factory=list)
     offers_seen: dict[str, float] = field(default_factory=dict)
     console_errors: int = 0
@@ -131,7 +130,7 @@ def run_load(
             dispatchers=dispatchers,
             rng=rng,
         )
-        run.population = population_note(seeded.anchors)
+        run.population = seeded.population
         engine.dispose()
         env = {
             **os.environ,

@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlalchemy import insert
 
-from bench.population import load_call_locations, place
+from bench.population import load_call_locations, place, population_note
 from dispatch.cells import position_cell
 from models.agency import Agency
 from models.columns import utcnow
@@ -32,12 +32,14 @@ class Seeded:
     dispatcher_tokens: list[str]
     responder_tokens: list[tuple[str, str]]  # (responder id, token)
     anchors: list[tuple[float, float]]
+    population: str  # where they were placed (population_note)
 
 
 def seed(
     uow: UnitOfWork, *, responders: int, on_duty: int, dispatchers: int, rng: random.Random
 ) -> Seeded:
-    anchors = load_call_locations() or [(40.2, -75.4)]  # (population_note says which)
+    sample = load_call_locations()
+    anchors = sample or [(40.2, -75.4)]
     agency = uow.write_sync(create_agency, slug="load", offer_timeout_s=60)
     now = utcnow()
     rows: list[dict[str, object]] = []
@@ -81,6 +83,7 @@ def seed(
                 for rid in ids[:on_duty]
             ],
             anchors=anchors,
+            population=population_note(sample),
         )
 
     return uow.write_sync(write)

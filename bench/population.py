@@ -65,11 +65,12 @@ def load_call_locations(path: Path = MONTCO_SAMPLE) -> list[tuple[float, float]]
     return locations or None
 
 
-def population_note(anchors: Sequence[tuple[float, float]] | None) -> str:
-    """What a run's people and calls were placed around, for its report: runs placed
-    differently are different workloads."""
-    if anchors and len(anchors) > 1:
-        return f"Placed around {len(anchors):,} real call locations ({MONTCO_SAMPLE.name})"
+def population_note(found: Sequence[tuple[float, float]] | None) -> str:
+    """What a run's people and calls were placed around (`found`: what
+    `load_call_locations` read), for its report: runs placed differently are
+    different workloads."""
+    if found:
+        return f"Placed around {len(found):,} real call locations ({MONTCO_SAMPLE.name})"
     return (
         f"Placed around ONE point: {MONTCO_SAMPLE} was not found (set "
         "CORESPOND_BENCH_SAMPLE); not comparable with runs on the real locations"
