@@ -1,4 +1,4 @@
-"""Background work driven by deadlines stored in the database."""
+"""Background work: deadlines stored in the database, and a watch on the event loop."""
 
 import asyncio
 import time
