@@ -43,12 +43,17 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path / 'corespond.db'}")
 
 
-def _loop_uow(settings: Settings, bus: MemoryBus) -> UnitOfWork:
-    """A unit of work as the server makes it on SQLite: writes on the loop."""
+def _loop_uow(settings: Settings, bus: MemoryBus, **observers: Any) -> UnitOfWork:
+    """A unit of work as the server makes it on SQLite: writes on the loop (with the
+    metrics' `observe_*` callables given)."""
     engine = make_engine(settings)
     upgrade(engine)
     return UnitOfWork(
-        engine, bus, serialize_writes=True, loop_engine=make_engine(settings, lock_wait_s=0)
+        engine,
+        bus,
+        serialize_writes=True,
+        loop_engine=make_engine(settings, lock_wait_s=0),
+        **observers,
     )
 
 
@@ -209,13 +214,9 @@ def test_each_batch_and_each_write_is_counted(settings: Settings) -> None:
     work: list[float] = []
 
     async def scenario() -> None:
-        engine = make_engine(settings)
-        upgrade(engine)
-        uow = UnitOfWork(
-            engine,
+        uow = _loop_uow(
+            settings,
             MemoryBus(),
-            serialize_writes=True,
-            loop_engine=make_engine(settings, lock_wait_s=0),
             observe_write=writes.append,
             observe_batch=lambda size, seconds: batches.append((size, seconds)),
             observe_work=work.append,
