@@ -42,7 +42,7 @@ class RedisBus(SharedBus):
                 elif message is None and not pubsub.connection:
                     raise ConnectionError("the subscription's connection closed")
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
             await client.aclose()
 
     async def _send(self, message: str) -> None:
