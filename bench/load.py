@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,31 @@ def offer_ms(phase: Phase, seen: dict[str, float]) -> tuple[list[float], int]:
     return latencies, missing
 
 
+def within_budget(phase: Phase, seen: dict[str, float]) -> bool:
+    """Every call of the phase answered 201, every offer arrived, and POST → offer
+    p99 within the budget."""
+    offers, missing = offer_ms(phase, seen)
+    answered = len(post_ms(phase)) == len(phase.posted)
+    return answered and missing == 0 and bool(offers) and pct(offers, 0.99) <= BUDGET_P99_MS
+
+
+def next_probe(judged: Mapping[float, bool]) -> float | None:
+    """The next rate of the search for the highest rate within budget, given the
+    rates judged so far (rate → held): twice the highest that held while none above
+    it failed; then halfway between the highest that held and the lowest above it that
+    did not, on a grid of 5 calls/s (1 when they are 10 or fewer apart); None when
+    there is nothing between them. A rate that failed below one that held (runs vary)
+    does not bound the search."""
+    held = max((rate for rate, ok in judged.items() if ok), default=0.0)
+    above = [rate for rate, ok in judged.items() if not ok and rate > held]
+    if not above:
+        return held * 2 if held else None
+    failed = min(above)
+    grid = 5.0 if failed - held > 10 else 1.0
+    middle = round((held + failed) / 2 / grid) * grid
+    return middle if held < middle < failed else None
+
+
 def run_load(
     *,
     responders: int,
@@ -106,13 +131,18 @@ def run_load(
     steps: list[float],
     step_s: float,
     closed_loop_s: float,
+    probes: int = 0,
     seed_value: int = 7,
     profile: Path | None = None,
     postgres: str | None = None,
     bus: str = "memory://",
     replicas: int = 1,
 ) -> LoadRun:
-    """With `replicas` > 1 (PostgreSQL and a shared bus), calls are posted to the first
+    """The steady phase; then up to `probes` phases of `step_s` searching for the
+    highest rate within budget (`next_probe`, from the steady phase's verdict); then
+    the `steps` (overload: is every call still answered?).
+
+    With `replicas` > 1 (PostgreSQL and a shared bus), calls are posted to the first
     replica and every console is connected to the last: each offer crosses the bus."""
     rng = random.Random(seed_value)
     run = LoadRun(responders=responders, consoles=consoles)
@@ -152,7 +182,8 @@ def run_load(
             )
         server = servers[0]  # takes the calls; the consoles are on servers[-1]
         spawn = multiprocessing.get_context("spawn")
-        ready, finish, results = spawn.Event(), spawn.Event(), spawn.Queue()
+        ready, finish, asked = spawn.Event(), spawn.Event(), spawn.Event()
+        results = spawn.Queue()
         holder = spawn.Process(
             target=run_consoles,
             args=(
@@ -161,6 +192,7 @@ def run_load(
                 seeded.dispatcher_tokens,
                 ready,
                 finish,
+                asked,
                 results,
             ),
             daemon=True,
@@ -169,11 +201,9 @@ def run_load(
         try:
             if not ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
-            first = 0
             spy = _profile(server.popen.pid, duration_s, profile) if profile else None
-            for name, phase_rate, seconds in [("steady", rate, duration_s)] + [
-                (f"step {r:g}/s", r, step_s) for r in steps
-            ]:
+
+            def run_phase(name: str, phase_rate: float, seconds: float) -> Phase:
                 inside_before = server.metrics()
                 cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
                 posted = asyncio.run(
@@ -183,27 +213,42 @@ def run_load(
                         rate=phase_rate,
                         duration_s=seconds,
                         anchors=seeded.anchors,
-                        first=first,
+                        first=sum(len(p.posted) for p in run.phases),
                         rng=rng,
                     )
                 )
-                first += len(posted)
                 (cpu, loop), (cpu0, loop0) = server.cpu_seconds(), cpu_before
                 wall = time.monotonic() - wall_before
                 inside = server.metrics()
                 inside = {k: v - inside_before.get(k, 0.0) for k, v in inside.items()}
-                run.phases.append(
-                    Phase(
-                        name,
-                        phase_rate,
-                        posted,
-                        (cpu - cpu0) / wall,
-                        (loop - loop0) / wall,
-                        inside,
-                        wall,
-                    )
+                phase = Phase(
+                    name,
+                    phase_rate,
+                    posted,
+                    (cpu - cpu0) / wall,
+                    (loop - loop0) / wall,
+                    inside,
+                    wall,
                 )
+                run.phases.append(phase)
                 time.sleep(6)  # responders clear their calls and come free again
+                return phase
+
+            def offers_so_far() -> dict[str, float]:
+                asked.set()
+                seen: dict[str, float] = results.get(timeout=60)["offers_seen"]
+                return seen
+
+            steady = run_phase("steady", rate, duration_s)
+            judged = {rate: within_budget(steady, offers_so_far())} if probes else {}
+            for _ in range(probes):
+                probe = next_probe(judged)
+                if probe is None:
+                    break
+                phase = run_phase(f"probe {probe:g}/s", probe, step_s)
+                judged[probe] = within_budget(phase, offers_so_far())
+            for step in steps:
+                run_phase(f"step {step:g}/s", step, step_s)
             if closed_loop_s:
                 run.closed_loop_rps = asyncio.run(
                     max_throughput(
@@ -362,6 +407,10 @@ def inside_the_server(phases: list[Phase]) -> list[str]:
     return lines
 
 
+def _rates(rates: list[float]) -> str:
+    return ", ".join(f"{r:g}" for r in sorted(set(rates))) or "none"
+
+
 def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
     lines = [
         run.population,
@@ -372,23 +421,24 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
         "POST→offer p50 / p95 / p99 ms | offers | never arrived | server CPU (loop) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    sustained = 0.0
+    held: list[float] = []
+    missed: list[float] = []
     for phase in run.phases:
         posts = post_ms(phase)
         offers, missing = offer_ms(phase, run.offers_seen)
-        ok = len(posts) == len(phase.posted) and missing == 0
-        if ok and pct(offers, 0.99) <= BUDGET_P99_MS:
-            sustained = max(sustained, phase.rate)
+        (held if within_budget(phase, run.offers_seen) else missed).append(phase.rate)
         lines.append(
             f"| {phase.name} | {phase.rate:g} | {len(posts)}/{len(phase.posted)} | "
             f"{pct(posts, 0.5):.1f} / {pct(posts, 0.95):.1f} / {pct(posts, 0.99):.1f} | "
             f"{pct(offers, 0.5):.1f} / {pct(offers, 0.95):.1f} / {pct(offers, 0.99):.1f} | "
             f"{len(offers)} | {missing} | {phase.cpu:.0%} ({phase.loop_cpu:.0%}) |"
         )
+    sustained = max(held, default=0.0)
     lines += ["", *inside_the_server(run.phases)]
     lines += [
         "",
-        f"Highest rate with POST→offer p99 ≤ {BUDGET_P99_MS:g} ms: {sustained:g} calls/s",
+        f"Highest rate with POST→offer p99 ≤ {BUDGET_P99_MS:g} ms: {sustained:g} calls/s "
+        f"(held at {_rates(held)}; missed at {_rates(missed)})",
         f"Closed-loop intake (4 clients back to back): {run.closed_loop_rps:.0f} calls/s",
         f"Bare FastAPI POST, same client: {bare_rps:.0f} requests/s; "
         f"sustained / bare = {sustained / bare_rps:.3f}, closed-loop / bare = "
@@ -416,8 +466,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--responders", type=int, default=10_000)
     parser.add_argument("--consoles", type=int, default=1_000)
     parser.add_argument("--dispatchers", type=int, default=5)
-    parser.add_argument("--steps", default="100,150,200,300", help="rates of the step search")
-    parser.add_argument("--step-seconds", type=float, default=10)
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=4,
+        help="phases searching for the highest rate within budget, after the steady one",
+    )
+    parser.add_argument(
+        "--steps", default="100,150,200,300", help="overload rates, after the search"
+    )
+    parser.add_argument("--step-seconds", type=float, default=10, help="a probe's or step's")
     parser.add_argument("--rss-responders", type=int, default=100_000, help="0 to skip")
     parser.add_argument("--baseline-seconds", type=float, default=5)
     parser.add_argument("--quick", action="store_true", help="a few seconds, tiny counts")
@@ -444,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rate, args.duration, args.responders, args.consoles = 5, 2, 200, 20
         args.dispatchers, args.steps, args.rss_responders, args.baseline_seconds = 1, "", 0, 1
-        args.step_seconds = 1
+        args.step_seconds, args.probes = 1, 1
     steps = [float(s) for s in args.steps.split(",") if s.strip()]
     closed = 1.0 if args.quick else 5.0
     run = run_load(
@@ -456,6 +514,7 @@ def main(argv: list[str] | None = None) -> int:
         steps=steps,
         step_s=args.step_seconds,
         closed_loop_s=closed,
+        probes=args.probes,
         postgres=args.postgres,
         bus=args.bus,
         replicas=args.replicas,

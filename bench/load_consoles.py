@@ -115,6 +115,8 @@ async def _main(
     dispatcher_tokens: list[str],
     ready: multiprocessing.synchronize.Event,
     finish: multiprocessing.synchronize.Event,
+    asked: multiprocessing.synchronize.Event,
+    results: "Queue[dict[str, Any]]",
 ) -> Tally:
     tally, stop, behaviour = Tally(), asyncio.Event(), Behaviour()
     handshakes = asyncio.Semaphore(50)
@@ -141,6 +143,9 @@ async def _main(
         await asyncio.sleep(0.1)
     ready.set()
     while not finish.is_set():
+        if asked.is_set():
+            asked.clear()
+            results.put({"offers_seen": dict(tally.offers_seen)})
         await asyncio.sleep(0.1)
     stop.set()
     await asyncio.wait(consoles, timeout=10)
@@ -153,16 +158,21 @@ def run_consoles(
     dispatcher_tokens: list[str],
     ready: multiprocessing.synchronize.Event,
     finish: multiprocessing.synchronize.Event,
+    asked: multiprocessing.synchronize.Event,
     results: "Queue[dict[str, Any]]",
 ) -> None:
-    """The process's entry point: run until `finish`, then send the tally back."""
+    """The process's entry point: run until `finish`, then send the tally back. While
+    it runs, each time `asked` is set it sends the offers seen so far (the load run
+    judges a phase as soon as it ends, to choose the next)."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    tally = asyncio.run(_main(ws_url, responder_tokens, dispatcher_tokens, ready, finish))
+    tally = asyncio.run(
+        _main(ws_url, responder_tokens, dispatcher_tokens, ready, finish, asked, results)
+    )
     results.put(
         {
             "offers_seen": tally.offers_seen,

@@ -23,6 +23,21 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     assert inside is not None, out  # the server's own metrics: writes, their work, batches
     writes, work_ms, batches = (float(n.replace(",", "")) for n in inside.groups())
     assert writes >= posted and work_ms > 0 and 1 <= batches <= writes
+    # one probe of the search for the highest rate within budget: below 5 calls/s if
+    # the steady phase missed the budget, above it if it held
+    probe = re.search(r"^\| probe (\d+)/s \| \d+ \| (\d+)/(\d+) \|", out, re.M)
+    assert probe is not None, out
+    rate, created, posted = map(int, probe.groups())
+    assert rate in (2, 10) and created == posted == rate
+    highest = re.search(
+        r"^Highest rate with POST→offer p99 ≤ 25 ms: (\d+) calls/s \(held at ([\d, ]+|none); "
+        r"missed at ([\d, ]+|none)\)$",
+        out,
+        re.M,
+    )
+    assert highest is not None, out
+    judged = {r for group in highest.groups()[1:] for r in group.split(", ") if r != "none"}
+    assert judged == {"5", str(rate)}, out  # the steady phase and the probe, each judged
     assert "double-booked responders 0" in out
     assert "calls in an unknown state 0" in out
     assert re.search(r"Bare FastAPI POST, same client: \d+ requests/s", out)
