@@ -41,7 +41,7 @@ def _collect_garbage_in_small_steps() -> None:
 
     Each full collection walks every tracked object in the process and stops the
     event loop meanwhile: under load (1,000 consoles, 40 calls a second) that was
-    7 stops of 70-250 ms in 30 s, and they were the 99th percentile (bench/README.md).
+    7 stops of 70-250 ms in 30 s, and they were the 99th percentile (bench/HISTORY.md).
     What start-up made (modules, mappers, schemas: ~160,000 objects) is frozen out
     of every collection, and the youngest generation is larger, so short-lived
     objects die before a collection promotes them and full collections become rare.

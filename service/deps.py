@@ -15,7 +15,7 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `corespond toke
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in
-# a worker thread: three such hops cost a POST 2 ms of its 6.7 (bench/README.md).
+# a worker thread: three such hops cost a POST 2 ms of its 6.7 (bench/HISTORY.md).
 async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.corespond
     return state

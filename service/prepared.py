@@ -4,7 +4,7 @@ A Core statement executed through SQLAlchemy costs about 100 µs of Python (cach
 key, compiled-cache lookup, execution context, result set-up) around a SQLite
 statement of 10-40 µs: measured, an accept's seven statements and its commit took
 1.2-1.4 ms through Core (1.4-2.1 through the session) and 0.45 ms on `sqlite3`
-directly (bench/README.md).
+directly (bench/HISTORY.md).
 A `Prepared` keeps what SQLAlchemy does well, once: the SQL comes from the same
 models for each dialect, and the values pass through the column types' own bind
 and result processors (UUIDs, UTC times, JSON), so a row written here reads the

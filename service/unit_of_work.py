@@ -181,7 +181,7 @@ class UnitOfWork:
     engine, which never waits for a lock: writers take turns anyway and a write never
     waits on the network, while a write thread gave up the GIL at every SQLite call
     and waited to get it back from a loop busy with a thousand sockets, all the while
-    holding the write turn (bench/README.md measured 2 ms of work holding it for 5).
+    holding the write turn (bench/HISTORY.md measured 2 ms of work holding it for 5).
     One writer task runs them in batches (group commit): the writes that arrived
     while the last batch committed run one after another in one transaction, each
     in a savepoint of its own (one that fails is undone alone and answers its caller
