@@ -30,7 +30,8 @@ from tests.conftest import (
 )
 from tests.replicas.conftest import Pair, RedisServer, shared_bus, start_pair, wait_for_status
 from tests.service.consoles import TestConsole, console
-from tests.service.crash import stream_calls_then_kill
+from tests.service.crash import acknowledged as answered_201
+from tests.service.crash import stream_calls_then_stop
 from tests.service.factories import call_body, north_of, responder
 
 ENDS = {"expired", "declined", "cleared", "cancelled"}
@@ -176,11 +177,13 @@ def test_a_replica_killed_mid_stream_loses_no_call_and_its_console_resumes_on_th
             # Posting to A and B, two threads each; A dies; B takes ten more.
             acknowledged = [
                 answer["id"]
-                for answer in stream_calls_then_kill(
-                    [partial(_on(kit, s).client, Role.cad) for s in (first.a, first.b) * 2],
-                    first.a.process,
-                    before=10,
-                    after=10,
+                for answer in answered_201(
+                    stream_calls_then_stop(
+                        [partial(_on(kit, s).client, Role.cad) for s in (first.a, first.b) * 2],
+                        first.a.process,
+                        before=10,
+                        after=10,
+                    )
                 )
             ]
             reader.join(timeout=30)

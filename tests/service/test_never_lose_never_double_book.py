@@ -1,7 +1,9 @@
 """The two promises: a call that got a 2xx exists after any crash, and a responder
 holds at most one active assignment, under concurrency and across a kill -9."""
 
+import signal
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from models.vocabulary import Role
 from service.agencies import create_agency
 from service.unit_of_work import Tx
 from tests.conftest import AgencyKit, Server, start_server, stop_server
-from tests.service.crash import stream_calls_then_kill
+from tests.service.crash import acknowledged, stream_calls_then_stop
 from tests.service.factories import call_body, north_of, responder
 
 ACTIVE = {"offered", "accepted", "en_route", "on_scene"}
@@ -111,22 +113,22 @@ def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
         with kit.client(Role.dispatcher) as desk:
             for i in range(6):
                 responder(desk, kind="clinician", at=north_of(300 * i))
-        acknowledged = stream_calls_then_kill(
-            [lambda: kit.client(Role.cad)] * 3, server.process, before=8
+        answered = acknowledged(
+            stream_calls_then_stop([lambda: kit.client(Role.cad)] * 3, server.process, before=8)
         )
     finally:
         stop_server(server)
-    assert len(acknowledged) >= 3, "too few calls got through before the kill"
+    assert len(answered) >= 3, "too few calls got through before the kill"
 
     restarted = start_server(tmp_path)  # the same database file
     try:
         after = AgencyKit(server=restarted, slug=kit.slug, id=kit.id)
         with after.client(Role.dispatcher) as desk:
-            for call in acknowledged:
+            for call in answered:
                 assert desk.get(f"/v1/calls/{call['id']}").status_code == 200
             _assert_nobody_double_booked(_all_calls(desk))
             offered = [
-                a["id"] for c in acknowledged for a in c["assignments"] if a["state"] == "offered"
+                a["id"] for c in answered for a in c["assignments"] if a["state"] == "offered"
             ]
             assert offered
             deadline = time.monotonic() + 15
@@ -137,5 +139,58 @@ def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
                 time.sleep(0.2)
             assert states == {"expired"}
             _assert_nobody_double_booked(_all_calls(desk))
+    finally:
+        stop_server(restarted)
+
+
+def test_a_graceful_stop_mid_stream_answers_what_it_took_and_retries_make_each_call_once(
+    tmp_path: Path,
+) -> None:
+    """A deploy stops the server (SIGTERM) while four CAD links post calls, each with an
+    Idempotency-Key. Every call the server took is answered 201 and kept; the others
+    get no answer or 503, and nothing else; after the restart the CAD retries those
+    with their keys, and every call exists exactly once."""
+    server = start_server(tmp_path)
+    try:
+        created = server.uow.write_sync(create_agency, slug="deploy")
+        kit = AgencyKit(server=server, slug="deploy", id=created.id)
+        with kit.client(Role.dispatcher) as desk:
+            for i in range(6):
+                responder(desk, kind="clinician", at=north_of(300 * i))
+        sent = stream_calls_then_stop(
+            [lambda: kit.client(Role.cad)] * 4,
+            server.process,
+            before=20,
+            how=signal.SIGTERM,
+            keyed=True,
+        )
+    finally:
+        stop_server(server)
+    answered = acknowledged(sent)
+    assert len(answered) >= 20
+    unanswered = [s for s in sent if s.status != 201]
+    assert unanswered, "every client should have met the stopped server"
+    assert {s.status for s in unanswered} <= {None, 503}, [(s.status, s.answer) for s in sent]
+
+    restarted = start_server(tmp_path)  # the same database file
+    try:
+        after = AgencyKit(server=restarted, slug=kit.slug, id=kit.id)
+        with after.client(Role.dispatcher) as desk, after.client(Role.cad) as cad:
+            for call in answered:
+                assert desk.get(f"/v1/calls/{call['id']}").status_code == 200
+            for s in unanswered:
+                assert s.key is not None
+                # 409 while the stopped server's claim on the key is fresh (30 s)
+                deadline = time.monotonic() + 45
+                while True:
+                    retry = cad.post("/v1/calls", json=s.body, headers={"Idempotency-Key": s.key})
+                    if retry.status_code != 409 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.5)
+                assert retry.status_code == 201, retry.text
+            calls = _all_calls(desk)
+            made = Counter(c["external_id"] for c in calls)
+            assert made == Counter(s.key for s in sent)  # each once, none missing
+            _assert_nobody_double_booked(calls)
     finally:
         stop_server(restarted)
