@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,25 +30,21 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.load_consoles import run_consoles
-from bench.load_intake import CORESPOND, Posted, max_throughput, post_steadily, start
+from bench.load_intake import CORESPOND, max_throughput, post_steadily, start
+from bench.load_search import (
+    BUDGET_P99_MS,
+    Phase,
+    next_probe,
+    offer_ms,
+    pct,
+    post_ms,
+    within_budget,
+)
 from bench.load_seed import seed
 from service.database import make_engine
 from service.migrate import upgrade
 from service.settings import Settings
 from service.unit_of_work import UnitOfWork
-
-BUDGET_P99_MS = 25.0
-
-
-@dataclass
-class Phase:
-    name: str
-    rate: float
-    posted: list[Posted]
-    cpu: float  # the call-taking server's CPU over the phase, in cores
-    loop_cpu: float  # of it, its main thread's (the event loop's)
-    inside: dict[str, float] = field(default_factory=dict)  # its /metrics over the phase
-    wall: float = 0.0  # the phase's seconds
 
 
 @dataclass
@@ -71,54 +67,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def post_ms(phase: Phase) -> list[float]:
-    return [(p.answered - p.sent) * 1000 for p in phase.posted if p.status == 201]
-
-
-def offer_ms(phase: Phase, seen: dict[str, float]) -> tuple[list[float], int]:
-    """POST → offer on the responder's socket, and how many offers never arrived."""
-    latencies, missing = [], 0
-    for p in phase.posted:
-        for assignment in p.assignments:
-            if assignment in seen:
-                latencies.append((seen[assignment] - p.sent) * 1000)
-            else:
-                missing += 1
-    return latencies, missing
-
-
-def within_budget(phase: Phase, seen: dict[str, float]) -> bool:
-    """Every call of the phase answered 201, every offer arrived, and POST → offer
-    p99 within the budget."""
-    offers, missing = offer_ms(phase, seen)
-    answered = len(post_ms(phase)) == len(phase.posted)
-    return answered and missing == 0 and bool(offers) and pct(offers, 0.99) <= BUDGET_P99_MS
-
-
-def next_probe(judged: Mapping[float, bool]) -> float | None:
-    """The next rate of the search for the highest rate within budget, given the
-    rates judged so far (rate → held): twice the highest that held while none above
-    it failed; then halfway between the highest that held and the lowest above it that
-    did not, on a grid of 5 calls/s (1 when they are 10 or fewer apart); None when
-    there is nothing between them. A rate that failed below one that held (runs vary)
-    does not bound the search."""
-    held = max((rate for rate, ok in judged.items() if ok), default=0.0)
-    above = [rate for rate, ok in judged.items() if not ok and rate > held]
-    if not above:
-        return held * 2 if held else None
-    failed = min(above)
-    grid = 5.0 if failed - held > 10 else 1.0
-    middle = round((held + failed) / 2 / grid) * grid
-    return middle if held < middle < failed else None
 
 
 def run_load(

@@ -1,8 +1,8 @@
 """The load run's search for the highest rate within budget: which rate it tries next,
 and how it judges a phase (pure functions; the smoke run drives them on a server)."""
 
-from bench.load import Phase, next_probe, within_budget
 from bench.load_intake import Posted
+from bench.load_search import Phase, next_probe, within_budget
 
 
 def test_nothing_judged_or_nothing_held_and_nothing_between_ends_the_search() -> None:
@@ -17,11 +17,12 @@ def test_while_everything_held_it_doubles_the_highest() -> None:
 
 def test_between_a_rate_that_held_and_one_that_did_not_it_halves_the_gap() -> None:
     assert next_probe({50.0: False}) == 25.0
-    assert next_probe({50.0: False, 25.0: True}) == 40.0  # 37.5 on the 5 calls/s grid
-    assert next_probe({50.0: False, 25.0: True, 40.0: False}) == 30.0  # 32.5 → 30
-    assert next_probe({50.0: False, 25.0: True, 40.0: False, 30.0: True}) == 35.0
-    # 10 apart or fewer: a grid of 1 call/s, until nothing lies between.
-    assert next_probe({30.0: True, 35.0: False}) == 32.0
+    assert next_probe({50.0: False, 25.0: True}) == 40.0  # 37.5 to the nearest 5
+    assert next_probe({50.0: False, 25.0: True, 40.0: False}) == 35.0  # 32.5: a half rounds up
+    assert next_probe({50.0: False, 25.0: True, 40.0: False, 35.0: False}) == 30.0
+    # 10 apart or fewer: to the nearest call/s, until nothing lies between.
+    assert next_probe({30.0: True, 35.0: False}) == 33.0
+    assert next_probe({30.0: True, 32.0: False}) == 31.0
     assert next_probe({30.0: True, 31.0: False}) is None
 
 

@@ -29,9 +29,8 @@ from tests.conftest import (
     stop_server,
 )
 from tests.replicas.conftest import Pair, RedisServer, shared_bus, start_pair, wait_for_status
+from tests.service import crash
 from tests.service.consoles import TestConsole, console
-from tests.service.crash import acknowledged as answered_201
-from tests.service.crash import stream_calls_then_stop
 from tests.service.factories import call_body, north_of, responder
 
 ENDS = {"expired", "declined", "cleared", "cancelled"}
@@ -177,8 +176,8 @@ def test_a_replica_killed_mid_stream_loses_no_call_and_its_console_resumes_on_th
             # Posting to A and B, two threads each; A dies; B takes ten more.
             acknowledged = [
                 answer["id"]
-                for answer in answered_201(
-                    stream_calls_then_stop(
+                for answer in crash.acknowledged(
+                    crash.stream_calls_then_stop(
                         [partial(_on(kit, s).client, Role.cad) for s in (first.a, first.b) * 2],
                         first.a.process,
                         before=10,

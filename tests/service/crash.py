@@ -44,7 +44,7 @@ def stream_calls_then_stop(
     lock = threading.Lock()
     stop = threading.Event()
 
-    def count_() -> int:
+    def taken() -> int:
         return sum(s.status == 201 for s in sent)
 
     def stream(n: int, client: Callable[[], httpx.Client]) -> None:
@@ -73,16 +73,18 @@ def stream_calls_then_stop(
         thread.start()
 
     def wait_for(count: int) -> None:
-        while count_() < count and any(t.is_alive() for t in threads):
+        while taken() < count and any(t.is_alive() for t in threads):
             time.sleep(0.02)
 
-    wait_for(before)
-    os.kill(victim.pid, how)
-    victim.wait(timeout=30)
-    wait_for(count_() + after)
-    stop.set()
-    for thread in threads:
-        thread.join(timeout=30)
+    try:
+        wait_for(before)
+        os.kill(victim.pid, how)
+        victim.wait(timeout=30)
+        wait_for(taken() + after)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
     return sent
 
 
