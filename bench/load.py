@@ -109,12 +109,6 @@ def run_load(
             rng=rng,
         )
         run.population = seeded.population
-        if postgres:
-            # A live database has its planner statistics; one seeded a moment ago has
-            # none until autovacuum comes round (a minute or more), and without them
-            # PostgreSQL's plans for the ring queries made a lone intake 28 ms, not 11.
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("ANALYZE"))
         engine.dispose()
         env = {
             **os.environ,
