@@ -50,6 +50,16 @@ def _agency_seqs(server: Server, agency_id: object) -> list[int]:
     return server.uow.read_sync(read)
 
 
+def _six_clinicians(server: Server, slug: str) -> AgencyKit:
+    """A new agency on `server` with six available clinicians 300 m apart."""
+    created = server.uow.write_sync(create_agency, slug=slug)
+    kit = AgencyKit(server=server, slug=slug, id=created.id)
+    with kit.client(Role.dispatcher) as desk:
+        for i in range(6):
+            responder(desk, kind="clinician", at=north_of(300 * i))
+    return kit
+
+
 def test_fifty_calls_at_once_over_ten_clinicians(
     agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
@@ -107,12 +117,8 @@ def test_a_kill_9_loses_no_acknowledged_call_and_pending_offers_still_expire(
 ) -> None:
     server = start_server(tmp_path)
     try:
-        created = server.uow.write_sync(create_agency, slug="crash")
-        kit = AgencyKit(server=server, slug="crash", id=created.id)
+        kit = _six_clinicians(server, "crash")
         kit.set_offer_timeout(2)
-        with kit.client(Role.dispatcher) as desk:
-            for i in range(6):
-                responder(desk, kind="clinician", at=north_of(300 * i))
         answered = acknowledged(
             stream_calls_then_stop([lambda: kit.client(Role.cad)] * 3, server.process, before=8)
         )
@@ -150,13 +156,11 @@ def test_a_graceful_stop_mid_stream_answers_what_it_took_and_retries_make_each_c
     Idempotency-Key. Every call the server took is answered 201 and kept; the others
     get no answer or 503, and nothing else; after the restart the CAD retries those
     with their keys, and every call exists exactly once."""
-    server = start_server(tmp_path)
+    # uvicorn's info lines say whether the stop ran its course (a kill would pass the
+    # rest: the retries with their keys make up for calls cut off mid-way)
+    server = start_server(tmp_path, extra_env={"CORESPOND_LOG_LEVEL": "info"})
     try:
-        created = server.uow.write_sync(create_agency, slug="deploy")
-        kit = AgencyKit(server=server, slug="deploy", id=created.id)
-        with kit.client(Role.dispatcher) as desk:
-            for i in range(6):
-                responder(desk, kind="clinician", at=north_of(300 * i))
+        kit = _six_clinicians(server, "deploy")
         sent = stream_calls_then_stop(
             [lambda: kit.client(Role.cad)] * 4,
             server.process,
@@ -166,6 +170,9 @@ def test_a_graceful_stop_mid_stream_answers_what_it_took_and_retries_make_each_c
         )
     finally:
         stop_server(server)
+    stopped = server.log.read_text()
+    assert "Application shutdown complete." in stopped, stopped[-2000:]  # writer drained
+    assert "Finished server process" in stopped, stopped[-2000:]
     answered = acknowledged(sent)
     assert len(answered) >= 20
     unanswered = [s for s in sent if s.status != 201]
