@@ -51,3 +51,8 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     assert "double-booked responders 0" in out
     assert "calls in an unknown state 0" in out
     assert re.search(r"Bare FastAPI POST, same client: \d+ requests/s", out)
+    # what the issue asks each run to report besides latency: the intake against the
+    # baseline, and the server's peak memory
+    ratios = re.search(r"sustained / bare = ([\d.]+), closed-loop / bare = ([\d.]+) ", out)
+    assert ratios is not None and float(ratios.group(2)) > 0, out
+    assert re.search(r"^Server peak RSS: [1-9]\d* MB$", out, re.M), out
