@@ -3,14 +3,22 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs exactly what uv.lock pins (`make lock` updates it, on purpose).
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv
 
-.PHONY: run test lint bench bench-load demo clean chromium
+.PHONY: run test lint lock vendor bench bench-load demo clean chromium
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --inexact --extra dev \
+		--python $(BIN)/python
 	touch $(STAMP)
+
+# Every dependency to its newest release within pyproject's ranges; review the diff.
+lock: $(STAMP)
+	$(UV) lock --upgrade
 
 run: $(STAMP)
 	$(BIN)/corespond serve
@@ -22,6 +30,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 # The browser tests drive Debian's chromium (Playwright's own download does not work here).
 chromium:

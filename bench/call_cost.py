@@ -23,17 +23,18 @@ from typing import Any
 
 from bench.load_intake import call_body
 from bench.load_seed import seed
+from dispatch.config import DispatchConfig
 from models.agency import Principal
 from models.call import CallCreate
 from models.vocabulary import AssignmentState, Disposition
-from service import assignments, calls
-from service.audit import Actor
-from service.auth import check_token
-from service.database import make_engine
-from service.dispatching import DispatchConfig
-from service.migrate import upgrade
+from service.assignments import operations as assignments
+from service.calls import operations as calls
 from service.settings import Settings
-from service.unit_of_work import UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.unit_of_work import UnitOfWork
+from service.trust.audit import Actor
+from service.trust.auth import check_token
 
 STEPS = ("token", "intake", "accept", "en_route", "on_scene", "cleared")
 

@@ -41,10 +41,10 @@ from bench.load_search import (
     within_budget,
 )
 from bench.load_seed import seed
-from service.database import make_engine
-from service.migrate import upgrade
 from service.settings import Settings
-from service.unit_of_work import UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.unit_of_work import UnitOfWork
 
 
 @dataclass

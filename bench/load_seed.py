@@ -18,9 +18,9 @@ from models.agency import Agency
 from models.columns import utcnow
 from models.responder import Responder
 from models.vocabulary import ResponderKind, ResponderStatus, Role
-from service.agencies import create_agency
-from service.auth import issue_token
-from service.unit_of_work import Tx, UnitOfWork
+from service.agencies.operations import create_agency
+from service.store.unit_of_work import Tx, UnitOfWork
+from service.trust.auth import issue_token
 
 CIT_UNTIL = date(2099, 1, 1)
 

@@ -2,36 +2,43 @@
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from fastapi import FastAPI
 
+from dispatch.config import DispatchConfig
 from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator
-from service import handlers
-from service.audit_trail import AuditRefusals
-from service.body_limit import BodyLimit
-from service.bus import make_bus
-from service.database import make_engine
-from service.dispatching import DispatchConfig
-from service.events import record_acks
-from service.hub import Hub
-from service.logs import configure_logging
-from service.metrics import Metrics
-from service.rate_limit import RateLimit
-from service.routes import assignments, audit, calls, console, health, responders, ws
-from service.settings import Settings
-from service.state import AppState
-from service.timers import (
+from service.assignments import routes as assignments
+from service.assignments.operations import expire_due_offers
+from service.audit_log import routes as audit
+from service.calls import routes as calls
+from service.consoles import routes as console
+from service.consoles import socket as ws
+from service.live.bus import make_bus
+from service.live.events import record_acks
+from service.live.hub import Hub
+from service.live.timers import (
     close_lapsed_consoles_forever,
-    expire_offers_forever,
     keep_house_forever,
+    pass_deadlines_forever,
     store_acks_forever,
     watch_loop_lag_forever,
 )
-from service.unit_of_work import UnitOfWork
+from service.logs import configure_logging
+from service.metrics import Metrics
+from service.responders import routes as responders
+from service.settings import Settings
+from service.store.engine import make_engine
+from service.store.unit_of_work import UnitOfWork
+from service.web import handlers, health
+from service.web.audit_refusals import AuditRefusals
+from service.web.body_limit import BodyLimit
+from service.web.rate_limit import RateLimit
+from service.web.state import AppState
 
 LOOP_LAG_INTERVAL_S = 0.1  # ten wakes a second: a stall of the loop shows within 0.1 s
 
@@ -104,7 +111,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
             asyncio.create_task(
-                expire_offers_forever(state.uow, state.dispatch, settings.timer_interval_s),
+                pass_deadlines_forever(
+                    state.uow,
+                    functools.partial(expire_due_offers, config=state.dispatch),
+                    name="offer-expiry",
+                    interval_s=settings.timer_interval_s,
+                ),
                 name="offer-expiry",
             ),
             asyncio.create_task(

@@ -7,8 +7,21 @@ from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.bus import check_url
-from service.rate_limit import check_storage_url
+BUS_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
+
+
+def check_bus_url(url: str) -> str:
+    """`url` if some bus speaks it; ValueError saying which do."""
+    if url.partition("://")[0] not in BUS_SCHEMES:
+        raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
+    return url
+
+
+def check_storage_url(url: str) -> str:
+    """`url` if the rate limit's counts can be kept there; ValueError saying where."""
+    if not url.startswith(("memory://", "redis://", "rediss://")):
+        raise ValueError(f"unsupported rate-limit storage {url!r}: use memory:// or redis://…")
+    return url
 
 
 class Settings(BaseSettings):
@@ -102,8 +115,9 @@ class Settings(BaseSettings):
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
 
-    # Checked where the URLs are used, so the two can never disagree.
-    _a_bus = field_validator("bus_url")(staticmethod(check_url))
+    # The bus and the rate limit check their URLs with these same functions, so the
+    # settings and the code that uses them can never disagree.
+    _a_bus = field_validator("bus_url")(staticmethod(check_bus_url))
     _a_storage = field_validator("rate_limit_storage")(staticmethod(check_storage_url))
 
     @field_validator("rate_limit")

@@ -24,13 +24,13 @@ from sqlmodel import col
 
 from models.agency import Agency
 from models.vocabulary import Role
-from service.agencies import create_agency
-from service.auth import issue_token
-from service.database import make_engine
+from service.agencies.operations import create_agency
 from service.metrics import samples
-from service.migrate import upgrade
 from service.settings import Settings
-from service.unit_of_work import Tx, UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.unit_of_work import Tx, UnitOfWork
+from service.trust.auth import issue_token
 
 CORESPOND = str(Path(sys.executable).with_name("corespond"))
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from models.vocabulary import Role
-from service.agencies import create_agency
+from service.agencies.operations import create_agency
 from tests.conftest import CORESPOND, AgencyKit, Server, start_server, stop_server
 from tests.service.factories import post_call, responder
 

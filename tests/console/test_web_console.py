@@ -10,7 +10,7 @@ import httpx
 from playwright.sync_api import Browser, expect
 
 from models.vocabulary import Role
-from service.agencies import create_agency
+from service.agencies.operations import create_agency
 from tests.conftest import AgencyKit, start_server, stop_server
 from tests.console.conftest import open_console
 from tests.service.factories import NEXT_YEAR, north_of, responder

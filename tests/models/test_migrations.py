@@ -9,9 +9,9 @@ from sqlalchemy import inspect, text
 
 from dispatch.cells import position_cell
 from models.tables import metadata
-from service.database import make_engine
-from service.migrate import upgrade
 from service.settings import Settings
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
 from tests.conftest import database_url
 
 

@@ -18,8 +18,8 @@ from websockets.exceptions import ConnectionClosed
 
 from models.event import Event
 from models.vocabulary import Role
-from service.agencies import create_agency
-from service.unit_of_work import Tx
+from service.agencies.operations import create_agency
+from service.store.unit_of_work import Tx
 from tests.conftest import (
     AgencyKit,
     Server,

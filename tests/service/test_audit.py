@@ -11,8 +11,8 @@ from sqlalchemy.exc import DatabaseError
 
 from models.audit import AuditRecord
 from models.vocabulary import Role
-from service.audit import purge_old_audit
-from service.unit_of_work import Tx
+from service.store.unit_of_work import Tx
+from service.trust.audit import purge_old_audit
 from tests.conftest import AgencyKit
 from tests.service.consoles import console
 from tests.service.factories import NEXT_YEAR, call_body, post_call, responder

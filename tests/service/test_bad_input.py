@@ -174,7 +174,7 @@ class TestAccess:
             assert moved.status_code == 404
 
     def test_another_agencys_call_is_404(self, agency: AgencyKit, dispatcher: httpx.Client) -> None:
-        from service.agencies import create_agency
+        from service.agencies.operations import create_agency
 
         responder(dispatcher, kind="clinician")
         call = dispatcher.post("/v1/calls", json=call_body()).json()

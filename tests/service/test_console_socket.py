@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 from websockets.typing import Origin
 
 from models.vocabulary import Role
-from service.agencies import create_agency
+from service.agencies.operations import create_agency
 from tests.conftest import AgencyKit, Server, start_server, stop_server
 from tests.service.consoles import console
 from tests.service.factories import NEXT_YEAR, north_of, post_call, responder

@@ -61,7 +61,7 @@ def test_busy_off_duty_and_out_of_service_responders_are_never_chosen(
 def test_a_responder_of_another_agency_is_never_offered(
     agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
-    from service.agencies import create_agency
+    from service.agencies.operations import create_agency
 
     slug = agency.slug + "-x"
     neighbour = agency.server.uow.write_sync(create_agency, slug=slug)

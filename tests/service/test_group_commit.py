@@ -20,15 +20,15 @@ from sqlmodel import col
 from models.agency import Agency, ApiToken
 from models.event import EventMessage
 from models.vocabulary import Role
-from service.agencies import create_agency, find_agency
-from service.bus import Wake
-from service.bus.memory import MemoryBus
-from service.database import make_engine
+from service.agencies.operations import create_agency, find_agency
 from service.errors import Invalid, Unavailable
-from service.migrate import upgrade
-from service.prepared import Prepared
+from service.live.bus import Wake
+from service.live.bus.memory import MemoryBus
 from service.settings import Settings
-from service.unit_of_work import Tx, UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.prepared import Prepared
+from service.store.unit_of_work import Tx, UnitOfWork
 from tests.conftest import on_postgres
 
 _RENAME = Prepared(

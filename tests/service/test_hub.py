@@ -18,18 +18,18 @@ from sqlmodel import col
 from models.agency import Agency, Principal
 from models.event import Event, EventMessage
 from models.vocabulary import Role
-from service.agencies import create_agency
-from service.bus import Wake
-from service.bus.base import decode, encode
-from service.bus.memory import MemoryBus
-from service.database import make_engine
-from service.events import purged_through
-from service.hub import CLOSE_TOO_SLOW, Console, Hub
+from service.agencies.operations import create_agency
+from service.live.bus import Wake
+from service.live.bus.base import decode, encode
+from service.live.bus.memory import MemoryBus
+from service.live.events import purged_through
+from service.live.hub import CLOSE_TOO_SLOW, Console, Hub
+from service.live.timers import keep_house_forever
 from service.metrics import Metrics
-from service.migrate import upgrade
 from service.settings import Settings
-from service.timers import keep_house_forever
-from service.unit_of_work import Tx, UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.unit_of_work import Tx, UnitOfWork
 
 AGENCY = uuid.uuid4()
 

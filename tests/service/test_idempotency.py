@@ -9,8 +9,8 @@ from sqlmodel import col
 
 from models.columns import utcnow
 from models.idempotency import IdempotentRequest
-from service.idempotency import forget_old
-from service.unit_of_work import Tx
+from service.store.unit_of_work import Tx
+from service.trust.idempotency import forget_old
 from tests.conftest import AgencyKit
 from tests.service.factories import call_body, responder
 

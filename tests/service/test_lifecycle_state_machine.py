@@ -21,15 +21,15 @@ from hypothesis.stateful import (
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from dispatch.config import DispatchConfig
 from dispatch.lifecycle import RESPONDER_STATUS
 from models.call import Assignment
 from models.columns import utcnow
 from models.event import Event
 from models.vocabulary import AssignmentState, Role
-from service.agencies import create_agency
-from service.assignments import expire_due_offers
-from service.dispatching import DispatchConfig
-from service.unit_of_work import Tx
+from service.agencies.operations import create_agency
+from service.assignments.operations import expire_due_offers
+from service.store.unit_of_work import Tx
 from tests.conftest import AgencyKit, Server, start_server, stop_server
 from tests.service.consoles import TestConsole, console
 from tests.service.factories import NEXT_YEAR, call_body, north_of, responder

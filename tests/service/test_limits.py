@@ -96,7 +96,7 @@ def test_an_oversized_socket_message_closes_with_1009(agency: AgencyKit) -> None
 
 
 def test_a_token_over_its_rate_gets_429_and_others_are_not_slowed(tmp_path: Path) -> None:
-    from service.agencies import create_agency
+    from service.agencies.operations import create_agency
 
     server = start_server(tmp_path, extra_env={"CORESPOND_RATE_LIMIT": "5/second;20/minute"})
     try:

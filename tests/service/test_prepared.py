@@ -15,12 +15,12 @@ from sqlmodel import SQLModel, col
 from models.call import Call
 from models.event import Event
 from models.vocabulary import CallStatus, Category
-from service.agencies import create_agency
-from service.database import make_engine
-from service.migrate import upgrade
-from service.prepared import Prepared, _fields, inserting, transient
+from service.agencies.operations import create_agency
 from service.settings import Settings
-from service.unit_of_work import Tx, UnitOfWork
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.prepared import Prepared, _fields, inserting, transient
+from service.store.unit_of_work import Tx, UnitOfWork
 from tests.conftest import database_url
 
 _INSERT = Prepared(insert(Event))

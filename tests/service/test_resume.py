@@ -9,8 +9,8 @@ from sqlmodel import col
 
 from models.event import Event
 from models.vocabulary import Role
-from service.events import purge_old_events, purged_through
-from service.unit_of_work import Tx
+from service.live.events import purge_old_events, purged_through
+from service.store.unit_of_work import Tx
 from tests.conftest import AgencyKit
 from tests.service.consoles import console
 from tests.service.factories import north_of, post_call, responder

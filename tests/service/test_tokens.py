@@ -112,7 +112,7 @@ def chatty_server(tmp_path: Path) -> Any:
 
 
 def test_tokens_never_reach_the_log(chatty_server: Any) -> None:
-    from service.agencies import create_agency
+    from service.agencies.operations import create_agency
 
     created = chatty_server.uow.write_sync(create_agency, slug="logs")
     kit = AgencyKit(server=chatty_server, slug="logs", id=created.id)

@@ -1,0 +1,140 @@
+"""Assignments: answers to offers, progress on scene, and what each frees up."""
+
+import uuid
+
+from sqlalchemy import bindparam, select
+from sqlmodel import SQLModel, col
+
+from dispatch.config import DispatchConfig
+from models.agency import Principal
+from models.call import Assignment, AssignmentPublic, Call
+from models.vocabulary import AssignmentState, Disposition, Role
+from service.agencies.operations import offer_timeout_of
+from service.calls.operations import close_call
+from service.dispatching.call_status import active_assignment_ids, update_call_status
+from service.dispatching.offers import needs_of, offer_role
+from service.dispatching.transitions import move
+from service.dispatching.waiting import replan_waiting
+from service.errors import Conflict, Invalid, NotFound
+from service.store.prepared import Prepared, transient
+from service.store.unit_of_work import Tx
+from service.trust.access import STAFF, require_role
+
+_ASSIGNMENT = Prepared(
+    select(*SQLModel.metadata.tables["assignment"].columns).where(
+        col(Assignment.id) == bindparam("id")
+    )
+)
+
+
+def get_assignment(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Assignment:
+    """The assignment, if `principal` may see it; otherwise NotFound, as if absent.
+
+    Read by a prepared statement, not through the session (every answer and progress
+    report reads one): the object is the session's only if it loaded it already.
+    """
+    row = tx.run(_ASSIGNMENT, {"id": assignment_id}).first()
+    assignment = None if row is None else transient(Assignment, row._asdict())
+    visible = assignment is not None and assignment.agency_id == principal.agency_id
+    if visible and assignment is not None and principal.role == Role.responder:
+        visible = assignment.responder_id == principal.responder_id
+    if assignment is None or not visible:
+        raise NotFound(f"no assignment {assignment_id} in this agency")
+    return assignment
+
+
+def _may_act(principal: Principal) -> None:
+    # The responder acts for itself; staff act for a responder reached by radio.
+    if principal.role != Role.responder:
+        require_role(principal, STAFF, "answer offers or report progress")
+
+
+def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
+    """After a decline or an expiry: the role goes to the next best at once, and the
+    responder set free goes to whichever waiting call needs it most."""
+    call = tx.session.get(Call, assignment.call_id)
+    assert call is not None
+    need = next(n for n in needs_of(call) if n.role == assignment.role)
+    timeout = offer_timeout_of(tx, assignment.agency_id)
+    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
+    update_call_status(tx, call)
+    replan_waiting(tx, agency_id=assignment.agency_id, config=config)
+
+
+def accept(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> AssignmentPublic:
+    assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
+    _may_act(principal)
+    return move(tx, assignment, AssignmentState.accepted)
+
+
+def decline(
+    tx: Tx, *, principal: Principal, assignment_id: uuid.UUID, config: DispatchConfig
+) -> AssignmentPublic:
+    """Decline an offer: the responder is free again and the role goes to the next best."""
+    assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
+    _may_act(principal)
+    public = move(tx, assignment, AssignmentState.declined)
+    reoffer(tx, assignment, config)
+    return public
+
+
+def report_progress(
+    tx: Tx,
+    *,
+    principal: Principal,
+    assignment_id: uuid.UUID,
+    status: AssignmentState,
+    disposition: Disposition | None,
+    config: DispatchConfig,
+) -> AssignmentPublic:
+    """En route, on scene, cleared. The last to clear closes the call with a disposition."""
+    assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
+    _may_act(principal)
+    if status not in (AssignmentState.en_route, AssignmentState.on_scene, AssignmentState.cleared):
+        raise Invalid("status must be en_route, on_scene or cleared")
+    if disposition is not None and status != AssignmentState.cleared:
+        raise Invalid("a disposition is given when clearing")
+    last = status == AssignmentState.cleared and active_assignment_ids(tx, assignment.call_id) == [
+        assignment.id
+    ]
+    if last and disposition is None:
+        raise Invalid(
+            "this is the call's last responder: clearing closes the call, so give a "
+            "disposition (resolved_on_scene, referred, transported_crisis_centre, "
+            "transported_ed, voluntary_hold, involuntary_hold, arrest, no_contact)"
+        )
+    public = move(tx, assignment, status)
+    if last and disposition is not None:
+        close_call(
+            tx, agency_id=assignment.agency_id, call_id=assignment.call_id, disposition=disposition
+        )
+    if status == AssignmentState.cleared:
+        replan_waiting(tx, agency_id=assignment.agency_id, config=config)
+    return public
+
+
+def expire_due_offers(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
+    """Expire offers past their deadline and offer each role to the next best.
+
+    Deadlines are rows, so offers pending when a process died still expire after
+    the restart; of several replicas running this at once, the conditional update
+    lets exactly one act on each offer. Returns how many it expired.
+    """
+    due = tx.session.execute(
+        select(Assignment)
+        .where(
+            col(Assignment.state) == AssignmentState.offered,
+            col(Assignment.offer_expires_at) <= tx.now,
+        )
+        .order_by(col(Assignment.offer_expires_at))
+        .limit(limit)
+    ).scalars()
+    expired = 0
+    for assignment in list(due):
+        try:
+            move(tx, assignment, AssignmentState.expired)
+        except Conflict:
+            continue  # answered or expired by someone else meanwhile
+        reoffer(tx, assignment, config)
+        expired += 1
+    return expired

@@ -1,0 +1,297 @@
+"""Calls: intake, the plan, the first offers, and what each principal may read."""
+
+import uuid
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from dispatch.config import DispatchConfig
+from dispatch.plan import Classification, plan_response
+from models.agency import Principal
+from models.call import (
+    Assignment,
+    AssignmentPublic,
+    Call,
+    CallCreate,
+    CallPublic,
+    Location,
+    PlanPublic,
+    Risk,
+    RolePublic,
+)
+from models.vocabulary import (
+    ACTIVE_ASSIGNMENT_STATES,
+    AssignmentState,
+    CallStatus,
+    Category,
+    Disposition,
+    Role,
+)
+from service.agencies.operations import offer_timeout_of
+from service.dispatching.call_status import active_assignments, missing_of, update_call_status
+from service.dispatching.offers import call_summary, offer_role
+from service.dispatching.transitions import move
+from service.dispatching.waiting import replan_waiting
+from service.errors import Conflict, NotFound
+from service.store.prepared import Prepared, inserting, transient
+from service.store.unit_of_work import Tx
+from service.trust.access import CALL_TAKERS, require_role
+from service.trust.disclosure import redact_reason, withholds_category
+
+
+def create_call(
+    tx: Tx, *, principal: Principal, body: CallCreate, config: DispatchConfig
+) -> CallPublic:
+    """Record the call, plan its team and offer every role to the best responder free."""
+    require_role(principal, CALL_TAKERS, "create calls")
+    if body.external_id is not None:
+        _refuse_duplicate(tx, agency_id=principal.agency_id, external_id=body.external_id)
+    plan = plan_response(
+        Classification(
+            category=body.category,
+            weapon=body.risk.weapon,
+            violence=body.risk.violence,
+            medical=body.risk.medical,
+        ),
+        config.rules,
+    )
+    call = transient(
+        Call,
+        {
+            "agency_id": principal.agency_id,
+            "external_id": body.external_id,
+            "lat": body.location.lat,
+            "lon": body.location.lon,
+            "address": body.location.address,
+            "category": body.category,
+            "weapon": body.risk.weapon,
+            "violence": body.risk.violence,
+            "medical": body.risk.medical,
+            "priority": body.priority,
+            "narrative": body.narrative,
+            "language": body.language,
+            "status": CallStatus.pending,
+            "plan_mode": plan.mode,
+            "plan_reason": plan.reason,
+            "plan_ems": plan.ems,
+            "plan_roles": [
+                {
+                    "role": n.role,
+                    "kind": n.kind.value,
+                    "cit_required": n.cit_required,
+                    "preferred_skills": sorted(n.preferred_skills),
+                }
+                for n in plan.roles
+            ],
+            "received_at": body.received_at or tx.now,
+        },
+    )
+    try:
+        tx.run(_INSERT_CALL, _call_values(call))  # prepared: not through the session
+    except IntegrityError:
+        raise Conflict(f"call {body.external_id!r} already exists in this agency") from None
+    tx.record("call.created", agency_id=call.agency_id, call_id=call.id, data=call_summary(call))
+    timeout = offer_timeout_of(tx, call.agency_id)
+    for need in plan.roles:
+        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
+    update_call_status(tx, call)
+    return call_view(tx, call, principal)
+
+
+_INSERT_CALL, _call_values = inserting(Call)
+_EXISTING = Prepared(
+    select(col(Call.id)).where(
+        col(Call.agency_id) == bindparam("agency_id"),
+        col(Call.external_id) == bindparam("external_id"),
+    )
+)
+
+
+def _refuse_duplicate(tx: Tx, *, agency_id: uuid.UUID, external_id: str) -> None:
+    existing = tx.run(
+        _EXISTING, {"agency_id": agency_id, "external_id": external_id}
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(
+            f"call {external_id!r} already exists in this agency as {existing}; "
+            f"read it with GET /v1/calls/{existing}"
+        )
+
+
+def get_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> Call:
+    """The call, if `principal` may see it; otherwise NotFound, as if absent."""
+    call = tx.session.get(Call, call_id)
+    if (
+        call is None
+        or call.agency_id != principal.agency_id
+        or not _responder_may_see(tx, principal, call_id)
+    ):
+        raise NotFound(f"no call {call_id} in this agency")
+    return call
+
+
+def read_call(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> CallPublic:
+    return call_view(tx, get_call(tx, principal=principal, call_id=call_id), principal)
+
+
+def _responder_may_see(tx: Tx, principal: Principal, call_id: uuid.UUID) -> bool:
+    """Non-responders pass; a responder sees calls it is offered or was assigned to."""
+    if principal.role != Role.responder:
+        return True
+    return (
+        tx.session.execute(
+            select(col(Assignment.id)).where(
+                col(Assignment.call_id) == call_id,
+                col(Assignment.responder_id) == principal.responder_id,
+                col(Assignment.state).not_in([AssignmentState.declined, AssignmentState.expired]),
+            )
+        ).first()
+        is not None
+    )
+
+
+_ASSIGNMENTS_OF = Prepared(
+    select(*[col(getattr(Assignment, name)) for name in AssignmentPublic.model_fields])
+    .where(col(Assignment.call_id) == bindparam("call_id"))
+    .order_by(col(Assignment.offered_at), col(Assignment.id))
+)
+
+
+def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
+    """The call as `principal` may read it: the narrative only for those who need it."""
+    assignments = [
+        AssignmentPublic.model_validate(row._asdict())
+        for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
+    ]
+    missing = []
+    if call.status == CallStatus.pending:  # from every assignment, before a responder's filter
+        filled = {a.role for a in assignments if a.state in ACTIVE_ASSIGNMENT_STATES}
+        missing = missing_of(call, filled=filled)
+    if principal.role == Role.responder:
+        assignments = [a for a in assignments if a.responder_id == principal.responder_id]
+    order = {r["role"]: i for i, r in enumerate(call.plan_roles)}
+    assignments.sort(key=lambda a: order.get(a.role, len(order)))  # the plan's order, then time
+    withheld: list[str] = []
+    narrative = call.narrative
+    if narrative is not None and not _may_read_narrative(principal, assignments):
+        narrative = None
+        withheld.append("narrative")
+    category: Category | None = call.category
+    roles = [RolePublic.model_validate(r) for r in call.plan_roles]
+    reason = call.plan_reason
+    if withholds_category(principal, call.category):
+        category = None
+        withheld.append("category")
+        roles = [r.model_copy(update={"preferred_skills": []}) for r in roles]
+        reason = redact_reason(reason, call.category)
+    return CallPublic(
+        id=call.id,
+        external_id=call.external_id,
+        location=Location(lat=call.lat, lon=call.lon, address=call.address),
+        category=category,
+        risk=Risk(weapon=call.weapon, violence=call.violence, medical=call.medical),
+        priority=call.priority,
+        narrative=narrative,
+        language=call.language,
+        status=call.status,
+        plan=PlanPublic(
+            mode=call.plan_mode, roles=roles, ems=call.plan_ems, reason=reason, missing=missing
+        ),
+        assignments=assignments,
+        disposition=call.disposition,
+        received_at=call.received_at,
+        created_at=call.created_at,
+        closed_at=call.closed_at,
+        withheld=withheld,
+    )
+
+
+def _may_read_narrative(principal: Principal, assignments: list[AssignmentPublic]) -> bool:
+    """Staff and CAD read it; a responder once it has accepted the call (see disclosure)."""
+    if not principal.sees_narrative:
+        return False
+    if principal.role != Role.responder:
+        return True
+    return any(a.state in _ACCEPTED_OR_LATER for a in assignments)
+
+
+_ACCEPTED_OR_LATER = frozenset(
+    {
+        AssignmentState.accepted,
+        AssignmentState.en_route,
+        AssignmentState.on_scene,
+        AssignmentState.cleared,
+    }
+)
+
+
+def list_calls(
+    tx: Tx, *, principal: Principal, status: CallStatus | None, limit: int, offset: int
+) -> list[CallPublic]:
+    query = select(Call).where(col(Call.agency_id) == principal.agency_id)
+    if principal.role == Role.responder:
+        mine = select(col(Assignment.call_id)).where(
+            col(Assignment.responder_id) == principal.responder_id,
+            col(Assignment.state).not_in([AssignmentState.declined, AssignmentState.expired]),
+        )
+        query = query.where(col(Call.id).in_(mine))
+    if status is not None:
+        query = query.where(col(Call.status) == status)
+    query = query.order_by(col(Call.received_at).desc(), col(Call.id)).limit(limit).offset(offset)
+    return [call_view(tx, c, principal) for c in tx.session.execute(query).scalars()]
+
+
+_CLOSE = Prepared(
+    update(Call)
+    .where(col(Call.id) == bindparam("b_id"))
+    .values(
+        status=CallStatus.closed,
+        disposition=bindparam("b_disposition"),
+        closed_at=bindparam("b_now"),
+    )
+)
+
+
+def close_call(
+    tx: Tx, *, agency_id: uuid.UUID, call_id: uuid.UUID, disposition: Disposition
+) -> None:
+    """The last responder cleared: the call ends with how it ended (every clear would
+    otherwise load the whole call through the session to change three columns)."""
+    tx.run(_CLOSE, {"b_id": call_id, "b_disposition": disposition, "b_now": tx.now})
+    tx.loaded_now(
+        Call, call_id, status=CallStatus.closed, disposition=disposition, closed_at=tx.now
+    )
+    tx.record(
+        "call.closed",
+        agency_id=agency_id,
+        call_id=call_id,
+        data={
+            "id": str(call_id),
+            "status": CallStatus.closed,
+            "disposition": disposition.value,
+            "diverted_from_arrest": disposition != Disposition.arrest,
+        },
+    )
+
+
+def cancel_call(
+    tx: Tx, *, principal: Principal, call_id: uuid.UUID, reason: str, config: DispatchConfig
+) -> CallPublic:
+    """Stand the call down: its open assignments are cancelled and their responders freed."""
+    require_role(principal, CALL_TAKERS, "cancel calls")
+    call = get_call(tx, principal=principal, call_id=call_id)
+    if call.status in (CallStatus.closed, CallStatus.cancelled):
+        raise Conflict(f"call is already {call.status}")
+    for assignment in active_assignments(tx, call.id):
+        move(tx, assignment, AssignmentState.cancelled)
+    call.status, call.closed_at = CallStatus.cancelled, tx.now
+    tx.session.flush()
+    tx.record(
+        "call.cancelled",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        data={"id": str(call.id), "status": call.status, "reason": reason},
+    )
+    replan_waiting(tx, agency_id=call.agency_id, config=config)
+    return call_view(tx, call, principal)

@@ -1,0 +1,125 @@
+"""`/v1/calls`: flag a behavioural-health call and follow it."""
+
+import time
+import uuid
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from models.call import CallCancel, CallCreate, CallPublic
+from models.vocabulary import CallStatus
+from service.calls import operations as calls
+from service.trust import audit
+from service.trust.audit import Actor
+from service.trust.disclosure import SUBSTANCE_USE
+from service.web.deps import CurrentActor, State
+from service.web.responses import MAX_OFFSET, errors
+from service.web.run_once import RunOnce
+from service.web.state import AppState
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+
+@router.post("", status_code=201, response_model=CallPublic, responses=errors(403, 409))
+async def create_call(
+    body: CallCreate,
+    once: RunOnce,
+) -> JSONResponse:
+    """Flag a call as behavioural-health and dispatch it.
+
+    The answer holds the plan (the roles the call needs and why, and any still
+    missing) and the offers made, each with the responder's ETA and distance.
+    The offers reach the responders' consoles as `assignment.offered` events.
+    A call whose `external_id` already exists in the agency answers 409; send an
+    `Idempotency-Key` to make retries return the first answer instead.
+    """
+    started = time.perf_counter()
+    response = await once.run(
+        body=body,
+        status=201,
+        work=partial(
+            calls.create_call, principal=once.principal, body=body, config=once.state.dispatch
+        ),
+    )
+    once.state.metrics.intake_seconds.observe(time.perf_counter() - started)
+    once.state.metrics.calls.inc()
+    return response
+
+
+@router.get("", responses=errors(403))
+async def list_calls(
+    actor: CurrentActor,
+    state: State,
+    status: CallStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> list[CallPublic]:
+    """Calls, newest first; a responder token lists only calls it is on.
+
+    Each call's narrative and substance-use category show only to those who need
+    them; every answer that shows them is recorded in the audit log.
+    """
+    found = await state.uow.read(
+        calls.list_calls, principal=actor.who, status=status, limit=limit, offset=offset
+    )
+    await audit_sensitive_reads(state, actor, found)
+    return found
+
+
+@router.get("/{call_id}", responses=errors(404))
+async def get_call(call_id: uuid.UUID, actor: CurrentActor, state: State) -> CallPublic:
+    """One call with its plan and assignments; sensitive fields only for those who need
+    them, and their reading is recorded in the audit log."""
+    call = await state.uow.read(calls.read_call, principal=actor.who, call_id=call_id)
+    await audit_sensitive_reads(state, actor, [call])
+    return call
+
+
+async def audit_sensitive_reads(state: AppState, actor: Actor, shown: list[CallPublic]) -> None:
+    """Record which calls' sensitive fields this answer shows, before it is sent."""
+    read = [c for c in shown if c.narrative is not None or c.category in SUBSTANCE_USE]
+    if not read:
+        return
+    actor.status = 200
+    await state.uow.write(
+        audit.record,
+        actor=actor,
+        outcome="success",
+        target=f"call:{read[0].id}" if len(read) == 1 else None,
+        detail={
+            "read": "sensitive",
+            "calls": {
+                str(c.id): [
+                    field
+                    for field, visible in (
+                        ("narrative", c.narrative is not None),
+                        ("category", c.category in SUBSTANCE_USE),
+                    )
+                    if visible
+                ]
+                for c in read
+            },
+        },
+    )
+
+
+@router.post("/{call_id}/cancel", response_model=CallPublic, responses=errors(403, 404, 409))
+async def cancel_call(
+    call_id: uuid.UUID,
+    body: CallCancel,
+    once: RunOnce,
+) -> JSONResponse:
+    """Stand a call down: open assignments are cancelled and their responders freed."""
+    return await once.run(
+        body=body,
+        status=200,
+        work=partial(
+            calls.cancel_call,
+            principal=once.principal,
+            call_id=call_id,
+            reason=body.reason,
+            config=once.state.dispatch,
+        ),
+    )

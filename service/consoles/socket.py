@@ -1,0 +1,249 @@
+"""`/v1/ws`: the console socket. The protocol is described in README.md."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket
+from pydantic import ValidationError
+from starlette.websockets import WebSocketDisconnect
+
+from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
+from models.vocabulary import AssignmentState, Role
+from service.assignments import operations as assignments
+from service.errors import CoRespondError, describe_errors
+from service.live.events import catch_up, record_acks
+from service.live.hub import CLOSE_BAD_TOKEN, Console, event_frame
+from service.settings import Settings
+from service.trust import audit
+from service.trust.audit import Actor
+from service.trust.auth import check_token
+from service.web.state import AppState
+
+router = APIRouter()
+
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_NOT_ALLOWED = 4403
+CLOSE_NO_HELLO = 4408
+MAX_REPLAY = 10_000
+TOKEN_COOKIE = "corespond_token"  # noqa: S105 (a cookie name)
+SUBPROTOCOL = "corespond.v1"
+
+
+def _handshake_token(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """The token from a `bearer.<token>` subprotocol or the cookie, and the subprotocol
+    to answer with (a browser drops the socket unless one it offered is echoed)."""
+    offered: list[str] = list(websocket.scope.get("subprotocols", []))
+    bearer = next((p for p in offered if p.startswith("bearer.")), None)
+    token = bearer.removeprefix("bearer.") if bearer else websocket.cookies.get(TOKEN_COOKIE)
+    chosen = SUBPROTOCOL if SUBPROTOCOL in offered else bearer
+    return token, chosen
+
+
+def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    """Browsers send Origin; other clients need not. Without a configured list,
+    only pages served by this host may connect."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if settings.allowed_origins:
+        return origin in settings.allowed_origins
+    return urlsplit(origin).netloc == websocket.headers.get("host")
+
+
+def _error(name: str, detail: str) -> dict[str, Any]:
+    return {"type": "error", "error": name, "detail": detail}
+
+
+def _parse(raw: Mapping[str, Any]) -> Any:
+    """The client message in a received frame, or an error frame saying what is wrong."""
+    text = raw.get("text")
+    if text is None:
+        return _error("BadMessage", "send JSON objects in text frames")
+    try:
+        return ClientEnvelope.model_validate({"message": json.loads(text)}).message
+    except json.JSONDecodeError as exc:
+        return _error("BadMessage", f"not JSON: {exc.msg} at character {exc.pos}")
+    except ValidationError as exc:
+        return _error("BadMessage", describe_errors(exc.errors()))
+
+
+async def _hello(websocket: WebSocket, timeout_s: float) -> Hello | None:
+    """Wait for the first message, which must be a hello; close the socket if not."""
+    try:
+        raw = await asyncio.wait_for(websocket.receive(), timeout_s)
+    except TimeoutError:
+        await websocket.close(CLOSE_NO_HELLO, 'send {"type": "hello"} first')
+        return None
+    if raw["type"] == "websocket.disconnect":
+        return None
+    message = _parse(raw)
+    if not isinstance(message, Hello):
+        detail = message["detail"] if isinstance(message, dict) else "the first message is hello"
+        await websocket.send_json(_error("BadMessage", detail))
+        await websocket.close(CLOSE_BAD_MESSAGE, "the first message must be a valid hello")
+        return None
+    return message
+
+
+@router.websocket("/v1/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    state: AppState = websocket.app.state.corespond
+    handshake_token, subprotocol = _handshake_token(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    if not _origin_allowed(websocket, state.settings):
+        await websocket.close(CLOSE_NOT_ALLOWED, "origin not allowed")
+        return
+    hello = await _hello(websocket, state.settings.ws_hello_timeout_s)
+    if hello is None:
+        return
+    token = hello.token or handshake_token
+    principal, refusal = await state.uow.read(check_token, token) if token else (None, "missing")
+    source = websocket.client.host if websocket.client else None
+    logon = Actor(principal=principal, source=source, action="logon")
+    if refusal is not None or principal is None:
+        await state.uow.write(
+            audit.record, actor=logon, outcome="denied", detail={"token": refusal, "via": "ws"}
+        )
+        await websocket.close(CLOSE_BAD_TOKEN, "token unknown, revoked or expired")
+        return
+    await state.uow.write(
+        audit.record,
+        actor=logon,
+        outcome="success",
+        detail={"via": "ws", "resume_after": hello.resume_after},
+    )
+    console = Console(websocket, principal, state.settings.ws_queue_size)
+    await store_acks(state, principal.token_id)
+    with state.hub.attached(console):
+        # Attached before reading the log, so nothing committed from here on is
+        # missed; the sender skips whatever the catch-up already sent.
+        await _catch_up(console, hello.resume_after, state)
+        sender = console.start()
+        try:
+            await _serve(console, state)
+        finally:
+            sender.cancel()
+            await store_acks(state, principal.token_id)
+
+
+async def _catch_up(console: Console, resume_after: int | None, state: AppState) -> None:
+    """Welcome, then in seq order: offers never acknowledged, then what was missed."""
+    owed = await state.uow.read(
+        catch_up, principal=console.principal, resume_after=resume_after, max_replay=MAX_REPLAY
+    )
+    send = console.websocket.send_json
+    await send(
+        {
+            "type": "welcome",
+            "principal": console.principal.model_dump(mode="json"),
+            "seq": owed.head,
+        }
+    )
+    for event in owed.unacked + owed.missed:
+        await send(event_frame(event, console.principal))
+    if owed.resync:
+        await send(
+            {
+                "type": "resync",
+                "detail": "the events after your resume point are no longer kept; "
+                "re-read state over HTTP",
+                "seq": owed.head,
+            }
+        )
+    console.sent_through = owed.head
+
+
+async def _serve(console: Console, state: AppState) -> None:
+    """Answer the console's messages until it goes away."""
+    while True:
+        try:
+            raw = await console.websocket.receive()
+        except WebSocketDisconnect:
+            return
+        if raw["type"] == "websocket.disconnect":
+            return
+        message = _parse(raw)
+        if isinstance(message, dict):
+            console.reply(message)
+        elif isinstance(message, Ack):
+            await _ack(console, message.seq, state)
+        elif isinstance(message, Ping):
+            console.reply({"type": "pong"})
+        elif isinstance(message, AssignmentAction | ProgressAction):
+            console.reply(await _act(message, console, state))
+        else:
+            console.reply(_error("BadMessage", "hello is sent once, first"))
+
+
+async def _ack(console: Console, seq: int, state: AppState) -> None:
+    """Acks decide which offers are sent again on reconnect. A responder's are stored
+    in batches (every `ACK_FLUSH_S`, and when a console connects or leaves): one write
+    per ack cost as much as the call itself. A crash loses at most that second's acks,
+    and then an offer is sent again, which consoles drop by seq. Other consoles' acks
+    are only kept in memory."""
+    if seq <= console.acked:
+        return
+    console.acked = seq
+    if console.principal.role == Role.responder:
+        state.hub.note_ack(console.principal.token_id, seq)
+
+
+async def store_acks(state: AppState, token_id: uuid.UUID) -> None:
+    """Write one token's pending ack now (before a catch-up reads it, or as it leaves)."""
+    pending = state.hub.take_acks(token_id)
+    if pending:
+        await state.uow.write(record_acks, acks=pending)
+
+
+async def _act(
+    action: AssignmentAction | ProgressAction, console: Console, state: AppState
+) -> dict[str, Any]:
+    """Run a console's action through the same service functions as its HTTP twin,
+    audited like it."""
+    principal, client = console.principal, console.websocket.client
+    actor = Actor(
+        principal=principal,
+        source=client.host if client else None,
+        action=f"ws {action.type}",
+        target=f"assignment:{action.assignment_id}",
+    )
+    try:
+        if isinstance(action, ProgressAction):
+            result = await state.uow.write_as(
+                actor,
+                assignments.report_progress,
+                principal=principal,
+                assignment_id=action.assignment_id,
+                status=AssignmentState(action.status),
+                disposition=action.disposition,
+                config=state.dispatch,
+            )
+        elif action.type == "accept":
+            result = await state.uow.write_as(
+                actor, assignments.accept, principal=principal, assignment_id=action.assignment_id
+            )
+        else:
+            result = await state.uow.write_as(
+                actor,
+                assignments.decline,
+                principal=principal,
+                assignment_id=action.assignment_id,
+                config=state.dispatch,
+            )
+    except CoRespondError as exc:
+        await state.uow.write(
+            audit.record,
+            actor=actor,
+            outcome=audit.outcome_of(exc.status),
+            detail={"error": exc.name},
+        )
+        return {
+            **_error(exc.name, exc.detail),
+            "action": action.type,
+            "assignment_id": str(action.assignment_id),
+        }
+    return {"type": "result", "action": action.type, "assignment": result.model_dump(mode="json")}

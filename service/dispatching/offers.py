@@ -1,0 +1,256 @@
+"""Where the pure decisions meet the database: candidates in, offers out."""
+
+import functools
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, bindparam, cast, or_, select, update
+from sqlmodel import col
+
+from dispatch.cells import CellRange
+from dispatch.config import DispatchConfig
+from dispatch.index import ResponderIndex
+from dispatch.plan import RoleNeed
+from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responder
+from models.call import Assignment, AssignmentPublic, Call, call_date
+from models.columns import iso_utc
+from models.responder import Responder
+from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
+from service.store.prepared import Prepared, inserting, transient
+from service.store.unit_of_work import Tx
+
+# A reservation can lose a race to another replica; try the next best this often.
+_RESERVE_ATTEMPTS = 5
+
+
+def site_of(call: Call) -> CallSite:
+    return CallSite(lat=call.lat, lon=call.lon, on=call_date(call), language=call.language)
+
+
+def needs_of(call: Call) -> list[RoleNeed]:
+    """The plan's roles as stored on the call."""
+    return [
+        RoleNeed(
+            role=r["role"],
+            kind=ResponderKind(r["kind"]),
+            cit_required=r["cit_required"],
+            preferred_skills=frozenset(r["preferred_skills"]),
+        )
+        for r in call.plan_roles
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags(stored: str | None) -> frozenset[str]:
+    """A JSON list of languages or skills as a set. Most responders share a few such
+    lists (`["en"]`, `[]`), so each is parsed once, not once a row a search."""
+    return frozenset(json.loads(stored)) if stored else frozenset()
+
+
+def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
+    return Candidate(
+        id=row.id,
+        kind=ResponderKind(row.kind),
+        lat=row.lat,
+        lon=row.lon,
+        cit_certified_until=row.cit_certified_until,
+        languages=_tags(row.languages),
+        skills=_tags(row.skills),
+    )
+
+
+_COLUMNS = select(
+    col(Responder.id),
+    col(Responder.kind),
+    col(Responder.lat),
+    col(Responder.lon),
+    col(Responder.cit_certified_until),
+    cast(col(Responder.languages), String).label("languages"),
+    cast(col(Responder.skills), String).label("skills"),
+    col(Responder.position_cell),
+)
+
+
+def _free_of_kind() -> list[Any]:
+    return [
+        col(Responder.agency_id) == bindparam("agency_id"),
+        col(Responder.kind) == bindparam("kind"),
+        col(Responder.status) == ResponderStatus.available,
+    ]
+
+
+_AVAILABLE = Prepared(_COLUMNS.where(*_free_of_kind()))
+
+
+@functools.lru_cache(maxsize=128)
+def _available_in_ranges(count: int) -> Prepared:
+    """The ring query for `count` cell ranges, built once: building and keying a fresh
+    expression for every ring cost more than running it.
+
+    Every range is a whole condition, `(agency AND kind AND available AND cell
+    BETWEEN lo AND hi) OR (…)`, so SQLite scans the search index once a range
+    (MULTI-INDEX OR) and PostgreSQL ORs bitmap scans. With the ranges alone ORed
+    inside one condition, SQLite read every available responder of the kind and
+    filtered the cells: 159 µs instead of 34 for a narrow ring at 10,000.
+    """
+    cell = col(Responder.position_cell)
+    return Prepared(
+        _COLUMNS.where(
+            or_(
+                *(
+                    and_(*_free_of_kind(), cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
+                    for i in range(count)
+                )
+            )
+        )
+    )
+
+
+def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+    """A `Fetch` over the agency's available responders of `kind`, one query a ring."""
+
+    def fetch(ranges: Sequence[CellRange]) -> list[Candidate]:
+        params: dict[str, Any] = {"agency_id": agency_id, "kind": kind}
+        for i, r in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = r.lo, r.hi
+        return [_candidate(row) for row in tx.run(_available_in_ranges(len(ranges)), params)]
+
+    return fetch
+
+
+def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+    """A `Fetch` over the agency's available responders of `kind`, read in one query and
+    searched in memory: for re-planning many waiting calls, when few are free."""
+    rows = tx.run(_AVAILABLE, {"agency_id": agency_id, "kind": kind})
+    return ResponderIndex.filed(
+        (row.position_cell, _candidate(row)) for row in rows if row.position_cell is not None
+    ).fetch
+
+
+_RESERVE = Prepared(
+    update(Responder)
+    .where(
+        col(Responder.id) == bindparam("b_responder"),
+        col(Responder.agency_id) == bindparam("b_agency"),
+        col(Responder.status) == ResponderStatus.available,
+    )
+    .values(status=ResponderStatus.offered, status_changed_at=bindparam("b_now"))
+)
+
+
+def reserve(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID) -> bool:
+    """Take an available responder for an offer; False if someone else got there first.
+
+    A statement built once (the ORM's bulk-update path cost a millisecond and a half
+    a call); a responder loaded in this transaction (one that just went available)
+    is brought up to date.
+    """
+    result = tx.run(_RESERVE, {"b_responder": responder_id, "b_agency": agency_id, "b_now": tx.now})
+    if result.rowcount != 1:
+        return False
+    tx.loaded_now(Responder, responder_id, status=ResponderStatus.offered, status_changed_at=tx.now)
+    return True
+
+
+_TRIED = Prepared(
+    select(col(Assignment.responder_id)).where(
+        col(Assignment.call_id) == bindparam("call_id"), col(Assignment.role) == bindparam("role")
+    )
+)
+
+
+def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
+    """Everyone already offered this role on this call: never offered it again."""
+    return set(tx.run(_TRIED, {"call_id": call_id, "role": role}).scalars())
+
+
+_INSERT_ASSIGNMENT, _assignment_values = inserting(Assignment)
+
+
+def make_offer(
+    tx: Tx, *, call: Call, role: str, choice: Choice, offer_timeout_s: int
+) -> Assignment | None:
+    """Reserve the chosen responder and offer it the role; None if it was taken meanwhile."""
+    responder_id = choice.candidate.id
+    assert isinstance(responder_id, uuid.UUID)
+    if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
+        return None
+    assignment = transient(
+        Assignment,
+        {
+            "agency_id": call.agency_id,
+            "call_id": call.id,
+            "responder_id": responder_id,
+            "role": role,
+            "state": AssignmentState.offered,
+            "eta_s": round(choice.eta_s, 1),
+            "distance_m": round(choice.distance_m, 1),
+            "offered_at": tx.now,
+            "offer_expires_at": tx.now + timedelta(seconds=offer_timeout_s),
+        },
+    )
+    tx.run(_INSERT_ASSIGNMENT, _assignment_values(assignment))  # prepared: not through the session
+    tx.record(
+        "assignment.offered",
+        agency_id=call.agency_id,
+        call_id=call.id,
+        responder_id=responder_id,
+        assignment_id=assignment.id,
+        data={
+            "assignment": AssignmentPublic.of(assignment).model_dump(mode="json"),
+            "call": call_summary(call),
+        },
+    )
+    return assignment
+
+
+def offer_role(
+    tx: Tx, *, call: Call, need: RoleNeed, config: DispatchConfig, offer_timeout_s: int
+) -> Assignment | None:
+    """Offer `need` on `call` to the best responder nobody has tried for it yet.
+
+    Returns None when nobody eligible is available: the role stays missing.
+    """
+    exclude = tried_for(tx, call_id=call.id, role=need.role)
+    fetch = available_in(tx, agency_id=call.agency_id, kind=need.kind)
+    for _ in range(_RESERVE_ATTEMPTS):
+        started = time.perf_counter()
+        choice = choose_responder(
+            site_of(call),
+            need,
+            fetch=fetch,
+            estimator=config.estimator,
+            prefs=config.prefs,
+            exclude=frozenset(exclude),
+        )
+        config.observe_decision(time.perf_counter() - started)
+        if choice is None:
+            return None
+        offer = make_offer(
+            tx, call=call, role=need.role, choice=choice, offer_timeout_s=offer_timeout_s
+        )
+        if offer is not None:
+            return offer
+        exclude.add(choice.candidate.id)  # type: ignore[arg-type]
+    return None
+
+
+def call_summary(call: Call) -> dict[str, object]:
+    """What a console needs to show a call, without its narrative (read over HTTP)."""
+    return {
+        "id": str(call.id),
+        "external_id": call.external_id,
+        "location": {"lat": call.lat, "lon": call.lon, "address": call.address},
+        "category": call.category,
+        "risk": {"weapon": call.weapon, "violence": call.violence, "medical": call.medical},
+        "priority": call.priority,
+        "language": call.language,
+        "status": call.status,
+        "plan": {"mode": call.plan_mode, "reason": call.plan_reason, "ems": call.plan_ems},
+        "has_narrative": bool(call.narrative),
+        "received_at": iso_utc(call.received_at),
+    }

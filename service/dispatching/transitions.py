@@ -1,0 +1,71 @@
+"""Moving an assignment along its lifecycle, with its responder, in one place."""
+
+import functools
+
+from sqlalchemy import bindparam, select, update
+from sqlmodel import col
+
+from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
+from models.call import Assignment, AssignmentPublic
+from models.responder import Responder
+from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState
+from service.errors import Conflict
+from service.store.prepared import Prepared
+from service.store.unit_of_work import Tx
+
+
+def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPublic:
+    """Move `assignment` to `to` if its row still allows it, and its responder with it.
+
+    The conditional UPDATE decides: of two replicas, two sockets or a socket and
+    a timer acting at once, exactly one moves the row; the other gets Conflict.
+    """
+    move_row, move_responder = _statements(to)
+    changed = tx.run(move_row, {"b_id": assignment.id, "b_now": tx.now}).rowcount
+    if changed != 1:
+        state = tx.run(_STATE, {"id": assignment.id}).scalar_one()
+        if state == AssignmentState.offered and to == AssignmentState.accepted:
+            raise Conflict("the offer has expired; it is being offered to someone else")
+        raise Conflict(f"assignment is {state}; it cannot become {to.value}")
+    tx.loaded_now(Assignment, assignment.id, held=assignment, state=to, **{STAMP[to]: tx.now})
+    status = RESPONDER_STATUS[to]
+    if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
+        tx.loaded_now(Responder, assignment.responder_id, status=status, status_changed_at=tx.now)
+    public = AssignmentPublic.of(assignment)
+    tx.record(
+        f"assignment.{to.value}",
+        agency_id=assignment.agency_id,
+        call_id=assignment.call_id,
+        responder_id=assignment.responder_id,
+        assignment_id=assignment.id,
+        data={
+            "assignment": public.model_dump(mode="json"),
+            "responder_status": status.value,
+        },
+    )
+    return public
+
+
+_STATE = Prepared(select(col(Assignment.state)).where(col(Assignment.id) == bindparam("id")))
+
+
+@functools.cache
+def _statements(to: AssignmentState) -> tuple[Prepared, Prepared]:
+    """The two conditional UPDATEs of a move to `to`, built once a state (building them
+    on every move cost more than running them)."""
+    where = [
+        col(Assignment.id) == bindparam("b_id"),
+        col(Assignment.state).in_(sorted(sources(to))),
+    ]
+    if to == AssignmentState.accepted:
+        where.append(col(Assignment.offer_expires_at) > bindparam("b_now"))
+    move_row = update(Assignment).where(*where).values({"state": to, STAMP[to]: bindparam("b_now")})
+    move_responder = (
+        update(Responder)
+        .where(
+            col(Responder.id) == bindparam("b_id"),
+            col(Responder.status).in_(sorted(BUSY_RESPONDER_STATUSES)),
+        )
+        .values(status=RESPONDER_STATUS[to], status_changed_at=bindparam("b_now"))
+    )
+    return Prepared(move_row), Prepared(move_responder)

@@ -1,0 +1,111 @@
+"""Background work: deadlines stored in the database, and a watch on the event loop.
+
+The loops are generic; the work a feature does when its deadlines pass is registered
+by the app (`pass_deadlines_forever`), so nothing here imports a feature.
+"""
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+
+from service.live.events import purge_old_events, record_acks
+from service.live.hub import CLOSE_BAD_TOKEN, Hub
+from service.store.unit_of_work import UnitOfWork
+from service.trust.audit import PURGE_BATCH, purge_old_audit
+from service.trust.auth import lapsed_among
+from service.trust.idempotency import forget_old
+
+log = structlog.get_logger(__name__)
+
+_BATCH = 50
+
+
+async def close_lapsed_consoles_forever(uow: UnitOfWork, hub: Hub, interval_s: float) -> None:
+    """Close (4401) every open console whose token was revoked or expired since it
+    connected, within `interval_s`: a socket must not outlive its authority."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            consoles = hub.consoles()
+            lapsed = await uow.read(
+                lapsed_among, token_ids={c.principal.token_id for c in consoles}
+            )
+            for console in consoles:
+                if console.principal.token_id in lapsed:
+                    log.info("console_token_lapsed", token_id=str(console.principal.token_id))
+                    await console.close(CLOSE_BAD_TOKEN, "token revoked or expired")
+        except Exception:
+            log.exception("token_check_failed")
+
+
+async def watch_loop_lag_forever(observe: Callable[[float], None], interval_s: float) -> None:
+    """Ask the loop to wake this task every `interval_s` and observe how late it did:
+    the delay every socket and request saw at that moment, from work that held the loop."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(interval_s)
+        observe(max(0.0, time.perf_counter() - asked - interval_s))
+
+
+async def store_acks_forever(uow: UnitOfWork, hub: Hub, interval_s: float = 1.0) -> None:
+    """Write the responder consoles' acks noted since the last time, in one transaction."""
+    while True:
+        await asyncio.sleep(interval_s)
+        acks = hub.take_acks()
+        try:
+            await uow.write(record_acks, acks=acks)
+        except Exception:
+            log.exception("ack_store_failed", consoles=len(acks))
+
+
+async def pass_deadlines_forever(
+    uow: UnitOfWork, due: Callable[..., int], *, name: str, interval_s: float
+) -> None:
+    """Act on deadlines as they pass, until cancelled: `due(tx, limit=…)` is a
+    feature's work on rows whose deadline is past (offers to expire), registered by
+    the app; it returns how many it handled, and a full batch is followed at once.
+
+    A failure is logged and retried on the next tick: a timer that died silently
+    would leave offers hanging and calls unanswered.
+    """
+    while True:
+        handled = 0
+        try:
+            handled = await uow.write(due, limit=_BATCH)
+        except Exception:
+            log.exception("deadline_work_failed", timer=name)
+        if handled:
+            log.info("deadlines_passed", timer=name, count=handled)
+        await asyncio.sleep(0 if handled == _BATCH else interval_s)
+
+
+async def keep_house_forever(
+    uow: UnitOfWork,
+    *,
+    event_retention: timedelta,
+    audit_retention: timedelta,
+    interval_s: float = 600,
+    batch: int = PURGE_BATCH,
+) -> None:
+    """Every `interval_s`: drop events and audit records past retention, and stored
+    idempotent answers past their keeping time. Consoles that fall behind the first
+    are told to resync. The purges go `batch` rows a transaction, other work between."""
+    while True:
+        try:
+            await _purge_all(uow, purge_old_events, keep=event_retention, batch=batch)
+            await _purge_all(uow, purge_old_audit, keep=audit_retention, batch=batch)
+            await uow.write(forget_old)
+        except Exception:
+            log.exception("housekeeping_failed")
+        await asyncio.sleep(interval_s)
+
+
+async def _purge_all(
+    uow: UnitOfWork, purge: Callable[..., int], *, keep: timedelta, batch: int
+) -> None:
+    """Run `purge` a batch a transaction until a batch comes back short."""
+    while await uow.write(purge, keep=keep, limit=batch) >= batch:
+        await asyncio.sleep(0)

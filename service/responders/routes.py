@@ -1,0 +1,90 @@
+"""`/v1/responders`: register officers and clinicians, move them, set availability."""
+
+import uuid
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
+from models.vocabulary import ResponderKind, ResponderStatus
+from service.responders import operations as responders
+from service.web.deps import CurrentActor, CurrentPrincipal, State
+from service.web.responses import MAX_OFFSET, errors
+from service.web.run_once import RunOnce
+
+router = APIRouter(prefix="/v1/responders", tags=["responders"])
+
+
+@router.post("", status_code=201, response_model=ResponderPublic, responses=errors(403, 409))
+async def create_responder(
+    body: ResponderCreate,
+    once: RunOnce,
+) -> JSONResponse:
+    """Register a responder. It starts `off_duty` with no position: set both to dispatch it."""
+    return await once.run(
+        body=body,
+        status=201,
+        work=partial(responders.create_responder, principal=once.principal, body=body),
+    )
+
+
+@router.get("", responses=errors(403))
+async def list_responders(
+    principal: CurrentPrincipal,
+    state: State,
+    kind: ResponderKind | None = None,
+    status: ResponderStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> list[ResponderPublic]:
+    """The agency's responders, by name, optionally filtered by kind and status."""
+    return await state.uow.read(
+        responders.list_responders,
+        principal=principal,
+        kind=kind,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{responder_id}", responses=errors(404))
+async def get_responder(
+    responder_id: uuid.UUID, principal: CurrentPrincipal, state: State
+) -> ResponderPublic:
+    """One responder; a responder token reads only its own."""
+    row = await state.uow.read(
+        responders.get_responder, principal=principal, responder_id=responder_id
+    )
+    return ResponderPublic.of(row)
+
+
+@router.put("/{responder_id}/position", responses=errors(403, 404))
+async def set_position(
+    responder_id: uuid.UUID, body: PositionUpdate, actor: CurrentActor, state: State
+) -> ResponderPublic:
+    """Report where a responder is (the responder itself, staff, or a CAD's AVL feed)."""
+    return await state.uow.write_as(
+        actor,
+        responders.set_position,
+        principal=actor.who,
+        responder_id=responder_id,
+        body=body,
+    )
+
+
+@router.put("/{responder_id}/status", responses=errors(403, 404, 409))
+async def set_status(
+    responder_id: uuid.UUID, body: StatusUpdate, actor: CurrentActor, state: State
+) -> ResponderPublic:
+    """Go `available`, `off_duty` or `out_of_service`. Refused while on a call."""
+    return await state.uow.write_as(
+        actor,
+        responders.set_status,
+        principal=actor.who,
+        responder_id=responder_id,
+        status=body.status,
+        config=state.dispatch,
+    )

@@ -1,0 +1,102 @@
+"""A rate limit per token, before any route runs.
+
+A token (or, without one, a client address) over its rate gets 429 with
+Retry-After, before anything else is spent on it. Bodies are capped by FastAPI's
+`max_body_size` (413) and WebSocket messages by the server's `ws_max_size` (1009).
+
+The counts live in this process (`memory://`), or in Redis (`redis://…`) where
+several replicas must share one limit. If Redis cannot be reached the request is
+let through and the failure logged: a 911 call is not refused for want of a counter.
+"""
+
+import hashlib
+import json
+import math
+import time
+
+import structlog
+from limits import parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.errors import ErrorBody, say
+from service.settings import check_storage_url
+
+log = structlog.get_logger(__name__)
+
+RETRY_STORAGE_S = 5.0
+
+
+def limit_storage(url: str) -> Storage:
+    """`memory://` (this process) or `redis://host:port/db` (shared by replicas)."""
+    if check_storage_url(url).startswith("memory://"):
+        return MemoryStorage()
+    return RedisStorage(
+        "async+" + url,
+        implementation="redispy",
+        key_prefix="corespond-rate",
+        socket_connect_timeout=1,
+        socket_timeout=1,
+    )
+
+
+class RateLimit:
+    def __init__(self, app: ASGIApp, *, rate_limit: str, storage: str = "memory://") -> None:
+        self.app = app
+        self.rates = parse_many(rate_limit)
+        self.limiter = MovingWindowRateLimiter(limit_storage(storage))
+        self._unavailable_until = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        retry_after = await self._spend(_identity(scope))
+        if retry_after is not None:
+            detail = f"too many requests from this token; retry after {retry_after} s"
+            await _answer(send, 429, "TooManyRequests", detail, {"retry-after": str(retry_after)})
+            return
+        await self.app(scope, receive, send)
+
+    async def _spend(self, identity: str) -> int | None:
+        """None if the request may go on; else the seconds until it may."""
+        if time.monotonic() < self._unavailable_until:
+            return None
+        try:
+            for rate in self.rates:
+                if not await self.limiter.hit(rate, identity):
+                    reset = (await self.limiter.get_window_stats(rate, identity)).reset_time
+                    return max(1, math.ceil(reset - time.time()))
+        except Exception as exc:
+            # The shared counter is unreachable: let requests through, and do not make
+            # each one wait for a connection timeout; try again in a few seconds.
+            self._unavailable_until = time.monotonic() + RETRY_STORAGE_S
+            log.warning(
+                "rate_limit_unavailable",
+                error=say(exc),
+                retry_in_s=RETRY_STORAGE_S,
+            )
+        return None
+
+
+def _identity(scope: Scope) -> str:
+    """The bearer token's digest (never the token), or the client's address."""
+    authorization = dict(scope["headers"]).get(b"authorization", b"")
+    if authorization.lower().startswith(b"bearer "):
+        return "token:" + hashlib.sha256(authorization[7:].strip()).hexdigest()[:32]
+    client = scope.get("client")
+    return f"address:{client[0] if client else 'unknown'}"
+
+
+async def _answer(
+    send: Send, status: int, name: str, detail: str, headers: dict[str, str] | None = None
+) -> None:
+    body = json.dumps(ErrorBody(error=name, detail=detail).model_dump()).encode()
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
