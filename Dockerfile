@@ -1,16 +1,16 @@
-# A slim image: the service and its dependencies in a virtualenv built in a first
-# stage, copied into a clean python:slim. It migrates on start, then serves; every
-# setting comes from CORESPOND_* variables (see README.md, Settings).
+# A slim image: the service and its dependencies (pinned, with hashes, by requirements.txt)
+# in a virtualenv built in a first stage, copied into a clean python:slim. It migrates on
+# start, then serves; every setting comes from CORESPOND_* variables (docs/configuration.md).
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.txt ./
 COPY models models
 COPY dispatch dispatch
 COPY service service
 COPY migrations migrations
 RUN python -m venv /opt/corespond \
- && /opt/corespond/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/corespond/bin/pip install --no-cache-dir .
+ && /opt/corespond/bin/pip install --no-cache-dir --require-hashes -r requirements.txt \
+ && /opt/corespond/bin/pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim
 COPY --from=build /opt/corespond /opt/corespond

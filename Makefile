@@ -3,22 +3,30 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# uv installs exactly what uv.lock pins (`make lock` updates it, on purpose).
-UV_VERSION := 0.13.8
+# Installs are pinned, with hashes: requirements-dev.txt (requirements.txt for the
+# service alone, as the Dockerfile installs it). `make lock` updates both, on purpose.
+UV_VERSION := 0.13.9
 UV := $(BIN)/uv
+COMPILE := $(UV) pip compile --quiet --universal --generate-hashes pyproject.toml
 
 .PHONY: run test lint lock vendor bench bench-load demo clean chromium
 
-$(STAMP): pyproject.toml uv.lock
+$(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --quiet --locked --inexact --extra dev \
-		--python $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.txt
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 # Every dependency to its newest release within pyproject's ranges; review the diff.
 lock: $(STAMP)
-	$(UV) lock --upgrade
+	$(COMPILE) --upgrade -o requirements.txt
+	$(COMPILE) --upgrade --extra dev -o requirements-dev.txt
+
+# Browser libraries, pinned in browser/package-lock.json, copied with their licences into
+# service/consoles/web/vendor/ (committed: serving needs neither npm nor a network).
+vendor:
+	cd browser && npm ci --ignore-scripts --no-audit --no-fund && node vendor.mjs
 
 run: $(STAMP)
 	$(BIN)/corespond serve

@@ -158,6 +158,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Dispatch for behavioural-health calls: CIT officers and clinicians, live.",
         lifespan=lifespan,
+        # Served from vendored files by the consoles feature instead of from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     handlers.install(app)
     for module in (calls, responders, assignments, audit, ws, health, console):

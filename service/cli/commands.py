@@ -1,5 +1,7 @@
 """The `corespond` command: serve, migrate, agencies, tokens, demo."""
 
+import errno
+import socket
 import sys
 import uuid
 from collections.abc import Callable
@@ -42,7 +44,14 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     settings = _settings()
+    host, port = host or settings.host, port or settings.port
+    _refuse_a_taken_port(host, port)
     upgrade(make_engine(settings))
+    click.echo(
+        f"CoRespond on http://{host}:{port}/ : the console at /console, the API at /docs.\n"
+        "No agency yet? `.venv/bin/corespond demo` in another terminal seeds one.",
+        err=True,
+    )
     # The writes run in worker threads that give up the GIL at every database call;
     # with the event loop busy, getting it back waited out the switch interval each
     # time (5 ms by default), inside the write lock.
@@ -50,8 +59,8 @@ def serve(host: str | None, port: int | None) -> None:
     uvicorn.run(
         "service.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host,
+        port=port,
         log_level=settings.log_level,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
@@ -62,6 +71,24 @@ def serve(host: str | None, port: int | None) -> None:
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
     )
+
+
+def _refuse_a_taken_port(host: str, port: int) -> None:
+    """Say plainly that the port is taken, and how to choose another, before uvicorn
+    would fail with a bare 'address already in use'."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise click.ClickException(
+                f"port {port} on {host} is in use, by another `corespond serve` (`make run`) "
+                "or another program. Stop it, or serve on another port: "
+                f"CORESPOND_PORT={port + 1} make run"
+            ) from None
 
 
 @main.command()

@@ -2,7 +2,7 @@
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -17,6 +17,8 @@ from service.store.unit_of_work import Tx
 from service.trust.auth import issue_token
 
 SLUG = "demo"
+# A demo's tokens are for trying it out: they lapse after a working day, not 90 days.
+TOKEN_LIFETIME = timedelta(hours=8)
 CENTRE = (40.1215, -75.3399)  # Norristown, Montgomery County, Pennsylvania
 _FIRST = [
     "Alex",
@@ -64,6 +66,7 @@ class Seeded:
     dispatcher_token: str
     responder_token: str
     clinician: Responder
+    tokens_expire_at: datetime
 
 
 def _place(rng: random.Random, radius_deg: float = 0.07) -> tuple[float, float]:
@@ -114,20 +117,30 @@ def seed(tx: Tx) -> Seeded:
         tx.session.execute(select(Responder).where(col(Responder.agency_id) == agency.id)).scalars()
     )
     clinician = next(p for p in people if p.external_id == "cli-25")
+    expires_at = tx.now + TOKEN_LIFETIME
     return Seeded(
         agency=agency,
         officers=sum(p.kind == ResponderKind.officer for p in people),
         clinicians=sum(p.kind == ResponderKind.clinician for p in people),
-        dispatcher_token=issue_token(tx, agency=agency, role=Role.dispatcher, label="demo"),
-        responder_token=issue_token(
-            tx, agency=agency, role=Role.responder, responder_id=clinician.id, label="demo"
+        dispatcher_token=issue_token(
+            tx, agency=agency, role=Role.dispatcher, label="demo", expires_at=expires_at
         ),
+        responder_token=issue_token(
+            tx,
+            agency=agency,
+            role=Role.responder,
+            responder_id=clinician.id,
+            label="demo",
+            expires_at=expires_at,
+        ),
+        tokens_expire_at=expires_at,
         clinician=clinician,
     )
 
 
 def instructions(seeded: Seeded, settings: Settings) -> str:
     base = f"http://{settings.host}:{settings.port}"
+    hours = int(TOKEN_LIFETIME.total_seconds() // 3600)
     c = seeded.clinician
     body = (
         f'{{"location": {{"lat": {c.lat:.5f}, "lon": {c.lon:.5f}}}, '
@@ -140,6 +153,8 @@ around Norristown, PA, all available.
 Dispatcher token:  {seeded.dispatcher_token}
 Responder token:   {seeded.responder_token}
   (acts as clinician {c.name}, {c.external_id}, at {c.lat:.4f}, {c.lon:.4f})
+Both expire at {seeded.tokens_expire_at:%Y-%m-%d %H:%M} UTC (in {hours} hours); \
+run the demo again for new ones.
 
 In a browser: {base}/console, sign in with the dispatcher token in one window and
 the responder token in another tab (each tab keeps its own token), flag a call from the dispatcher's

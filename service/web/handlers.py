@@ -24,6 +24,20 @@ def _error(status: int, name: str, detail: str) -> JSONResponse:
     return JSONResponse(ErrorBody(error=name, detail=detail).model_dump(), status_code=status)
 
 
+def _say_http(request: Request, exc: HTTPException) -> str:
+    """Starlette's own refusals ('Not Found') said with what was asked and where to look."""
+    asked = f"{request.method} {request.url.path}"
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        return (
+            f"nothing at {asked}: the API lives under /v1 (listed at /docs and "
+            "/openapi.json), the console at /console"
+        )
+    if exc.status_code == 405 and exc.detail == "Method Not Allowed":
+        allowed = exc.headers.get("Allow", "") if exc.headers else ""
+        return f"{asked} is not allowed here; this path takes {allowed or 'other methods'}"
+    return str(exc.detail)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoRespondError)
     async def _domain(_: Request, exc: CoRespondError) -> JSONResponse:
@@ -34,9 +48,9 @@ def install(app: FastAPI) -> None:
         return _error(422, "ValidationError", describe_errors(exc.errors()))
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         name = _NAMES.get(exc.status_code, "HTTPError")
-        response = _error(exc.status_code, name, str(exc.detail))
+        response = _error(exc.status_code, name, _say_http(request, exc))
         if exc.headers:
             response.headers.update(exc.headers)
         return response

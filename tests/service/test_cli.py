@@ -4,6 +4,7 @@ import os
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -76,8 +77,37 @@ def test_demo_on_a_fresh_machine_shows_an_offer_on_the_clinicians_console(
             offer = phone.next_event("assignment.offered")
         assert offer["data"]["call"]["id"] == response.json()["id"]
         assert _run(fresh, "demo").returncode == 0  # a second run reuses the agency
+
+        # Its tokens lapse within a working day, and it says so.
+        said = next(x for x in lines if x.startswith("Both expire at"))
+        assert "(in 8 hours)" in said
+        listed = _run(fresh, "token", "list", "--agency", "demo").stdout.splitlines()[1:]
+        assert len(listed) == 4  # two a run
+        for row in listed:
+            expires = datetime.fromisoformat(row.split()[3])
+            assert timedelta(hours=7) < expires - datetime.now(UTC) <= timedelta(hours=8)
     finally:
         stop_server(fresh)
+
+
+def test_serve_says_where_to_go_and_a_taken_port_says_how_to_choose_another(
+    tmp_path: Path,
+) -> None:
+    first = start_server(tmp_path)
+    try:
+        assert "the console at /console, the API at /docs" in first.log.read_text()
+        assert "corespond demo" in first.log.read_text()
+        second = subprocess.run(
+            [CORESPOND, "serve"], env=first.env, capture_output=True, text=True, timeout=60
+        )
+        port = first.env["CORESPOND_PORT"]
+        assert second.returncode == 1
+        assert f"port {port} on 127.0.0.1 is in use" in second.stderr
+        assert f"CORESPOND_PORT={int(port) + 1} make run" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert httpx.get(f"{first.url}/healthz").status_code == 200  # the first serves on
+    finally:
+        stop_server(first)
 
 
 def test_health_readiness_metrics_and_openapi(server: Server) -> None:

@@ -1,0 +1,63 @@
+"""The lock files pin every dependency pyproject names, within its range, with hashes: a
+change to pyproject that was not locked (`make lock`) fails here, not on a fresh clone."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
+
+
+def pins(lock: str) -> dict[str, str]:
+    text = (ROOT / lock).read_text()
+    return {canonicalize_name(name): version for name, version in _PIN.findall(text)}
+
+
+def declared() -> tuple[list[Requirement], list[Requirement]]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = [Requirement(r) for r in project["dependencies"]]
+    dev = [Requirement(r) for r in project["optional-dependencies"]["dev"]]
+    return runtime, dev
+
+
+def unmet(requirements: list[Requirement], pinned: dict[str, str]) -> list[str]:
+    problems = []
+    for req in requirements:
+        version = pinned.get(canonicalize_name(req.name))
+        if version is None:
+            problems.append(f"{req.name} is not in the lock")
+        elif not req.specifier.contains(version, prereleases=True):
+            problems.append(f"{req.name}=={version} is outside {req.specifier}")
+    return problems
+
+
+def test_the_development_lock_pins_everything_pyproject_asks_for() -> None:
+    runtime, dev = declared()
+    assert unmet(runtime + dev, pins("requirements-dev.txt")) == []
+
+
+def test_the_service_lock_pins_the_service_alone() -> None:
+    runtime, dev = declared()
+    pinned = pins("requirements.txt")
+    assert unmet(runtime, pinned) == []
+    assert {"pytest", "mypy", "ruff"} <= {canonicalize_name(r.name) for r in dev}
+    assert not {"pytest", "mypy", "ruff"} & set(pinned)
+
+
+def test_every_pin_carries_a_hash() -> None:
+    for lock in ("requirements.txt", "requirements-dev.txt"):
+        entries = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / lock).read_text())
+        for entry in entries:
+            if _PIN.match(entry):
+                assert "--hash=sha256:" in entry, f"{lock}: {entry.splitlines()[0]} has no hash"
+
+
+def test_a_pin_outside_its_range_is_seen() -> None:
+    assert unmet([Requirement("redis>=8.2")], {"redis": "8.1.0"}) == [
+        "redis==8.1.0 is outside >=8.2"
+    ]
+    assert unmet([Requirement("h3>=4.1")], {}) == ["h3 is not in the lock"]
