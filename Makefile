@@ -9,7 +9,7 @@ UV_VERSION := 0.13.9
 UV := $(BIN)/uv
 COMPILE := $(UV) pip compile --quiet --universal --generate-hashes pyproject.toml
 
-.PHONY: run test lint lock vendor bench bench-load demo clean chromium
+.PHONY: run test lint lock vendor bench bench-load demo clean test-tools
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,13 +40,15 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
-# The browser tests drive Debian's chromium (Playwright's own download does not work here).
-chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+# The browser tests drive Debian's chromium (Playwright's own download does not work
+# here); the README's tour, run as a test, uses jq as a reader would.
+test-tools:
+	@command -v chromium >/dev/null && command -v jq >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium jq)
 
 # Every test on the embedded SQLite default, then again on PostgreSQL (skipped, with
 # the reason, where none runs; with CI=true a missing PostgreSQL fails the run).
-test: lint chromium
+test: lint test-tools
 	$(BIN)/pytest
 	$(BIN)/pytest --backend postgres -p no:cacheprovider
 
@@ -57,4 +59,4 @@ bench-load: $(STAMP)
 	$(BIN)/python -m bench.load
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

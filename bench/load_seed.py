@@ -94,7 +94,7 @@ def seed(
 def _analyze_on_postgres(tx: Tx) -> None:
     """A live database has its planner statistics; one loaded a moment ago has none
     until autovacuum comes round (a minute or more), and PostgreSQL planned the ring
-    queries blind: a lone intake's work 28 ms, not 11 (bench/README.md). SQLite is
+    queries blind: a lone intake's work 28 ms, not 11 (bench/HISTORY.md). SQLite is
     left as it was measured before (it plans without statistics)."""
     if tx.session.get_bind().dialect.name == "postgresql":
         tx.session.execute(text("ANALYZE"))

@@ -1,4 +1,4 @@
-"""The WebSocket console protocol's messages (see DESIGN.md and README.md)."""
+"""The WebSocket console protocol's messages (see DESIGN.md and docs/api.md)."""
 
 import uuid
 from typing import Annotated, Literal

@@ -1,4 +1,4 @@
-"""`/v1/ws`: the console socket. The protocol is described in README.md."""
+"""`/v1/ws`: the console socket. The protocol is described in docs/api.md."""
 
 import asyncio
 import json

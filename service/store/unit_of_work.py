@@ -112,7 +112,7 @@ class Tx:
     def run(self, statement: Prepared, params: Mapping[str, Any]) -> Rows:
         """Run a prepared statement in the transaction, after flushing what the session
         holds (as the ORM's autoflush would), without the ORM's or Core's per-statement
-        machinery (service/prepared.py). Objects do not see the change; `loaded_now`
+        machinery (service/store/prepared.py). Objects do not see the change; `loaded_now`
         says it."""
         return statement.run(self._flushed(), params)
 

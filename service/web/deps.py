@@ -47,7 +47,7 @@ CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
 def source_of(request: Request) -> str | None:
-    """The client's address (behind a proxy, from its forwarded headers; see README)."""
+    """The client's address (behind a proxy, from its forwarded headers; see docs/operations.md)."""
     return request.client.host if request.client else None
 
 

@@ -93,7 +93,7 @@ class Once:
         return JSONResponse(result.model_dump(mode="json"), status_code=status)
 
 
-async def once(  # async: no I/O, no worker thread (service/deps.py)
+async def once(  # async: no I/O, no worker thread (service/web/deps.py)
     state: State,
     request: Request,
     actor: CurrentActor,

@@ -1,5 +1,5 @@
 """Another process holding the SQLite file's write lock (a `corespond` command, a
-backup, someone in the sqlite3 shell) makes writes wait their turn without stopping
+`BEGIN IMMEDIATE` in the sqlite3 shell) makes writes wait their turn without stopping
 the event loop: the server goes on answering meanwhile."""
 
 import sqlite3
