@@ -4,24 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Installs are pinned, with hashes: requirements-dev.txt (requirements.txt for the
-# service alone, as the Dockerfile installs it). `make lock` updates both, on purpose.
-UV_VERSION := 0.13.9
+# service alone, as the Dockerfile installs it, at the same versions). `make lock` pins
+# what pyproject adds; `make upgrade` moves every pin to its newest release. Both on purpose.
+UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-dev.txt)
 UV := $(BIN)/uv
 COMPILE := $(UV) pip compile --quiet --universal --generate-hashes pyproject.toml
 
-.PHONY: run test lint lock vendor bench bench-load demo clean test-tools
+.PHONY: run test lint lock upgrade vendor bench bench-load demo clean test-tools
 
+# The venv holds exactly the lock (uv pip sync), then the project itself, editable.
 $(STAMP): pyproject.toml requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements-dev.txt
+	test -x $(UV) || ($(PYTHON) -m venv $(VENV) && \
+		$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION))
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Every dependency to its newest release within pyproject's ranges; review the diff.
 lock: $(STAMP)
-	$(COMPILE) --upgrade -o requirements.txt
+	$(COMPILE) --extra dev -o requirements-dev.txt
+	$(COMPILE) --constraint requirements-dev.txt -o requirements.txt
+
+upgrade: $(STAMP)
 	$(COMPILE) --upgrade --extra dev -o requirements-dev.txt
+	$(COMPILE) --constraint requirements-dev.txt -o requirements.txt
 
 # Browser libraries, pinned in browser/package-lock.json, copied with their licences into
 # service/consoles/web/vendor/ (committed: serving needs neither npm nor a network).

@@ -19,7 +19,8 @@ from models.columns import utcnow
 from models.responder import Responder
 from models.vocabulary import ResponderKind, ResponderStatus, Role
 from service.agencies.operations import create_agency
-from service.store.unit_of_work import Tx, UnitOfWork
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
 from service.trust.auth import issue_token
 
 CIT_UNTIL = date(2099, 1, 1)

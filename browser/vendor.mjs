@@ -4,8 +4,9 @@
 // Run by `make vendor`; the copies are committed, so serving needs neither npm nor a network.
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
-const here = path.dirname(new URL(import.meta.url).pathname);
+const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.resolve(here, "../service/consoles/web/vendor");
 const wanted = JSON.parse(fs.readFileSync(path.join(here, "package.json"), "utf8")).vendor;
 

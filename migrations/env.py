@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection `service.migrate` hands it."""
+"""Alembic environment: runs on the connection `service.store.migrate` hands it."""
 
 from alembic import context
 from sqlalchemy import Connection

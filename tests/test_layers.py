@@ -2,9 +2,11 @@
 docs/architecture.md), and a breach of each would be caught."""
 
 import ast
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -62,7 +64,7 @@ def test_a_cycle_through_a_typing_only_import_is_caught(copy_of_the_tree: Path) 
     add_line(
         copy_of_the_tree / "service/store/prepared.py",
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-        "    from service.store.unit_of_work import Tx",
+        "    from service.store.unit_of_work import UnitOfWork",
     )
     result = lint_imports(copy_of_the_tree)
     assert any("cycles:" in c for c in broken_contracts(result)), result.stdout
@@ -83,6 +85,29 @@ def test_the_data_importing_the_service_is_caught(copy_of_the_tree: Path) -> Non
     add_line(copy_of_the_tree / "models/call.py", "import service.errors")
     result = lint_imports(copy_of_the_tree)
     assert any("know nothing of service/" in c for c in broken_contracts(result))
+
+
+def test_a_new_feature_folder_must_take_its_place_in_the_layers() -> None:
+    """The layers contract names every room, so a new folder is checked from its first day."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = next(c for c in config["contracts"] if c["type"] == "layers")["layers"]
+    named = {name for layer in layers for name in re.split(r"\s*[:|]\s*", layer)}
+    rooms = {
+        f"service.{p.stem if p.is_file() else p.name}"
+        for p in (ROOT / "service").iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py")
+    } - {"service.__init__"}
+    assert rooms - named == set(), "add these to the layers contract in pyproject.toml"
+
+
+def test_a_new_features_routes_are_protected_too(copy_of_the_tree: Path) -> None:
+    rules = copy_of_the_tree / "service/rules"
+    rules.mkdir()
+    (rules / "__init__.py").write_text('"""Programme rules (a feature; it may import infra)."""\n')
+    (rules / "routes.py").write_text("")
+    add_line(copy_of_the_tree / "service/calls/operations.py", "from service.rules import routes")
+    result = lint_imports(copy_of_the_tree)
+    assert any("routes:" in c for c in broken_contracts(result)), result.stdout
 
 
 def test_the_service_hall_stays_small() -> None:

@@ -12,9 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
 
 
-def pins(lock: str) -> dict[str, str]:
-    text = (ROOT / lock).read_text()
-    return {canonicalize_name(name): version for name, version in _PIN.findall(text)}
+def pins(lock: str) -> dict[str, set[str]]:
+    """Each package's pinned versions (more than one where the lock pins by Python
+    version, as numpy's `; python_full_version < '3.12'`)."""
+    pinned: dict[str, set[str]] = {}
+    for name, version in _PIN.findall((ROOT / lock).read_text()):
+        pinned.setdefault(canonicalize_name(name), set()).add(version)
+    return pinned
 
 
 def declared() -> tuple[list[Requirement], list[Requirement]]:
@@ -24,14 +28,15 @@ def declared() -> tuple[list[Requirement], list[Requirement]]:
     return runtime, dev
 
 
-def unmet(requirements: list[Requirement], pinned: dict[str, str]) -> list[str]:
+def unmet(requirements: list[Requirement], pinned: dict[str, set[str]]) -> list[str]:
     problems = []
     for req in requirements:
-        version = pinned.get(canonicalize_name(req.name))
-        if version is None:
+        versions = pinned.get(canonicalize_name(req.name))
+        if not versions:
             problems.append(f"{req.name} is not in the lock")
-        elif not req.specifier.contains(version, prereleases=True):
-            problems.append(f"{req.name}=={version} is outside {req.specifier}")
+        for version in sorted(versions or ()):
+            if not req.specifier.contains(version, prereleases=True):
+                problems.append(f"{req.name}=={version} is outside {req.specifier}")
     return problems
 
 
@@ -48,6 +53,16 @@ def test_the_service_lock_pins_the_service_alone() -> None:
     assert not {"pytest", "mypy", "ruff"} & set(pinned)
 
 
+def test_the_service_runs_the_versions_the_tests_ran() -> None:
+    dev, service = pins("requirements-dev.txt"), pins("requirements.txt")
+    assert {name: service[name] for name in service} == {name: dev[name] for name in service}
+
+
+def test_the_makefile_bootstraps_the_locked_uv() -> None:
+    assert "UV_VERSION := $(shell sed -n 's/^uv==" in (ROOT / "Makefile").read_text()
+    assert len(pins("requirements-dev.txt")["uv"]) == 1
+
+
 def test_every_pin_carries_a_hash() -> None:
     for lock in ("requirements.txt", "requirements-dev.txt"):
         entries = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / lock).read_text())
@@ -57,7 +72,10 @@ def test_every_pin_carries_a_hash() -> None:
 
 
 def test_a_pin_outside_its_range_is_seen() -> None:
-    assert unmet([Requirement("redis>=8.2")], {"redis": "8.1.0"}) == [
+    assert unmet([Requirement("redis>=8.2")], {"redis": {"8.1.0"}}) == [
         "redis==8.1.0 is outside >=8.2"
+    ]
+    assert unmet([Requirement("numpy>=2.5")], {"numpy": {"2.4.6", "2.5.5"}}) == [
+        "numpy==2.4.6 is outside >=2.5"
     ]
     assert unmet([Requirement("h3>=4.1")], {}) == ["h3 is not in the lock"]

@@ -3,8 +3,11 @@ project's root, against a real server on a fresh database (a free port stands in
 8000). Extracted from README.md itself, so the README cannot drift from this test."""
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import start_server, stop_server
 
@@ -34,11 +37,15 @@ def test_the_tour_is_bare_commands_that_need_nothing_from_the_repository() -> No
     assert ".venv/bin/corespond" in script
 
 
+@pytest.mark.timeout(240)
 def test_every_command_of_the_tour_works_when_pasted_in_order(tmp_path: Path) -> None:
+    if shutil.which("jq") is None:
+        pytest.fail("jq is missing: `make test` installs it (apt-get install jq)")
+    script = "\n".join(tour_blocks((ROOT / "README.md").read_text()))
     server = start_server(tmp_path)
     port = server.env["CORESPOND_PORT"]
-    script = "\n".join(tour_blocks((ROOT / "README.md").read_text()))
     script = script.replace("localhost:8000", f"localhost:{port}")
+    assert ":8000" not in script, "the tour names port 8000 in a way this test cannot move"
     try:
         # -e and pipefail: any command that fails (curl answers an HTTP error with
         # --fail-with-body; a corespond command exits non-zero) stops the tour here.
@@ -48,11 +55,14 @@ def test_every_command_of_the_tour_works_when_pasted_in_order(tmp_path: Path) ->
             env=server.env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=150,
         )
     finally:
         stop_server(server)
-    assert done.returncode == 0, f"the tour stopped:\n{done.stderr[-3000:]}\n{done.stdout[-2000:]}"
+    assert done.returncode == 0, (
+        f"the tour stopped:\n{done.stderr[-3000:]}\n{done.stdout[-2000:]}\n"
+        f"server log:\n{server.log.read_text()[-2000:]}"
+    )
     assert '"error"' not in done.stdout
     said = done.stdout
     assert '"plan": "weapon reported: CIT officer and clinician together"' in said

@@ -9,7 +9,7 @@ from sqlmodel import col
 from models.agency import Agency
 from service.errors import Conflict, Invalid, NotFound
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust import audit
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -12,7 +12,7 @@ from models.responder import Responder
 from models.vocabulary import Role
 from service.agencies.operations import get_agency
 from service.errors import Conflict, Invalid, NotFound
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust import audit, auth
 
 

@@ -17,7 +17,7 @@ from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, Invalid, NotFound
 from service.store.prepared import Prepared, transient
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
 
 _ASSIGNMENT = Prepared(

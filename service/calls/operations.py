@@ -35,7 +35,7 @@ from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, NotFound
 from service.store.prepared import Prepared, inserting, transient
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
 from service.trust.disclosure import redact_reason, withholds_category
 

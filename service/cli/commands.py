@@ -47,11 +47,7 @@ def serve(host: str | None, port: int | None) -> None:
     host, port = host or settings.host, port or settings.port
     _refuse_a_taken_port(host, port)
     upgrade(make_engine(settings))
-    click.echo(
-        f"CoRespond on http://{host}:{port}/ : the console at /console, the API at /docs.\n"
-        "No agency yet? `.venv/bin/corespond demo` in another terminal seeds one.",
-        err=True,
-    )
+    click.echo(_where_to_go(host, port), err=True)
     # The writes run in worker threads that give up the GIL at every database call;
     # with the event loop busy, getting it back waited out the switch interval each
     # time (5 ms by default), inside the write lock.
@@ -74,21 +70,36 @@ def serve(host: str | None, port: int | None) -> None:
 
 
 def _refuse_a_taken_port(host: str, port: int) -> None:
-    """Say plainly that the port is taken, and how to choose another, before uvicorn
-    would fail with a bare 'address already in use'."""
+    """Say plainly that the address cannot be had, and how to choose another, before
+    uvicorn would fail with a bare 'address already in use' or a traceback."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
             probe.bind((host, port))
         except OSError as exc:
-            if exc.errno != errno.EADDRINUSE:
-                raise
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"port {port} on {host} is in use, by another `corespond serve` "
+                    "(`make run`) or another program. Stop it, or serve on another port: "
+                    f"CORESPOND_PORT={port + 1} make run (or `corespond serve --port "
+                    f"{port + 1}`)"
+                ) from None
             raise click.ClickException(
-                f"port {port} on {host} is in use, by another `corespond serve` (`make run`) "
-                "or another program. Stop it, or serve on another port: "
-                f"CORESPOND_PORT={port + 1} make run"
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "check CORESPOND_HOST and CORESPOND_PORT"
             ) from None
+
+
+def _where_to_go(host: str, port: int) -> str:
+    """The banner `serve` prints: an address a browser on this machine can open."""
+    browsable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    browsable = f"[{browsable}]" if ":" in browsable else browsable
+    return (
+        f"CoRespond on http://{browsable}:{port}/ : the console at /console, the API at /docs.\n"
+        "No agency yet? `corespond demo` (from a checkout, `.venv/bin/corespond demo`) in "
+        "another terminal seeds one."
+    )
 
 
 @main.command()

@@ -13,7 +13,7 @@ from models.responder import Responder
 from models.vocabulary import ResponderKind, ResponderStatus, Role
 from service.agencies.operations import create_agency, find_agency
 from service.settings import Settings
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.auth import issue_token
 
 SLUG = "demo"

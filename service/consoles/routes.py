@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from service.web.deps import State
@@ -45,13 +45,14 @@ WHERE_TO_GO = {
 }
 
 
-@router.get("/", response_model=None)
-async def landing(request: Request) -> FileResponse | dict[str, str]:
-    """A browser gets a page that leads to the console and the API docs; any other
-    client the same links as JSON."""
+@router.api_route("/", methods=["GET", "HEAD"], response_model=None)
+async def landing(request: Request) -> FileResponse | JSONResponse:
+    """A browser (whose Accept names text/html) gets a page that leads to the console
+    and the API docs; any other client the same links as JSON."""
+    vary = {"Vary": "Accept"}  # one address, two answers: caches must keep both
     if "text/html" in request.headers.get("accept", ""):
-        return FileResponse(CONSOLE_FILES / "welcome.html", headers=_HEADERS)
-    return WHERE_TO_GO
+        return FileResponse(CONSOLE_FILES / "welcome.html", headers=_HEADERS | vary)
+    return JSONResponse(WHERE_TO_GO, headers=vary)
 
 
 @router.get("/favicon.ico")

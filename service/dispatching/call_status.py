@@ -9,7 +9,7 @@ from models.call import Assignment, Call
 from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus
 from service.dispatching.offers import needs_of
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 
 _ACTIVE_ON_CALL = (
     col(Assignment.call_id) == bindparam("call_id"),

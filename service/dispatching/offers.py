@@ -21,7 +21,7 @@ from models.columns import iso_utc
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
 from service.store.prepared import Prepared, inserting, transient
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 
 # A reservation can lose a race to another replica; try the next best this often.
 _RESERVE_ATTEMPTS = 5

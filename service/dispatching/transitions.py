@@ -11,7 +11,7 @@ from models.responder import Responder
 from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState
 from service.errors import Conflict
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 
 
 def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPublic:

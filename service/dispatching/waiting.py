@@ -21,7 +21,7 @@ from service.dispatching.offers import (
     tried_for,
 )
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 
 # The most urgent, oldest calls considered in one re-plan; more wait for the next.
 MAX_WAITING = 50

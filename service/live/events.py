@@ -13,7 +13,7 @@ from models.call import Assignment
 from models.event import Event, EventCounter, EventMessage
 from models.vocabulary import AssignmentState, Role
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.audit import PURGE_BATCH
 
 

@@ -8,11 +8,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Protocol
 
 import structlog
 
 from service.live.events import purge_old_events, record_acks
 from service.live.hub import CLOSE_BAD_TOKEN, Hub
+from service.store.transaction import Tx
 from service.store.unit_of_work import UnitOfWork
 from service.trust.audit import PURGE_BATCH, purge_old_audit
 from service.trust.auth import lapsed_among
@@ -61,8 +63,15 @@ async def store_acks_forever(uow: UnitOfWork, hub: Hub, interval_s: float = 1.0)
             log.exception("ack_store_failed", consoles=len(acks))
 
 
+class DeadlineWork(Protocol):
+    """A feature's work on rows whose deadline has passed, at most `limit` of them in one
+    transaction; it returns how many it handled."""
+
+    def __call__(self, tx: Tx, *, limit: int) -> int: ...
+
+
 async def pass_deadlines_forever(
-    uow: UnitOfWork, due: Callable[..., int], *, name: str, interval_s: float
+    uow: UnitOfWork, due: DeadlineWork, *, name: str, interval_s: float
 ) -> None:
     """Act on deadlines as they pass, until cancelled: `due(tx, limit=…)` is a
     feature's work on rows whose deadline is past (offers to expire), registered by

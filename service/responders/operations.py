@@ -18,7 +18,7 @@ from models.vocabulary import (
 )
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, Forbidden, Invalid, NotFound
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
 
 

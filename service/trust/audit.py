@@ -18,7 +18,7 @@ from models.agency import Principal
 from models.audit import AuditPublic, AuditRecord
 from models.vocabulary import Role
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.access import require_role
 
 AUDIT_READERS = frozenset({Role.admin, Role.supervisor})

@@ -13,7 +13,7 @@ from models.agency import Agency, ApiToken, Principal
 from models.responder import Responder
 from models.vocabulary import Role
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.disclosure import disclosure_for
 
 TOKEN_PREFIX = "cr_"  # noqa: S105 (a prefix, not a secret)

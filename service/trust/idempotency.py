@@ -15,7 +15,7 @@ from sqlmodel import col
 
 from models.idempotency import IdempotentRequest
 from service.errors import Conflict, Invalid
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 
 # A claim older than this belongs to a request whose process died mid-flight.
 ABANDONED_AFTER = timedelta(seconds=30)

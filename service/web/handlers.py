@@ -1,10 +1,14 @@
 """The one place errors become HTTP responses, all in the shape of `ErrorBody`."""
 
+from collections.abc import Iterator
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from service.errors import CoRespondError, ErrorBody, describe_errors
 
@@ -28,14 +32,36 @@ def _say_http(request: Request, exc: HTTPException) -> str:
     """Starlette's own refusals ('Not Found') said with what was asked and where to look."""
     asked = f"{request.method} {request.url.path}"
     if exc.status_code == 404 and exc.detail == "Not Found":
+        if request.url.path.startswith("/v1/"):
+            return f"no route {asked}: the API's routes are listed at /docs and /openapi.json"
         return (
             f"nothing at {asked}: the API lives under /v1 (listed at /docs and "
             "/openapi.json), the console at /console"
         )
     if exc.status_code == 405 and exc.detail == "Method Not Allowed":
-        allowed = exc.headers.get("Allow", "") if exc.headers else ""
-        return f"{asked} is not allowed here; this path takes {allowed or 'other methods'}"
+        allowed = allowed_methods(request) or [(exc.headers or {}).get("Allow", "other methods")]
+        return f"{asked} is not allowed here; this path takes {', '.join(allowed)}"
     return str(exc.detail)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path (the framework's own `Allow` names only
+    the first route that matched the path, and `/v1/calls` has a GET route and a POST one)."""
+    methods: set[str] = set()
+    for route in _routes(request.app.router):
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+def _routes(router: Any) -> Iterator[Any]:
+    """The app's routes, with the routers it included opened up (FastAPI keeps each
+    included router whole; the app includes every one without a prefix of its own, so
+    its routes' paths are whole)."""
+    for route in router.routes:
+        included = getattr(route, "original_router", None)
+        yield from _routes(included) if included is not None else (route,)
 
 
 def install(app: FastAPI) -> None:
@@ -53,6 +79,8 @@ def install(app: FastAPI) -> None:
         response = _error(exc.status_code, name, _say_http(request, exc))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405 and (allowed := allowed_methods(request)):
+            response.headers["Allow"] = ", ".join(allowed)
         return response
 
     @app.exception_handler(DataError)

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service.errors import say
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.web.deps import State
 from service.web.state import AppState
 

@@ -1,4 +1,4 @@
-"""HTTP and WebSocket routes: parse, authorise through the service layer, answer."""
+"""What every route's OpenAPI declares: the error answers it can give, and paging bounds."""
 
 from typing import Any
 

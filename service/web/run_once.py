@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from models.agency import Principal
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust import idempotency
 from service.trust.audit import Actor
 from service.web.deps import CurrentActor, State

@@ -28,3 +28,12 @@ def test_nothing_else_hides_in_the_vendor_folder() -> None:
     listed = {VENDOR / name / f for name, e in manifest.items() for f in e["files"]}
     present = {p for p in VENDOR.rglob("*") if p.is_file() and p.name != "MANIFEST.json"}
     assert present == listed
+
+
+def test_the_lock_pins_versions_and_hashes_and_names_no_registry() -> None:
+    assert "omit-lockfile-registry-resolved=true" in (ROOT / "browser/.npmrc").read_text()
+    locked = json.loads((ROOT / "browser/package-lock.json").read_text())["packages"]
+    for name, entry in locked.items():
+        if name:  # "" is the project itself
+            assert "resolved" not in entry, name
+            assert entry["integrity"].startswith("sha512-"), name

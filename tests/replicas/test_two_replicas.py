@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from models.event import Event
 from models.vocabulary import Role
 from service.agencies.operations import create_agency
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from tests.conftest import (
     AgencyKit,
     Server,

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DatabaseError
 
 from models.audit import AuditRecord
 from models.vocabulary import Role
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.audit import purge_old_audit
 from tests.conftest import AgencyKit
 from tests.service.consoles import console

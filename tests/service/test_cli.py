@@ -1,6 +1,8 @@
 """The command line as a newcomer uses it: agency, token, demo, and a fresh serve."""
 
 import os
+import re
+import shlex
 import subprocess
 import time
 import uuid
@@ -13,6 +15,8 @@ from models.vocabulary import Role
 from tests.conftest import CORESPOND, AgencyKit, Server, on_postgres, start_server, stop_server
 from tests.service.consoles import console
 from tests.service.factories import call_body
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
@@ -33,6 +37,18 @@ def test_agency_and_token_from_the_command_line_work_over_http(server: Server) -
     response = httpx.get(f"{server.url}/v1/calls", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.json() == []
+
+
+def test_the_compose_examples_commands_work(server: Server) -> None:
+    """deploy/compose.yaml tells an operator which commands to run in a replica."""
+    compose = (ROOT / "deploy/compose.yaml").read_text()
+    commands = re.findall(r"exec replica-a corespond (.+)", compose)
+    assert len(commands) == 2
+    slug = f"county-{uuid.uuid4().hex[:8]}"
+    for command in commands:
+        done = _run(server, *shlex.split(command.replace("county", slug)))
+        assert done.returncode == 0, f"corespond {command}: {done.stderr}"
+    assert done.stdout.strip().splitlines()[-1].startswith("cr_")
 
 
 def test_token_for_a_responder_needs_the_responder(server: Server) -> None:

@@ -12,6 +12,8 @@ def test_the_root_leads_a_browser_to_the_console_the_docs_and_the_demo(server: S
     assert page.headers["content-type"].startswith("text/html")
     for link in ('href="/console"', 'href="/docs"', 'href="/redoc"', "corespond demo"):
         assert link in page.text
+    assert page.headers["vary"] == "Accept"
+    assert httpx.head(f"{server.url}/").status_code == 200  # an uptime check's probe
 
 
 def test_the_root_gives_any_other_client_the_same_links(server: Server) -> None:
@@ -56,8 +58,20 @@ def test_an_unknown_address_says_what_was_not_found_and_where_the_api_is(server:
     }
 
 
-def test_a_wrong_method_says_which_methods_the_path_takes(server: Server) -> None:
-    wrong = httpx.delete(f"{server.url}/healthz")
+def test_a_wrong_method_says_every_method_the_path_takes(server: Server) -> None:
+    wrong = httpx.delete(f"{server.url}/v1/calls")  # one route GETs, another POSTs
     assert wrong.status_code == 405
-    assert wrong.json()["error"] == "MethodNotAllowed"
-    assert wrong.json()["detail"] == "DELETE /healthz is not allowed here; this path takes GET"
+    assert wrong.json() == {
+        "error": "MethodNotAllowed",
+        "detail": "DELETE /v1/calls is not allowed here; this path takes GET, POST",
+    }
+    assert wrong.headers["Allow"] == "GET, POST"
+    assert httpx.delete(f"{server.url}/healthz").headers["Allow"] == "GET"
+
+
+def test_an_unknown_route_under_the_api_says_where_the_routes_are_listed(server: Server) -> None:
+    missing = httpx.get(f"{server.url}/v1/nothing")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == (
+        "no route GET /v1/nothing: the API's routes are listed at /docs and /openapi.json"
+    )

@@ -28,7 +28,8 @@ from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
 from service.store.prepared import Prepared
-from service.store.unit_of_work import Tx, UnitOfWork
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
 from tests.conftest import on_postgres
 
 _RENAME = Prepared(

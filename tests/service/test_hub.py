@@ -29,7 +29,8 @@ from service.metrics import Metrics
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
-from service.store.unit_of_work import Tx, UnitOfWork
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
 
 AGENCY = uuid.uuid4()
 

@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from models.columns import utcnow
 from models.idempotency import IdempotentRequest
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from service.trust.idempotency import forget_old
 from tests.conftest import AgencyKit
 from tests.service.factories import call_body, responder

@@ -29,7 +29,7 @@ from models.event import Event
 from models.vocabulary import AssignmentState, Role
 from service.agencies.operations import create_agency
 from service.assignments.operations import expire_due_offers
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from tests.conftest import AgencyKit, Server, start_server, stop_server
 from tests.service.consoles import TestConsole, console
 from tests.service.factories import NEXT_YEAR, call_body, north_of, responder

@@ -15,7 +15,7 @@ from sqlmodel import col
 from models.event import Event
 from models.vocabulary import Role
 from service.agencies.operations import create_agency
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from tests.conftest import AgencyKit, Server, start_server, stop_server
 from tests.service.crash import acknowledged, stream_calls_then_stop
 from tests.service.factories import call_body, north_of, responder

@@ -20,7 +20,8 @@ from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
 from service.store.prepared import Prepared, _fields, inserting, transient
-from service.store.unit_of_work import Tx, UnitOfWork
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
 from tests.conftest import database_url
 
 _INSERT = Prepared(insert(Event))

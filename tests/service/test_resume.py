@@ -10,7 +10,7 @@ from sqlmodel import col
 from models.event import Event
 from models.vocabulary import Role
 from service.live.events import purge_old_events, purged_through
-from service.store.unit_of_work import Tx
+from service.store.transaction import Tx
 from tests.conftest import AgencyKit
 from tests.service.consoles import console
 from tests.service.factories import north_of, post_call, responder

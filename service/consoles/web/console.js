@@ -1,5 +1,5 @@
 // CoRespond web console: one page, no framework, no build step. It speaks the HTTP API
-// and the /v1/ws protocol described in README.md, with the token kept in this tab only.
+// and the /v1/ws protocol described in docs/api.md, with the token kept in this tab only.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
