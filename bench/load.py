@@ -116,6 +116,9 @@ def run_load(
             "CORESPOND_BUS_URL": bus,
             "CORESPOND_LOG_LEVEL": "warning",
             "CORESPOND_RATE_LIMIT": "1000000/second",
+            # Every console of the run comes from this one address (each has a token of
+            # its own, as deployed); a deployment's come from many.
+            "CORESPOND_WS_MAX_PER_ADDRESS": str(max(2000, consoles + 100)),
         }
         servers = []
         for n in range(replicas):
@@ -123,7 +126,12 @@ def run_load(
             servers.append(
                 start(
                     [*CORESPOND, "serve"],
-                    {**env, "CORESPOND_PORT": str(port)},
+                    # Each replica its own metrics port, as on one host it must have.
+                    {
+                        **env,
+                        "CORESPOND_PORT": str(port),
+                        "CORESPOND_METRICS_PORT": str(free_port()),
+                    },
                     port,
                     Path(tmp) / f"server-{n}.log",
                 )
@@ -330,7 +338,7 @@ def inside_the_server(phases: list[Phase]) -> list[str]:
         return f"{count:,.0f} · {mean:.1f} ms · {late:.1%}"
 
     lines = [
-        "Inside the server (its /metrics over each phase): count · mean · share over 25 ms",
+        "Inside the server (its metrics over each phase): count · mean · share over 25 ms",
         "",
         "| phase | writes, asked → answered | writes' own work: mean · share of the phase "
         "| batches: writes a batch · mean ms held | event loop's lag (10 wakes/s) |",

@@ -119,6 +119,8 @@ async def _main(
     results: "Queue[dict[str, Any]]",
 ) -> Tally:
     tally, stop, behaviour = Tally(), asyncio.Event(), Behaviour()
+    # At most as many handshakes at once as one address may keep waiting for their hello
+    # (CORESPOND_WS_MAX_WAITING_PER_ADDRESS, 50).
     handshakes = asyncio.Semaphore(50)
 
     async def guarded(coro: Any) -> None:

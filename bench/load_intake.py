@@ -30,6 +30,7 @@ CATEGORIES = ("mental_health_crisis", "suicidal_ideation", "welfare_check", "dis
 class Process:
     popen: subprocess.Popen[bytes]
     url: str
+    metrics_url: str | None = None  # its Prometheus listener, if it has one
 
     def peak_rss_mb(self) -> float:
         """VmHWM: the most resident memory the process has held."""
@@ -39,10 +40,12 @@ class Process:
         return float("nan")
 
     def metrics(self) -> dict[str, float]:
-        """The server's Prometheus samples (`service.metrics.samples`); empty if it
-        serves none."""
+        """The server's Prometheus samples (`service.metrics.samples`), from its metrics
+        listener; empty if it serves none."""
+        if self.metrics_url is None:
+            return {}
         try:
-            return samples(httpx.get(f"{self.url}/metrics", timeout=10).text)
+            return samples(httpx.get(self.metrics_url, timeout=10).text)
         except httpx.HTTPError:
             return {}
 
@@ -68,7 +71,8 @@ class Process:
 
 
 def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> Process:
-    """Start a server in its own process group and wait until it answers."""
+    """Start a server in its own process group and wait until it answers (its metrics
+    on `CORESPOND_METRICS_PORT` in `env`, if set and not 0)."""
     popen = subprocess.Popen(
         list(command),
         env=env,
@@ -77,7 +81,9 @@ def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> 
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    process = Process(popen, url)
+    metrics_port = int(env.get("CORESPOND_METRICS_PORT", "0"))
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else None
+    process = Process(popen, url, metrics_url)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -18,7 +18,7 @@ class Phase:
     posted: list[Posted]
     cpu: float  # the call-taking server's CPU over the phase, in cores
     loop_cpu: float  # of it, its main thread's (the event loop's)
-    inside: dict[str, float] = field(default_factory=dict)  # its /metrics over the phase
+    inside: dict[str, float] = field(default_factory=dict)  # its metrics over the phase
     wall: float = 0.0  # the phase's seconds
 
 

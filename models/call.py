@@ -99,9 +99,10 @@ class Location(BaseModel):
 class Risk(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weapon: bool = False
-    violence: bool = False
-    medical: bool = False
+    # Strict: `true` or `false`, never "yes", "1" or 1 (a guess at a weapon is no answer).
+    weapon: bool = Field(default=False, strict=True)
+    violence: bool = Field(default=False, strict=True)
+    medical: bool = Field(default=False, strict=True)
 
 
 class CallCreate(BaseModel):
@@ -130,7 +131,9 @@ class CallCreate(BaseModel):
     location: Location
     category: Category
     risk: Risk = Field(default_factory=Risk)
-    priority: int = Field(ge=1, le=4, description="1 is the most urgent.")
+    priority: int = Field(
+        ge=1, le=4, strict=True, description="1 is the most urgent (a JSON integer)."
+    )
     narrative: Annotated[str, StringConstraints(max_length=10_000)] | None = Field(
         default=None, description="Sensitive: shown only to those who need it."
     )

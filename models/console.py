@@ -7,6 +7,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from models.vocabulary import Disposition
 
+# The largest seq a console may name: the log's seqs are 64-bit integers, and a browser
+# holds a number exactly only up to 2**53 - 1 (Number.MAX_SAFE_INTEGER). Bounding it here
+# keeps a console's absurd ack from reaching, and failing, the write that stores acks.
+MAX_SEQ = 2**53 - 1
+
 
 class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,13 +23,17 @@ class Hello(_Message):
         default=None, max_length=200, description="Optional if the handshake carried one."
     )
     resume_after: int | None = Field(
-        default=None, ge=0, description="The last seq this console saw; replay what followed."
+        default=None,
+        ge=0,
+        le=MAX_SEQ,
+        strict=True,
+        description="The last seq this console saw; replay what followed.",
     )
 
 
 class Ack(_Message):
     type: Literal["ack"]
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, le=MAX_SEQ, strict=True)
 
 
 class Ping(_Message):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from sqlalchemy import BigInteger, Index, String
 from sqlmodel import JSON, Column, SQLModel
 
-from models.columns import UTCDateTime, utcnow
+from models.columns import IsoDate, UTCDateTime, utcnow
 from models.vocabulary import ResponderKind, ResponderStatus
 
 LanguageTag = Annotated[
@@ -21,8 +21,9 @@ LanguageTag = Annotated[
 Skill = Annotated[
     str, StringConstraints(to_lower=True, strip_whitespace=True, pattern=r"^[a-z0-9_]{1,40}$")
 ]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+# Strict: a JSON number (a whole one too), never `true` (1.0), `false` (0.0) or "40.1".
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
 
 
 class Responder(SQLModel, table=True):
@@ -75,7 +76,7 @@ class ResponderCreate(BaseModel):
     kind: ResponderKind
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
-    cit_certified_until: date | None = Field(
+    cit_certified_until: IsoDate | None = Field(
         default=None, description="Officers only: the last day their CIT certification is valid."
     )
     credentials: list[Annotated[str, StringConstraints(max_length=40)]] = Field(

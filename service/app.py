@@ -6,8 +6,10 @@ import functools
 import gc
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI
+from prometheus_client import start_http_server
 
 from dispatch.config import DispatchConfig
 from dispatch.ranking import Preferences
@@ -18,7 +20,7 @@ from service.audit_log import routes as audit
 from service.calls import routes as calls
 from service.consoles import routes as console
 from service.consoles import socket as ws
-from service.live.bus import make_bus
+from service.live.bus import Bus, make_bus
 from service.live.events import record_acks
 from service.live.hub import Hub
 from service.live.timers import (
@@ -37,7 +39,7 @@ from service.store.unit_of_work import UnitOfWork
 from service.web import handlers, health
 from service.web.audit_refusals import AuditRefusals
 from service.web.body_limit import BodyLimit
-from service.web.rate_limit import RateLimit
+from service.web.rate_limit import AuthFailures, RateLimit, limit_storage
 from service.web.state import AppState
 
 LOOP_LAG_INTERVAL_S = 0.1  # ten wakes a second: a stall of the loop shows within 0.1 s
@@ -57,20 +59,58 @@ def _collect_garbage_in_small_steps() -> None:
     gc.set_threshold(10_000, 50, 100)
 
 
+def serve_metrics(settings: Settings, metrics: Metrics) -> WSGIServer | None:
+    """Prometheus exposition on a listener of its own (`CORESPOND_METRICS_HOST`,
+    `CORESPOND_METRICS_PORT`; none if the port is 0), in a thread of this process.
+
+    Not on the API's port: the metrics need no token and say how busy the service is,
+    so they are for whoever may reach this listener (loopback by default), not for
+    whoever may reach the API. Raises RuntimeError, saying which setting to change,
+    if the address cannot be had (`corespond serve` checks it before it starts).
+    """
+    if settings.metrics_port == 0:
+        return None
+    try:
+        listener, _ = start_http_server(
+            settings.metrics_port, settings.metrics_host, registry=metrics.registry
+        )
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: "
+            f"{exc.strerror or exc}; choose another CORESPOND_METRICS_PORT (each replica on "
+            "a host needs its own), or 0 for none"
+        ) from None
+    return listener
+
+
+def _read_bus_when_scraped(metrics: Metrics, bus: Bus) -> None:
+    """The bus's gauges are read from it when scraped (from the listener's thread: plain
+    attribute reads)."""
+    metrics.bus_up.set_function(lambda: 1.0 if getattr(bus, "up", True) else 0.0)
+    metrics.bus_send_failures.set_function(lambda: float(getattr(bus, "send_failures", 0)))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service as an ASGI app (for `uvicorn --factory service.app:create_app`)."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    # One storage for both limits: in Redis, every replica counts the same tokens and
+    # the same addresses.
+    limits = limit_storage(settings.rate_limit_storage)
+    auth_failures = AuthFailures(settings.auth_fail_limit, limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        metrics = Metrics()
+        # First, so a taken metrics port stops the start before anything is opened.
+        metrics_listener = serve_metrics(settings, metrics)
         engine = make_engine(settings)
         # On SQLite writes and the token check run on the event loop through an engine
         # that never waits for the file's lock (see UnitOfWork).
         loop_engine = make_engine(settings, lock_wait_s=0) if settings.is_sqlite else None
         bus = make_bus(settings.bus_url)
         await bus.connect()
-        metrics = Metrics()
+        _read_bus_when_scraped(metrics, bus)
         # One writer at a time in this process, on every backend: the event
         # counter's row lock orders commits, and the lock makes publishing
         # follow the same order, so this replica publishes seqs in order.
@@ -106,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 observe_decision=metrics.decision_seconds.observe,
             ),
             metrics=metrics,
+            auth_failures=auth_failures,
         )
         state: AppState = app.state.corespond
         tasks = [
@@ -152,6 +193,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
             if loop_engine is not None:
                 loop_engine.dispose()
+            if metrics_listener is not None:
+                await asyncio.to_thread(metrics_listener.shutdown)
+                metrics_listener.server_close()
 
     app = FastAPI(
         title="CoRespond",
@@ -169,7 +213,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
     app.add_middleware(AuditRefusals)
     app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        RateLimit, rate_limit=settings.rate_limit, storage=settings.rate_limit_storage
-    )
+    app.add_middleware(RateLimit, rate_limit=settings.rate_limit, storage=limits)
     return app

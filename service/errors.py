@@ -45,7 +45,15 @@ class Conflict(CoRespondError):
 
 
 class Invalid(CoRespondError):
+    """A rule refused the request (clearing without a disposition, a status that follows
+    from assignments). Clients see it as every 422: `ValidationError`, the request as sent
+    will never be taken, and `detail` says why."""
+
     status = 422
+
+    @property
+    def name(self) -> str:
+        return "ValidationError"
 
 
 class Unavailable(CoRespondError):
@@ -56,6 +64,10 @@ def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
     """Pydantic's errors as one line: 'location.lat: Input should be …; priority: …'."""
     parts = []
     for err in errors:
+        if err.get("type") == "json_invalid":  # its loc is the character, not a field
+            cause = (err.get("ctx") or {}).get("error", "")
+            parts.append(f"body: not valid JSON at character {err['loc'][-1]} ({cause})")
+            continue
         where = ".".join(
             str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "message")
         )

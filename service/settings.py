@@ -111,6 +111,36 @@ class Settings(BaseSettings):
         gt=0,
         description="Python's thread switch interval for `corespond serve` (see cli.serve).",
     )
+    auth_fail_limit: str = Field(
+        default="60/minute",
+        description="Failed logons (unknown, expired or revoked tokens, or none) per client "
+        "address before 429; kept where CORESPOND_RATE_LIMIT_STORAGE says.",
+    )
+    metrics_port: int = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="Prometheus metrics on a listener of their own; 0: not served.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Where the metrics listener binds (loopback)."
+    )
+    ws_max_per_token: int = Field(
+        default=20, ge=1, description="Consoles open at once on one token (each replica)."
+    )
+    ws_max_per_address: int = Field(
+        default=2000, ge=1, description="Sockets open at once from one client address."
+    )
+    ws_max_waiting_per_address: int = Field(
+        default=50,
+        ge=1,
+        description="Sockets from one client address still waiting to say hello.",
+    )
+    ws_messages_per_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Messages one console may send a second (as many at once); acks are free.",
+    )
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
@@ -120,7 +150,7 @@ class Settings(BaseSettings):
     _a_bus = field_validator("bus_url")(staticmethod(check_bus_url))
     _a_storage = field_validator("rate_limit_storage")(staticmethod(check_storage_url))
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "auth_fail_limit")
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse_many(value)  # raises ValueError, naming what it could not read

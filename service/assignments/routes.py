@@ -7,13 +7,18 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from models.call import AssignmentPublic, ProgressUpdate
-from models.vocabulary import AssignmentState
+from models.vocabulary import AssignmentState, Role
 from service.assignments import operations as assignments
+from service.trust.access import STAFF
 from service.web.deps import CurrentPrincipal, State
 from service.web.responses import errors
 from service.web.run_once import RunOnce
 
 router = APIRouter(prefix="/v1/assignments", tags=["assignments"])
+
+# A responder answers its own offers; staff answer for one reached by radio.
+ANSWERERS = STAFF | {Role.responder}
+ANSWER = "answer offers or report progress"
 
 
 @router.get("/{assignment_id}", responses=errors(404))
@@ -38,6 +43,8 @@ async def accept(
     return await once.run(
         body=None,
         status=200,
+        roles=ANSWERERS,
+        action=ANSWER,
         work=partial(assignments.accept, principal=once.principal, assignment_id=assignment_id),
     )
 
@@ -53,6 +60,8 @@ async def decline(
     return await once.run(
         body=None,
         status=200,
+        roles=ANSWERERS,
+        action=ANSWER,
         work=partial(
             assignments.decline,
             principal=once.principal,
@@ -74,9 +83,13 @@ async def report_progress(
 
     The last responder to clear closes the call and must give its `disposition`.
     """
+    # Kept in the trail, which outlives the events that also say it.
+    once.actor.detail = body.model_dump(mode="json", exclude_none=True)
     return await once.run(
         body=body,
         status=200,
+        roles=ANSWERERS,
+        action=ANSWER,
         work=partial(
             assignments.report_progress,
             principal=once.principal,

@@ -37,7 +37,7 @@ from service.errors import Conflict, NotFound
 from service.store.prepared import Prepared, inserting, transient
 from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
-from service.trust.disclosure import redact_reason, withholds_category
+from service.trust.disclosure import hides_category, reason_without_category
 
 
 def create_call(
@@ -159,7 +159,8 @@ _ASSIGNMENTS_OF = Prepared(
 
 
 def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
-    """The call as `principal` may read it: the narrative only for those who need it."""
+    """The call as `principal` may read it: the narrative and the category only for
+    those who need them (`trust.disclosure`)."""
     assignments = [
         AssignmentPublic.model_validate(row._asdict())
         for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
@@ -179,12 +180,15 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         withheld.append("narrative")
     category: Category | None = call.category
     roles = [RolePublic.model_validate(r) for r in call.plan_roles]
-    reason = call.plan_reason
-    if withholds_category(principal, call.category):
+    reason, ems = call.plan_reason, call.plan_ems
+    if hides_category(principal):  # on every call, or its absence would name the others
         category = None
         withheld.append("category")
         roles = [r.model_copy(update={"preferred_skills": []}) for r in roles]
-        reason = redact_reason(reason, call.category)
+        reason = reason_without_category(
+            mode=call.plan_mode, weapon=call.weapon, violence=call.violence, medical=call.medical
+        )
+        ems = call.medical
     return CallPublic(
         id=call.id,
         external_id=call.external_id,
@@ -195,9 +199,7 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         narrative=narrative,
         language=call.language,
         status=call.status,
-        plan=PlanPublic(
-            mode=call.plan_mode, roles=roles, ems=call.plan_ems, reason=reason, missing=missing
-        ),
+        plan=PlanPublic(mode=call.plan_mode, roles=roles, ems=ems, reason=reason, missing=missing),
         assignments=assignments,
         disposition=call.disposition,
         received_at=call.received_at,

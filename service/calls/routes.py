@@ -3,19 +3,18 @@
 import time
 import uuid
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from models.call import CallCancel, CallCreate, CallPublic
 from models.vocabulary import CallStatus
 from service.calls import operations as calls
 from service.trust import audit
+from service.trust.access import CALL_TAKERS
 from service.trust.audit import Actor
-from service.trust.disclosure import SUBSTANCE_USE
 from service.web.deps import CurrentActor, State
-from service.web.responses import MAX_OFFSET, errors
+from service.web.responses import Limit, Offset, errors
 from service.web.run_once import RunOnce
 from service.web.state import AppState
 
@@ -39,6 +38,8 @@ async def create_call(
     response = await once.run(
         body=body,
         status=201,
+        roles=CALL_TAKERS,
+        action="create calls",
         work=partial(
             calls.create_call, principal=once.principal, body=body, config=once.state.dispatch
         ),
@@ -53,8 +54,8 @@ async def list_calls(
     actor: CurrentActor,
     state: State,
     status: CallStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[CallPublic]:
     """Calls, newest first; a responder token lists only calls it is on.
 
@@ -79,7 +80,11 @@ async def get_call(call_id: uuid.UUID, actor: CurrentActor, state: State) -> Cal
 
 async def audit_sensitive_reads(state: AppState, actor: Actor, shown: list[CallPublic]) -> None:
     """Record which calls' sensitive fields this answer shows, before it is sent."""
-    read = [c for c in shown if c.narrative is not None or c.category in SUBSTANCE_USE]
+    read = {
+        str(c.id): fields
+        for c in shown
+        if (fields := audit.sensitive_shown(narrative=c.narrative, category=c.category))
+    }
     if not read:
         return
     actor.status = 200
@@ -87,21 +92,8 @@ async def audit_sensitive_reads(state: AppState, actor: Actor, shown: list[CallP
         audit.record,
         actor=actor,
         outcome="success",
-        target=f"call:{read[0].id}" if len(read) == 1 else None,
-        detail={
-            "read": "sensitive",
-            "calls": {
-                str(c.id): [
-                    field
-                    for field, visible in (
-                        ("narrative", c.narrative is not None),
-                        ("category", c.category in SUBSTANCE_USE),
-                    )
-                    if visible
-                ]
-                for c in read
-            },
-        },
+        target=f"call:{next(iter(read))}" if len(read) == 1 else None,
+        detail={"read": "sensitive", "calls": read},
     )
 
 
@@ -115,6 +107,8 @@ async def cancel_call(
     return await once.run(
         body=body,
         status=200,
+        roles=CALL_TAKERS,
+        action="cancel calls",
         work=partial(
             calls.cancel_call,
             principal=once.principal,

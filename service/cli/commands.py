@@ -1,34 +1,21 @@
-"""The `corespond` command: serve, migrate, agencies, tokens, demo."""
+"""The `corespond` command: serve, migrate, agencies, tokens, the audit trail, demo."""
 
-import errno
-import socket
 import sys
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
 
 import click
-from pydantic import ValidationError
 
 from models.columns import iso_utc, utcnow
 from models.vocabulary import Role
 from service.agencies import operations as agencies
 from service.agencies import tokens
 from service.cli import demo
-from service.errors import CoRespondError
-from service.settings import Settings
+from service.cli.audit import audit
+from service.cli.environment import load_settings, run, unit_of_work
+from service.cli.serving import refuse_a_taken_metrics_port, refuse_a_taken_port, where_to_go
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
-from service.store.unit_of_work import UnitOfWork
-
-T = TypeVar("T")
-
-
-def _unit_of_work(settings: Settings) -> UnitOfWork:
-    engine = make_engine(settings)
-    upgrade(engine)
-    return UnitOfWork(engine, bus=None, serialize_writes=False)
 
 
 @click.group()
@@ -43,11 +30,12 @@ def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve HTTP and WebSockets."""
     import uvicorn
 
-    settings = _settings()
+    settings = load_settings()
     host, port = host or settings.host, port or settings.port
-    _refuse_a_taken_port(host, port)
+    refuse_a_taken_port(host, port)
+    refuse_a_taken_metrics_port(settings.metrics_host, settings.metrics_port)
     upgrade(make_engine(settings))
-    click.echo(_where_to_go(host, port), err=True)
+    click.echo(where_to_go(host, port), err=True)
     # The writes run in worker threads that give up the GIL at every database call;
     # with the event loop busy, getting it back waited out the switch interval each
     # time (5 ms by default), inside the write lock.
@@ -69,43 +57,10 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-def _refuse_a_taken_port(host: str, port: int) -> None:
-    """Say plainly that the address cannot be had, and how to choose another, before
-    uvicorn would fail with a bare 'address already in use' or a traceback."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise click.ClickException(
-                    f"port {port} on {host} is in use, by another `corespond serve` "
-                    "(`make run`) or another program. Stop it, or serve on another port: "
-                    f"CORESPOND_PORT={port + 1} make run (or `corespond serve --port "
-                    f"{port + 1}`)"
-                ) from None
-            raise click.ClickException(
-                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
-                "check CORESPOND_HOST and CORESPOND_PORT"
-            ) from None
-
-
-def _where_to_go(host: str, port: int) -> str:
-    """The banner `serve` prints: an address a browser on this machine can open."""
-    browsable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-    browsable = f"[{browsable}]" if ":" in browsable else browsable
-    return (
-        f"CoRespond on http://{browsable}:{port}/ : the console at /console, the API at /docs.\n"
-        "No agency yet? `corespond demo` (from a checkout, `.venv/bin/corespond demo`) in "
-        "another terminal seeds one."
-    )
-
-
 @main.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
-    upgrade(make_engine(_settings()))
+    upgrade(make_engine(load_settings()))
     click.echo("schema is up to date")
 
 
@@ -127,8 +82,8 @@ def agency() -> None:
 )
 def agency_create(slug: str, name: str | None, offer_timeout_s: int) -> None:
     """Create an agency."""
-    uow = _unit_of_work(_settings())
-    created = _run(
+    uow = unit_of_work(load_settings())
+    created = run(
         lambda: uow.write_sync(
             agencies.create_agency, slug=slug, name=name, offer_timeout_s=offer_timeout_s
         )
@@ -156,8 +111,8 @@ def agency_update(
     officers_see_substance_use: bool | None,
 ) -> None:
     """Change an agency's settings; what is not given stays as it is."""
-    uow = _unit_of_work(_settings())
-    updated = _run(
+    uow = unit_of_work(load_settings())
+    updated = run(
         lambda: uow.write_sync(
             agencies.update_agency,
             slug=slug,
@@ -207,12 +162,12 @@ def token_create(
     never_expires: bool,
 ) -> None:
     """Issue a token; it is printed once, alone on the last line."""
-    settings = _settings()
-    uow = _unit_of_work(settings)
+    settings = load_settings()
+    uow = unit_of_work(settings)
     if never_expires and expires_in_days is not None:
         raise click.UsageError("--never-expires and --expires-in-days contradict each other")
     lifetime = None if never_expires else timedelta(days=expires_in_days or settings.token_ttl_days)
-    issued = _run(
+    issued = run(
         lambda: uow.write_sync(
             tokens.create_token,
             slug=slug,
@@ -230,8 +185,8 @@ def token_create(
 @click.option("--agency", "slug", required=True, help="The agency's slug.")
 def token_list(slug: str) -> None:
     """The agency's tokens (never the tokens themselves: only their hashes are kept)."""
-    uow = _unit_of_work(_settings())
-    rows = _run(lambda: uow.read_sync(tokens.list_tokens, slug=slug))
+    uow = unit_of_work(load_settings())
+    rows = run(lambda: uow.read_sync(tokens.list_tokens, slug=slug))
     now = utcnow()
     click.echo(f"{'id':36}  {'role':10}  {'state':7}  {'expires':20}  label / responder")
     for row in rows:
@@ -244,8 +199,8 @@ def token_list(slug: str) -> None:
 @click.argument("token_id", type=click.UUID)
 def token_revoke(token_id: uuid.UUID) -> None:
     """Revoke a token now: HTTP answers 401 and its open consoles close (4401) in seconds."""
-    uow = _unit_of_work(_settings())
-    _run(lambda: uow.write_sync(tokens.revoke_token, token_id=token_id))
+    uow = unit_of_work(load_settings())
+    run(lambda: uow.write_sync(tokens.revoke_token, token_id=token_id))
     click.echo(f"revoked token {token_id}")
 
 
@@ -262,7 +217,7 @@ def console_command(url: str | None, token: str) -> None:
     """A terminal console: live events, and short commands to answer them."""
     from service.cli import terminal_console
 
-    settings = _settings()
+    settings = load_settings()
     url = url or f"ws://{settings.host}:{settings.port}/v1/ws"
     raise SystemExit(terminal_console.run(url, token))
 
@@ -270,26 +225,9 @@ def console_command(url: str | None, token: str) -> None:
 @main.command("demo")
 def demo_command() -> None:
     """Seed a demo agency around Norristown, PA, and print tokens to try it with."""
-    settings = _settings()
-    seeded = _run(lambda: _unit_of_work(settings).write_sync(demo.seed))
+    settings = load_settings()
+    seeded = run(lambda: unit_of_work(settings).write_sync(demo.seed))
     click.echo(demo.instructions(seeded, settings))
 
 
-def _settings() -> Settings:
-    """The settings from the environment, or a usage error naming each bad variable."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        lines = [
-            f"CORESPOND_{'_'.join(str(p) for p in error['loc']).upper()}: "
-            f"{str(error['msg']).removeprefix('Value error, ')}"
-            for error in exc.errors()
-        ]
-        raise click.UsageError("bad settings:\n  " + "\n  ".join(lines)) from None
-
-
-def _run(action: Callable[[], T]) -> T:
-    try:
-        return action()
-    except CoRespondError as exc:
-        raise click.ClickException(exc.detail) from None
+main.add_command(audit)

@@ -59,7 +59,9 @@ class TerminalConsole:
                 if code in REFUSED:
                     self.say(f"refused: {REFUSED[code]}")
                     return 2
-                self.say(f"connection lost ({code}); reconnecting in {backoff:.0f} s")
+                reason = closed.rcvd.reason if closed.rcvd else ""
+                why = f"{code}: {reason}" if reason else code
+                self.say(f"connection lost ({why}); reconnecting in {backoff:.0f} s")
             except (OSError, InvalidHandshake, TimeoutError) as exc:
                 self.say(f"cannot connect ({exc.__class__.__name__}); retrying in {backoff:.0f} s")
             await asyncio.sleep(backoff * random.uniform(0.75, 1.25))

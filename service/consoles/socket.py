@@ -7,13 +7,23 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import structlog
 from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
+from models.agency import Principal
 from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
 from models.vocabulary import AssignmentState, Role
 from service.assignments import operations as assignments
+from service.consoles.limits import BurstTally, MessageBudget, Refusal, SocketDoor, Visit, door_of
+from service.consoles.refusals import (
+    CLOSE_TOO_MANY,
+    RefusedActions,
+    close_flooded,
+    record_repeats,
+    refuse,
+)
 from service.errors import CoRespondError, describe_errors
 from service.live.events import catch_up, record_acks
 from service.live.hub import CLOSE_BAD_TOKEN, Console, event_frame
@@ -22,6 +32,8 @@ from service.trust import audit
 from service.trust.audit import Actor
 from service.trust.auth import check_token
 from service.web.state import AppState
+
+log = structlog.get_logger(__name__)
 
 router = APIRouter()
 
@@ -35,12 +47,13 @@ SUBPROTOCOL = "corespond.v1"
 
 def _handshake_token(websocket: WebSocket) -> tuple[str | None, str | None]:
     """The token from a `bearer.<token>` subprotocol or the cookie, and the subprotocol
-    to answer with (a browser drops the socket unless one it offered is echoed)."""
+    to answer with: `corespond.v1` if offered (a browser drops the socket unless one it
+    offered is echoed), else none. The bearer one is never echoed: it is a secret, and
+    a response header is logged and cached by proxies."""
     offered: list[str] = list(websocket.scope.get("subprotocols", []))
     bearer = next((p for p in offered if p.startswith("bearer.")), None)
     token = bearer.removeprefix("bearer.") if bearer else websocket.cookies.get(TOKEN_COOKIE)
-    chosen = SUBPROTOCOL if SUBPROTOCOL in offered else bearer
-    return token, chosen
+    return token, SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
@@ -58,8 +71,9 @@ def _error(name: str, detail: str) -> dict[str, Any]:
     return {"type": "error", "error": name, "detail": detail}
 
 
-def _parse(raw: Mapping[str, Any]) -> Any:
-    """The client message in a received frame, or an error frame saying what is wrong."""
+def parse_message(raw: Mapping[str, Any]) -> Any:
+    """The client message in a received frame, or an error frame saying what is wrong;
+    never an exception, whatever the frame holds."""
     text = raw.get("text")
     if text is None:
         return _error("BadMessage", "send JSON objects in text frames")
@@ -67,8 +81,12 @@ def _parse(raw: Mapping[str, Any]) -> Any:
         return ClientEnvelope.model_validate({"message": json.loads(text)}).message
     except json.JSONDecodeError as exc:
         return _error("BadMessage", f"not JSON: {exc.msg} at character {exc.pos}")
+    except RecursionError:
+        return _error("BadMessage", "JSON nested too deeply")
     except ValidationError as exc:
         return _error("BadMessage", describe_errors(exc.errors()))
+    except ValueError as exc:  # json.loads' other refusals: an integer of 4,300+ digits
+        return _error("BadMessage", f"not usable JSON: {str(exc)[:200]}")
 
 
 async def _hello(websocket: WebSocket, timeout_s: float) -> Hello | None:
@@ -80,7 +98,7 @@ async def _hello(websocket: WebSocket, timeout_s: float) -> Hello | None:
         return None
     if raw["type"] == "websocket.disconnect":
         return None
-    message = _parse(raw)
+    message = parse_message(raw)
     if not isinstance(message, Hello):
         detail = message["detail"] if isinstance(message, dict) else "the first message is hello"
         await websocket.send_json(_error("BadMessage", detail))
@@ -92,42 +110,84 @@ async def _hello(websocket: WebSocket, timeout_s: float) -> Hello | None:
 @router.websocket("/v1/ws")
 async def console_socket(websocket: WebSocket) -> None:
     state: AppState = websocket.app.state.corespond
+    door = door_of(websocket.app.state, state.settings)
     handshake_token, subprotocol = _handshake_token(websocket)
-    await websocket.accept(subprotocol=subprotocol)
+    address = websocket.client.host if websocket.client else "unknown"
+    visit = door.arrive(address)  # counted from here, so no await slips past a cap
+    if isinstance(visit, Refusal):
+        # Accepted only to say why: a refused handshake would tell the client nothing.
+        await websocket.accept(subprotocol=subprotocol)
+        await refuse(websocket, state, door, visit, principal=None, address=address)
+        return
+    try:
+        await websocket.accept(subprotocol=subprotocol)
+        await _visit(websocket, state, door, visit, handshake_token)
+    finally:
+        visit.leave()
+
+
+async def _visit(
+    websocket: WebSocket,
+    state: AppState,
+    door: SocketDoor,
+    visit: Visit,
+    handshake_token: str | None,
+) -> None:
+    """An admitted socket's life: its hello, its token, then its console."""
     if not _origin_allowed(websocket, state.settings):
         await websocket.close(CLOSE_NOT_ALLOWED, "origin not allowed")
         return
     hello = await _hello(websocket, state.settings.ws_hello_timeout_s)
+    visit.greeted()
     if hello is None:
         return
     token = hello.token or handshake_token
     principal, refusal = await state.uow.read(check_token, token) if token else (None, "missing")
-    source = websocket.client.host if websocket.client else None
-    logon = Actor(principal=principal, source=source, action="logon")
+    logon = Actor(principal=principal, source=visit.address, action="logon")
     if refusal is not None or principal is None:
+        # Counted with the address's failed HTTP logons; past the limit, not audited.
+        if (retry_after := await state.auth_failures.failed(visit.address)) is not None:
+            reason = f"too many failed logons from this address; retry after {retry_after} s"
+            await websocket.close(CLOSE_TOO_MANY, reason)
+            return
         await state.uow.write(
             audit.record, actor=logon, outcome="denied", detail={"token": refusal, "via": "ws"}
         )
         await websocket.close(CLOSE_BAD_TOKEN, "token unknown, revoked or expired")
         return
-    await state.uow.write(
-        audit.record,
-        actor=logon,
-        outcome="success",
-        detail={"via": "ws", "resume_after": hello.resume_after},
-    )
+    over = door.sign_in(principal.token_id)
+    if over is not None:
+        await refuse(websocket, state, door, over, principal=principal, address=visit.address)
+        return
+    try:
+        await state.uow.write(
+            audit.record,
+            actor=logon,
+            outcome="success",
+            detail={"via": "ws", "resume_after": hello.resume_after},
+        )
+        await _console(websocket, state, principal, hello.resume_after)
+    finally:
+        door.sign_out(principal.token_id)
+
+
+async def _console(
+    websocket: WebSocket, state: AppState, principal: Principal, resume_after: int | None
+) -> None:
     console = Console(websocket, principal, state.settings.ws_queue_size)
     await store_acks(state, principal.token_id)
     with state.hub.attached(console):
         # Attached before reading the log, so nothing committed from here on is
         # missed; the sender skips whatever the catch-up already sent.
-        await _catch_up(console, hello.resume_after, state)
+        await _catch_up(console, resume_after, state)
         sender = console.start()
+        refused: RefusedActions = BurstTally()
         try:
-            await _serve(console, state)
+            await _serve(console, state, refused)
         finally:
             sender.cancel()
             await store_acks(state, principal.token_id)
+            await record_repeats(refused, state, principal, _source(console) or "unknown")
 
 
 async def _catch_up(console: Console, resume_after: int | None, state: AppState) -> None:
@@ -157,8 +217,10 @@ async def _catch_up(console: Console, resume_after: int | None, state: AppState)
     console.sent_through = owed.head
 
 
-async def _serve(console: Console, state: AppState) -> None:
-    """Answer the console's messages until it goes away."""
+async def _serve(console: Console, state: AppState, refused: RefusedActions) -> None:
+    """Answer the console's messages until it goes away, or sends more than its budget
+    (acks are free: a console acks every event)."""
+    budget = MessageBudget(state.settings.ws_messages_per_s)
     while True:
         try:
             raw = await console.websocket.receive()
@@ -166,25 +228,41 @@ async def _serve(console: Console, state: AppState) -> None:
             return
         if raw["type"] == "websocket.disconnect":
             return
-        message = _parse(raw)
-        if isinstance(message, dict):
-            console.reply(message)
-        elif isinstance(message, Ack):
-            await _ack(console, message.seq, state)
-        elif isinstance(message, Ping):
-            console.reply({"type": "pong"})
-        elif isinstance(message, AssignmentAction | ProgressAction):
-            console.reply(await _act(message, console, state))
-        else:
-            console.reply(_error("BadMessage", "hello is sent once, first"))
+        message = parse_message(raw)
+        if not isinstance(message, Ack) and not budget.spend():
+            door = door_of(console.websocket.app.state, state.settings)
+            await close_flooded(console, state, door, _source(console) or "unknown")
+            return
+        try:
+            await _answer(message, console, state, refused)
+        except Exception:
+            # Like a 500 over HTTP: logged, nothing written, and the console carries on.
+            log.exception("console_message_failed", token_id=str(console.principal.token_id))
+            console.reply(_error("InternalError", "unexpected; logged, nothing saved"))
 
 
-async def _ack(console: Console, seq: int, state: AppState) -> None:
+async def _answer(message: Any, console: Console, state: AppState, refused: RefusedActions) -> None:
+    if isinstance(message, dict):
+        console.reply(message)
+    elif isinstance(message, Ack):
+        _ack(console, message.seq, state)
+    elif isinstance(message, Ping):
+        console.reply({"type": "pong"})
+    elif isinstance(message, AssignmentAction | ProgressAction):
+        console.reply(await _act(message, console, state, refused))
+    else:
+        console.reply(_error("BadMessage", "hello is sent once, first"))
+
+
+def _ack(console: Console, seq: int, state: AppState) -> None:
     """Acks decide which offers are sent again on reconnect. A responder's are stored
     in batches (every `ACK_FLUSH_S`, and when a console connects or leaves): one write
     per ack cost as much as the call itself. A crash loses at most that second's acks,
     and then an offer is sent again, which consoles drop by seq. Other consoles' acks
-    are only kept in memory."""
+    are only kept in memory. An ack past anything this console could have been sent
+    (its catch-up, or what the hub has handed on) counts only that far: a console
+    cannot acknowledge an offer not yet made, and so never have it sent again."""
+    seq = min(seq, max(console.sent_through, state.hub.delivered_through))
     if seq <= console.acked:
         return
     console.acked = seq
@@ -199,17 +277,31 @@ async def store_acks(state: AppState, token_id: uuid.UUID) -> None:
         await state.uow.write(record_acks, acks=pending)
 
 
+def _source(console: Console) -> str | None:
+    client = console.websocket.client
+    return client.host if client else None
+
+
 async def _act(
-    action: AssignmentAction | ProgressAction, console: Console, state: AppState
+    action: AssignmentAction | ProgressAction,
+    console: Console,
+    state: AppState,
+    refused: RefusedActions,
 ) -> dict[str, Any]:
     """Run a console's action through the same service functions as its HTTP twin,
-    audited like it."""
-    principal, client = console.principal, console.websocket.client
+    audited like it, except that refusals of one kind are recorded once a second at
+    most (with how many more there were): a console repeating a refused action must
+    not write a record a message."""
+    principal = console.principal
     actor = Actor(
         principal=principal,
-        source=client.host if client else None,
+        source=_source(console),
         action=f"ws {action.type}",
         target=f"assignment:{action.assignment_id}",
+        # Progress kept in the trail, as over HTTP: it outlives the events that say it.
+        detail=action.model_dump(mode="json", include={"status", "disposition"}, exclude_none=True)
+        if isinstance(action, ProgressAction)
+        else None,
     )
     try:
         if isinstance(action, ProgressAction):
@@ -235,12 +327,13 @@ async def _act(
                 config=state.dispatch,
             )
     except CoRespondError as exc:
-        await state.uow.write(
-            audit.record,
-            actor=actor,
-            outcome=audit.outcome_of(exc.status),
-            detail={"error": exc.name},
-        )
+        outcome = audit.outcome_of(exc.status)
+        repeats = refused.due((actor.action, outcome, exc.name))
+        if repeats is not None:
+            detail: dict[str, Any] = {"error": exc.name}
+            if repeats:
+                detail["repeats"] = repeats
+            await state.uow.write(audit.record, actor=actor, outcome=outcome, detail=detail)
         return {
             **_error(exc.name, exc.detail),
             "action": action.type,

@@ -240,7 +240,11 @@ def offer_role(
 
 
 def call_summary(call: Call) -> dict[str, object]:
-    """What a console needs to show a call, without its narrative (read over HTTP)."""
+    """What a console needs to show a call, without its narrative (read over HTTP).
+
+    Officers kept from substance use get only the fields `trust.disclosure` lists as
+    neutral, and a plan said without the category: a field added here reaches them
+    only once it is listed there."""
     return {
         "id": str(call.id),
         "external_id": call.external_id,

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+import structlog
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlmodel import col
 
@@ -12,9 +13,12 @@ from models.agency import ApiToken, Principal
 from models.call import Assignment
 from models.event import Event, EventCounter, EventMessage
 from models.vocabulary import AssignmentState, Role
+from service.errors import say
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 from service.trust.audit import PURGE_BATCH
+
+log = structlog.get_logger(__name__)
 
 
 def head_seq(tx: Tx) -> int:
@@ -112,9 +116,27 @@ _RECORD_ACK = Prepared(
 
 def record_acks(tx: Tx, *, acks: Mapping[uuid.UUID, int]) -> None:
     """Remember the last seq each token's consoles acknowledged (never backwards), for
-    many tokens in one statement."""
-    if acks:
-        tx.run_many(_RECORD_ACK, [{"token": token, "seq": seq} for token, seq in acks.items()])
+    many tokens in one statement. One console's ack cannot lose another's (the socket
+    bounds a seq, `models.console.MAX_SEQ`, and this holds whatever fails): if the
+    statement fails, each token's ack is written alone, in a savepoint of its own, and
+    only the one that fails is lost."""
+    rows = [{"token": token, "seq": seq} for token, seq in acks.items()]
+    if not rows:
+        return
+    # Savepoints on the connection itself: the session's are begun only when it is
+    # next asked for its connection, which `Tx` holds already.
+    try:
+        with tx.connection().begin_nested():
+            tx.run_many(_RECORD_ACK, rows)
+        return
+    except Exception as exc:
+        log.warning("acks_written_one_by_one", count=len(rows), error=say(exc))
+    for row in rows:
+        try:
+            with tx.connection().begin_nested():
+                tx.run(_RECORD_ACK, row)
+        except Exception:
+            log.exception("ack_not_stored", token_id=str(row["token"]), seq=row["seq"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,16 +2,16 @@
 
 import uuid
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
 from models.vocabulary import ResponderKind, ResponderStatus
 from service.responders import operations as responders
+from service.trust.access import STAFF
 from service.web.deps import CurrentActor, CurrentPrincipal, State
-from service.web.responses import MAX_OFFSET, errors
+from service.web.responses import Limit, Offset, errors
 from service.web.run_once import RunOnce
 
 router = APIRouter(prefix="/v1/responders", tags=["responders"])
@@ -26,6 +26,8 @@ async def create_responder(
     return await once.run(
         body=body,
         status=201,
+        roles=STAFF,
+        action="register responders",
         work=partial(responders.create_responder, principal=once.principal, body=body),
     )
 
@@ -36,8 +38,8 @@ async def list_responders(
     state: State,
     kind: ResponderKind | None = None,
     status: ResponderStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[ResponderPublic]:
     """The agency's responders, by name, optionally filtered by kind and status."""
     return await state.uow.read(
@@ -66,6 +68,7 @@ async def set_position(
     responder_id: uuid.UUID, body: PositionUpdate, actor: CurrentActor, state: State
 ) -> ResponderPublic:
     """Report where a responder is (the responder itself, staff, or a CAD's AVL feed)."""
+    actor.detail = body.model_dump(mode="json")  # kept in the trail past the events' purge
     return await state.uow.write_as(
         actor,
         responders.set_position,
@@ -80,6 +83,7 @@ async def set_status(
     responder_id: uuid.UUID, body: StatusUpdate, actor: CurrentActor, state: State
 ) -> ResponderPublic:
     """Go `available`, `off_duty` or `out_of_service`. Refused while on a call."""
+    actor.detail = body.model_dump(mode="json")  # kept in the trail past the events' purge
     return await state.uow.write_as(
         actor,
         responders.set_status,

@@ -7,11 +7,12 @@ and failures, which write nothing else, are audited afterwards by
 """
 
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Select, delete, insert, select
 from sqlmodel import col
 
 from models.agency import Principal
@@ -20,6 +21,7 @@ from models.vocabulary import Role
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 from service.trust.access import require_role
+from service.trust.disclosure import SUBSTANCE_USE
 
 AUDIT_READERS = frozenset({Role.admin, Role.supervisor})
 
@@ -33,6 +35,9 @@ class Actor:
     action: str
     target: str | None = None
     status: int | None = None
+    # What a change changed (a responder's new status, an assignment's progress): the
+    # events that also say it are purged long before the trail (90 days against 365).
+    detail: dict[str, Any] | None = None
     recorded: bool = field(default=False, compare=False)
 
     @property
@@ -67,7 +72,7 @@ def record(
     agency_id: uuid.UUID | None = None,
 ) -> None:
     """Add one audit record to the transaction (`agency_id` for acts with no principal,
-    such as the command line's)."""
+    such as the command line's; `detail` in place of the actor's own)."""
     principal = actor.principal
     tx.run(
         _INSERT_AUDIT,
@@ -82,7 +87,7 @@ def record(
             "outcome": outcome,
             "status": actor.status,
             "source": actor.source[:64] if actor.source else None,
-            "detail": detail,
+            "detail": detail if detail is not None else actor.detail,
         },
     )
 
@@ -92,10 +97,36 @@ def record(
 _INSERT_AUDIT = Prepared(insert(AuditRecord).inline())
 
 
-def record_command(tx: Tx, *, agency_id: uuid.UUID, action: str, **detail: Any) -> None:
-    """Audit an act from the `corespond` command line (run on the server's host)."""
+def record_command(tx: Tx, *, agency_id: uuid.UUID | None, action: str, **detail: Any) -> None:
+    """Audit an act from the `corespond` command line (run on the server's host); one that
+    concerns no single agency has none."""
     actor = Actor(principal=None, source="command line", action=action)
     record(tx, actor=actor, outcome="success", agency_id=agency_id, detail=detail or None)
+
+
+def sensitive_shown(*, narrative: str | None, category: str | None) -> list[str]:
+    """Which of a call's sensitive details a view of it with this `narrative` and
+    `category` shows: the reading of each is audited."""
+    return [
+        name
+        for name, shown in (
+            ("narrative", narrative is not None),
+            ("category", category in SUBSTANCE_USE),
+        )
+        if shown
+    ]
+
+
+def record_replay(tx: Tx, *, actor: Actor, answer: Mapping[str, Any], target: str | None) -> None:
+    """Audit a stored answer given again to a retry (its Idempotency-Key) as the first was:
+    the same action, target and status, marked `replayed`, naming the sensitive details of
+    a call that it shows again."""
+    detail: dict[str, Any] = {**(actor.detail or {}), "replayed": True}
+    if {"id", "narrative", "category", "withheld"} <= answer.keys():  # a call's view
+        shown = sensitive_shown(narrative=answer["narrative"], category=answer["category"])
+        if shown:
+            detail |= {"read": "sensitive", "calls": {str(answer["id"]): shown}}
+    record(tx, actor=actor, outcome="success", target=target, detail=detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +141,30 @@ class AuditQuery:
     before: int | None = None
     limit: int = 100
 
+    def given(self) -> dict[str, Any]:
+        """The filters set, as JSON (what a read of the trail records of itself)."""
+        return {
+            f.name: value if isinstance(value, int | str) else _as_json(value)
+            for f in fields(self)
+            if (value := getattr(self, f.name)) is not None
+        }
+
+
+def _as_json(value: uuid.UUID | datetime) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
 
 def list_audit(tx: Tx, *, principal: Principal, query: AuditQuery) -> list[AuditPublic]:
     """The agency's audit records, newest first, filtered; page with `before`."""
     require_role(principal, AUDIT_READERS, "read the audit log")
-    q = select(AuditRecord).where(col(AuditRecord.agency_id) == principal.agency_id)
+    q = filtered(query).where(col(AuditRecord.agency_id) == principal.agency_id)
+    return [AuditPublic.of(r) for r in tx.session.execute(q).scalars()]
+
+
+def filtered(query: AuditQuery) -> Select[AuditRecord]:
+    """The records `query` asks for, newest first, of every agency (the caller narrows
+    it to the ones it may read)."""
+    q = select(AuditRecord)
     filters = (
         (query.action, col(AuditRecord.action)),
         (query.outcome, col(AuditRecord.outcome)),
@@ -131,8 +181,7 @@ def list_audit(tx: Tx, *, principal: Principal, query: AuditQuery) -> list[Audit
         q = q.where(col(AuditRecord.at) < query.until)
     if query.before is not None:
         q = q.where(col(AuditRecord.id) < query.before)
-    q = q.order_by(col(AuditRecord.id).desc()).limit(query.limit)
-    return [AuditPublic.of(r) for r in tx.session.execute(q).scalars()]
+    return q.order_by(col(AuditRecord.id).desc()).limit(query.limit)
 
 
 # Rows deleted a transaction by the retention purges (audit records and events).

@@ -4,18 +4,27 @@ Two details are withheld unless the principal needs them:
 1. the narrative: staff and CAD read it; a responder only once it has accepted the call,
    and an officer only where the agency allows it (`officers_see_narrative`);
 2. that a call concerns substance use (42 CFR Part 2: it may not be used against the
-   person by police): staff, CAD and clinicians see the category; officers see `null`
+   person by police): staff, CAD and clinicians see the category; officers do not
    unless the agency allows it (`officers_see_substance_use`).
 What was withheld is named in the answer's `withheld`, so a console can say so.
+
+Hiding the category only on substance-use calls would name them (a `null` there and
+nowhere else), and so would what follows from the category: EMS asked for an overdose
+with no medical flag, a preferred `substance_use` skill, a reason that says why. So an
+officer kept from substance use sees no call's category and nothing derived from it:
+every call reads `category: null` with `withheld` naming it, EMS as the medical flag,
+no preferred skills, and a reason said from what the officer may see (the flags and
+the team). Event payloads keep only the fields listed here as neutral, so a field
+added to a call's summary later reaches such officers only once it is listed.
 """
 
 from typing import Any
 
+from dispatch.plan import ResponseMode
 from models.agency import Principal
 from models.vocabulary import Category, ResponderKind, Role
 
 SUBSTANCE_USE = frozenset({Category.substance_use, Category.overdose})
-WITHHELD_CATEGORY = "call type withheld"
 
 
 def disclosure_for(
@@ -38,17 +47,42 @@ def redaction_of(principal: Principal) -> bool:
     return principal.sees_substance_use
 
 
-def withholds_category(principal: Principal, category: Category | str | None) -> bool:
-    return category in SUBSTANCE_USE and not principal.sees_substance_use
+def hides_category(principal: Principal) -> bool:
+    """Whether `principal` is kept from knowing which calls concern substance use: then
+    it is shown no call's category, nor anything that follows from it (see above)."""
+    return not principal.sees_substance_use
 
 
-def redact_reason(reason: str, category: str) -> str:
-    """A plan's reason without the words that would name the withheld category."""
-    return reason.replace(str(category).replace("_", " "), WITHHELD_CATEGORY)
+_TEAM: dict[str, str] = {
+    ResponseMode.co_response: "CIT officer and clinician together",
+    ResponseMode.officer: "CIT officer by agency rule",
+    ResponseMode.clinician: "clinician responds without police",
+}
+
+
+def reason_without_category(*, mode: str, weapon: bool, violence: bool, medical: bool) -> str:
+    """The plan's reason as a principal that `hides_category` reads it: said from the
+    flags and the team alone, in the plan's words (`dispatch.plan.plan_response`), so
+    that it reads the same on every call with the same flags and team. The plan's own
+    reason may name the category (an agency rule) or ask for EMS because of it."""
+    flags = [name for name, on in (("weapon", weapon), ("violence", violence)) if on]
+    team = _TEAM.get(mode, "team by agency rule")
+    if flags:
+        reason = f"{' and '.join(flags)} reported: {team}"
+    elif mode == ResponseMode.clinician:
+        reason = f"no safety flag: {team}"
+    else:
+        reason = team
+    if medical:
+        reason += "; medical need: request EMS"
+    return reason
 
 
 def redact_event_data(data: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """An event's payload as `principal` may see it (events never carry narratives)."""
+    """An event's payload as `principal` may see it (events never carry narratives).
+
+    A call's summary (`offers.call_summary`: the payload of `call.created`, the `call`
+    of `assignment.offered`) is the part that can tell a call's category."""
     nested = data.get("call")
     if isinstance(nested, dict):
         redacted = _redact_summary(nested, principal)
@@ -56,12 +90,42 @@ def redact_event_data(data: dict[str, Any], principal: Principal) -> dict[str, A
     return _redact_summary(data, principal)
 
 
+# What of a call's summary a principal that `hides_category` is sent unchanged.
+_NEUTRAL = (
+    "id",
+    "external_id",
+    "location",
+    "risk",
+    "priority",
+    "language",
+    "status",
+    "has_narrative",
+    "received_at",
+)
+
+
 def _redact_summary(summary: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    category = summary.get("category")
-    if not isinstance(category, str) or not withholds_category(principal, category):
+    if "category" not in summary or not hides_category(principal):
         return summary
-    redacted = {**summary, "category": None, "withheld": ["category"]}
-    plan = summary.get("plan")
-    if isinstance(plan, dict) and isinstance(plan.get("reason"), str):
-        redacted["plan"] = {**plan, "reason": redact_reason(plan["reason"], category)}
+    redacted: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key in _NEUTRAL:
+            redacted[key] = value
+        elif key == "category":
+            redacted[key] = None
+        elif key == "plan" and isinstance(value, dict) and "mode" in value:
+            redacted[key] = _plan_without_category(value["mode"], summary.get("risk"))
+    redacted["withheld"] = ["category"]
     return redacted
+
+
+def _plan_without_category(mode: str, risk: Any) -> dict[str, Any]:
+    flags = risk if isinstance(risk, dict) else {}
+    medical = bool(flags.get("medical"))
+    reason = reason_without_category(
+        mode=mode,
+        weapon=bool(flags.get("weapon")),
+        violence=bool(flags.get("violence")),
+        medical=medical,
+    )
+    return {"mode": mode, "reason": reason, "ems": medical}

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from models.agency import Principal
@@ -30,6 +30,7 @@ async def authenticate(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
+        await _count_failed_logon(request, state)
         raise Unauthorized(
             "send `Authorization: Bearer <token>`; create a token with `corespond token create`"
         )
@@ -38,9 +39,22 @@ async def authenticate(
     request.state.principal = principal
     if refusal is not None:
         request.state.refusal = refusal
+        await _count_failed_logon(request, state)
         raise Unauthorized("the bearer token is unknown, revoked or expired")
     assert principal is not None
     return principal
+
+
+async def _count_failed_logon(request: Request, state: AppState) -> None:
+    """Count the failure against the client's address; past `CORESPOND_AUTH_FAIL_LIMIT`
+    answer 429, which is not audited (one who guesses tokens writes no row a guess)."""
+    retry_after = await state.auth_failures.failed(source_of(request))
+    if retry_after is not None:
+        raise HTTPException(
+            status_code=429,
+            detail=f"too many failed logons from this address; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
@@ -65,6 +79,8 @@ async def actor_of(request: Request, principal: CurrentPrincipal) -> Actor:
         source=source_of(request),
         action=f"{request.method} {path}",
         target=target,
+        # The status a success answers (a refusal's replaces it): a PUT's record says 200.
+        status=getattr(route, "status_code", None) or 200,
     )
     request.state.actor = actor
     return actor

@@ -13,7 +13,6 @@ from starlette.routing import Match
 from service.errors import CoRespondError, ErrorBody, describe_errors
 
 _NAMES = {
-    400: "BadRequest",
     401: "Unauthorized",
     403: "Forbidden",
     404: "NotFound",
@@ -42,6 +41,14 @@ def _say_http(request: Request, exc: HTTPException) -> str:
         allowed = allowed_methods(request) or [(exc.headers or {}).get("Allow", "other methods")]
         return f"{asked} is not allowed here; this path takes {', '.join(allowed)}"
     return str(exc.detail)
+
+
+def _say_unreadable(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body: not valid JSON (not UTF-8 text at byte {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "body: not valid JSON (nested too deeply)"
+    return "body: not valid JSON"
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -75,6 +82,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI answers 400 for a body that json.loads cannot even begin (not UTF-8,
+            # nested past Python's recursion limit) and 422 for one it can (`{`): one rule
+            # for both, the 422 that every route documents.
+            return _error(422, "ValidationError", _say_unreadable(exc.__cause__))
         name = _NAMES.get(exc.status_code, "HTTPError")
         response = _error(exc.status_code, name, _say_http(request, exc))
         if exc.headers:

@@ -1,10 +1,10 @@
-"""Liveness, readiness and Prometheus metrics."""
+"""Liveness and readiness. (Prometheus metrics have a listener of their own, not the
+API's port: see `service.app.serve_metrics`.)"""
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from service.errors import say
@@ -57,12 +57,3 @@ def _safe(state: AppState) -> str:
     host = parts.hostname or ""
     netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
     return parts._replace(netloc=netloc).geturl()
-
-
-@router.get("/metrics", response_class=Response)
-async def metrics(state: State) -> Response:
-    """Prometheus exposition."""
-    state.metrics.consoles.set(state.hub.console_count)
-    state.metrics.bus_up.set(1 if getattr(state.bus, "up", True) else 0)
-    state.metrics.bus_send_failures.set(getattr(state.bus, "send_failures", 0))
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,8 +1,14 @@
-"""A rate limit per token, before any route runs.
+"""A rate limit per token, before any route runs, and one on failed logons per address.
 
 A token (or, without one, a client address) over its rate gets 429 with
 Retry-After, before anything else is spent on it. Bodies are capped by FastAPI's
 `max_body_size` (413) and WebSocket messages by the server's `ws_max_size` (1009).
+
+A made-up token is a new token to the rate limit each time, so failed logons
+(unknown, expired or revoked tokens, or none where one is needed, over HTTP or a
+socket's hello) are also counted per client address (`AuthFailures`); an address
+over that limit gets 429 for every logon that would fail, until its window passes,
+while valid tokens from the same address (consoles and a CAD behind one proxy) go on.
 
 The counts live in this process (`memory://`), or in Redis (`redis://…`) where
 several replicas must share one limit. If Redis cannot be reached the request is
@@ -41,26 +47,18 @@ def limit_storage(url: str) -> Storage:
     )
 
 
-class RateLimit:
-    def __init__(self, app: ASGIApp, *, rate_limit: str, storage: str = "memory://") -> None:
-        self.app = app
-        self.rates = parse_many(rate_limit)
-        self.limiter = MovingWindowRateLimiter(limit_storage(storage))
+class Allowance:
+    """Hits counted against rates (the `limits` library's notation, `100/second;3000/minute`)
+    per identity, in a storage that may be shared by replicas."""
+
+    def __init__(self, rates: str, storage: Storage) -> None:
+        self.rates = parse_many(rates)
+        self.limiter = MovingWindowRateLimiter(storage)
         self._unavailable_until = 0.0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
-            await self.app(scope, receive, send)
-            return
-        retry_after = await self._spend(_identity(scope))
-        if retry_after is not None:
-            detail = f"too many requests from this token; retry after {retry_after} s"
-            await _answer(send, 429, "TooManyRequests", detail, {"retry-after": str(retry_after)})
-            return
-        await self.app(scope, receive, send)
-
-    async def _spend(self, identity: str) -> int | None:
-        """None if the request may go on; else the seconds until it may."""
+    async def spend(self, identity: str) -> int | None:
+        """Count one hit: None if it is within every rate; else the seconds until one
+        would be (the hit is then not counted)."""
         if time.monotonic() < self._unavailable_until:
             return None
         try:
@@ -78,6 +76,36 @@ class RateLimit:
                 retry_in_s=RETRY_STORAGE_S,
             )
         return None
+
+
+class AuthFailures:
+    """Failed logons counted per client address (`CORESPOND_AUTH_FAIL_LIMIT`)."""
+
+    def __init__(self, rates: str, storage: Storage) -> None:
+        self._allowance = Allowance(rates, storage)
+
+    async def failed(self, address: str | None) -> int | None:
+        """Count a failed logon from `address`: None while the address is within its
+        limit (answer the failure as usual: 401, and its audit record); else the
+        seconds until it may try again (answer 429, and write nothing)."""
+        return await self._allowance.spend(f"auth-fail:{address or 'unknown'}")
+
+
+class RateLimit:
+    def __init__(self, app: ASGIApp, *, rate_limit: str, storage: Storage) -> None:
+        self.app = app
+        self._allowance = Allowance(rate_limit, storage)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        retry_after = await self._allowance.spend(_identity(scope))
+        if retry_after is not None:
+            detail = f"too many requests from this token; retry after {retry_after} s"
+            await _answer(send, 429, "TooManyRequests", detail, {"retry-after": str(retry_after)})
+            return
+        await self.app(scope, receive, send)
 
 
 def _identity(scope: Scope) -> str:

@@ -4,7 +4,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Header, Request
@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from models.agency import Principal
+from models.vocabulary import Role
 from service.store.transaction import Tx
-from service.trust import idempotency
+from service.trust import audit, idempotency
+from service.trust.access import require_role
 from service.trust.audit import Actor
 from service.web.deps import CurrentActor, State
 from service.web.state import AppState
@@ -44,6 +46,14 @@ def _fingerprint(request: Request, principal: Principal, body: BaseModel | None)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _created(request: Request, answer: dict[str, Any]) -> str | None:
+    """What a POST to a collection created, as its first record named it: `call:<id>`
+    for `POST /v1/calls`."""
+    collection = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    made = answer.get("id")
+    return f"{collection.removesuffix('s')}:{made}" if made is not None else None
+
+
 @dataclass(frozen=True, slots=True)
 class Once:
     """A POST about to run: who asks, and the key (if any) that makes it run once."""
@@ -58,9 +68,21 @@ class Once:
         return self.actor.who
 
     async def run(
-        self, *, body: BaseModel | None, status: int, work: Callable[[Tx], BaseModel]
+        self,
+        *,
+        body: BaseModel | None,
+        status: int,
+        roles: frozenset[Role],
+        action: str,
+        work: Callable[[Tx], BaseModel],
     ) -> JSONResponse:
-        """Run `work` in one transaction and answer with `status`; once per key."""
+        """Run `work` in one transaction and answer with `status`; once per key.
+
+        A token whose role may not do `action` (`work` checks it too) is refused before
+        its key is looked at: whether a key was used must not show to a token that could
+        not have used it (422 'used for a different request' against 403).
+        """
+        require_role(self.principal, roles, action)
         uow, actor = self.state.uow, self.actor
         actor.status = status
         if self.key is None:
@@ -74,6 +96,15 @@ class Once:
             fingerprint=_fingerprint(self.request, self.principal, body),
         )
         if stored is not None:
+            # Given again, the answer is read again (a call's narrative with it): audited
+            # as the first was, before it leaves.
+            actor.status = stored.status
+            await uow.write(
+                audit.record_replay,
+                actor=actor,
+                answer=stored.body,
+                target=actor.target or _created(self.request, stored.body),
+            )
             return JSONResponse(
                 stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"}
             )

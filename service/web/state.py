@@ -10,6 +10,7 @@ from service.live.hub import Hub
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store.unit_of_work import UnitOfWork
+from service.web.rate_limit import AuthFailures
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,3 +22,4 @@ class AppState:
     hub: Hub
     dispatch: DispatchConfig
     metrics: Metrics
+    auth_failures: AuthFailures

@@ -129,7 +129,7 @@ def test_serve_says_where_to_go_and_a_taken_port_says_how_to_choose_another(
 def test_health_readiness_metrics_and_openapi(server: Server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.url}/readyz").json()["database"] == "ok"
-    assert "corespond_calls_created" in httpx.get(f"{server.url}/metrics").text
+    assert "corespond_calls_created" in httpx.get(server.metrics_url).text
     schema = httpx.get(f"{server.url}/openapi.json").json()
     post_calls = schema["paths"]["/v1/calls"]["post"]
     assert {"201", "401", "403", "409", "422"} <= set(post_calls["responses"])

@@ -188,7 +188,7 @@ def test_a_console_that_stops_answering_pings_is_dropped(tmp_path: Path) -> None
         kit = AgencyKit(server=server, slug="tunnel", id=created.id)
         sock = _raw_console(server, kit.token(Role.dispatcher))
         time.sleep(0.2)
-        assert "corespond_consoles_connected 1.0" in httpx.get(f"{server.url}/metrics").text
+        assert "corespond_consoles_connected 1.0" in httpx.get(server.metrics_url).text
         time.sleep(3)  # several ping intervals, none answered
         sock.settimeout(5)
         received = b""
@@ -196,6 +196,6 @@ def test_a_console_that_stops_answering_pings_is_dropped(tmp_path: Path) -> None
             received += chunk
         sock.close()
         assert b"welcome" in received
-        assert "corespond_consoles_connected 0.0" in httpx.get(f"{server.url}/metrics").text
+        assert "corespond_consoles_connected 0.0" in httpx.get(server.metrics_url).text
     finally:
         stop_server(server)

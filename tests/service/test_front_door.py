@@ -69,6 +69,18 @@ def test_a_wrong_method_says_every_method_the_path_takes(server: Server) -> None
     assert httpx.delete(f"{server.url}/healthz").headers["Allow"] == "GET"
 
 
+def test_options_answers_405_naming_every_method_the_path_takes(server: Server) -> None:
+    """No CORS preflight is served (the console is same-origin; other clients need no
+    OPTIONS), so OPTIONS is a wrong method like any other, and says what is right."""
+    asked = httpx.options(f"{server.url}/v1/calls")
+    assert asked.status_code == 405
+    assert asked.headers["Allow"] == "GET, POST"
+    assert asked.json() == {
+        "error": "MethodNotAllowed",
+        "detail": "OPTIONS /v1/calls is not allowed here; this path takes GET, POST",
+    }
+
+
 def test_an_unknown_route_under_the_api_says_where_the_routes_are_listed(server: Server) -> None:
     missing = httpx.get(f"{server.url}/v1/nothing")
     assert missing.status_code == 404

@@ -84,6 +84,7 @@ function onClose(event) {
     return;
   }
   if (event.code === 4403) { signOut("This page's origin is not allowed to connect."); return; }
+  if (event.code === 4429) note(`The server closed the connection: ${event.reason}.`);
   if (!state.token) return;
   const delay = state.backoffMs * (0.75 + Math.random() / 2);
   state.backoffMs = Math.min(state.backoffMs * 2, 15000);
