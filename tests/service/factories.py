@@ -1,4 +1,5 @@
-"""Small keyword-only factories that act through the real HTTP API."""
+"""Small keyword-only factories that act through the real HTTP API, and the audit trail
+as a supervisor reads it."""
 
 from datetime import date, timedelta
 from typing import Any
@@ -69,3 +70,11 @@ def post_call(client: httpx.Client, **kwargs: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def audit_records(reader: httpx.Client, **filters: Any) -> list[dict[str, Any]]:
+    """`GET /v1/audit` with these filters, as a supervisor or admin reads it."""
+    answer = reader.get("/v1/audit", params=filters)
+    assert answer.status_code == 200, answer.text
+    records: list[dict[str, Any]] = answer.json()
+    return records

@@ -15,19 +15,12 @@ from service.store.transaction import Tx
 from service.trust.audit import purge_old_audit
 from tests.conftest import AgencyKit
 from tests.service.consoles import console
-from tests.service.factories import NEXT_YEAR, call_body, post_call, responder
+from tests.service.factories import NEXT_YEAR, audit_records, call_body, post_call, responder
 
 
 @pytest.fixture
 def supervisor(agency: AgencyKit) -> httpx.Client:
     return agency.client(Role.supervisor)
-
-
-def _audit(supervisor: httpx.Client, **filters: Any) -> list[dict[str, Any]]:
-    answer = supervisor.get("/v1/audit", params=filters)
-    assert answer.status_code == 200, answer.text
-    records: list[dict[str, Any]] = answer.json()
-    return records
 
 
 def test_a_change_is_recorded_with_who_what_when_where_and_outcome(
@@ -36,13 +29,13 @@ def test_a_change_is_recorded_with_who_what_when_where_and_outcome(
     before = datetime.now(UTC) - timedelta(seconds=1)
     responder(dispatcher, kind="clinician")
     call = post_call(dispatcher, external_id="CAD-1")
-    [record] = _audit(supervisor, action="POST /v1/calls")
+    [record] = audit_records(supervisor, action="POST /v1/calls")
     assert record["target"] == f"call:{call['id']}"
     assert record["outcome"] == "success" and record["status"] == 201
     assert record["role"] == "dispatcher" and record["token_id"]
     assert record["source"] == "127.0.0.1"
     assert before <= datetime.fromisoformat(record["at"]) <= datetime.now(UTC)
-    moves = _audit(supervisor, action="PUT /v1/responders/{responder_id}/status")
+    moves = audit_records(supervisor, action="PUT /v1/responders/{responder_id}/status")
     assert [m["outcome"] for m in moves] == ["success"]
 
 
@@ -53,7 +46,7 @@ def test_refusals_are_recorded_and_nothing_else_is_written(
     with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
         assert phone.post("/v1/calls", json=call_body()).status_code == 403
     assert dispatcher.post("/v1/calls", json={**call_body(), "priority": 9}).status_code == 422
-    refused = _audit(supervisor, action="POST /v1/calls")
+    refused = audit_records(supervisor, action="POST /v1/calls")
     assert [(r["outcome"], r["status"], r["role"]) for r in refused] == [
         ("rejected", 422, "dispatcher"),
         ("denied", 403, "responder"),
@@ -73,10 +66,10 @@ def test_a_revoked_tokens_use_is_recorded_in_its_agency(
     assert httpx.get(f"{agency.server.url}/v1/calls", headers=headers).status_code == 401
     with httpx.Client(base_url=agency.server.url) as anyone:
         anyone.get("/v1/calls", headers=headers)
-    [use, _] = _audit(supervisor, token_id=token_id, outcome="denied")
+    [use, _] = audit_records(supervisor, token_id=token_id, outcome="denied")
     assert use["action"] == "GET /v1/calls" and use["status"] == 401
     assert use["detail"] == {"token": "revoked"}
-    [revocation] = _audit(supervisor, action="token revoke")
+    [revocation] = audit_records(supervisor, action="token revoke")
     assert revocation["source"] == "command line"
 
 
@@ -92,9 +85,9 @@ def test_socket_logons_and_actions_are_recorded(
         assert phone.next_of_type("result")["assignment"]["state"] == "accepted"
         phone.send({"type": "accept", "assignment_id": offer})
         assert phone.next_of_type("error")["error"] == "Conflict"
-    [logon] = _audit(supervisor, action="logon")
+    [logon] = audit_records(supervisor, action="logon")
     assert logon["outcome"] == "success" and logon["responder_id"] == clinician["id"]
-    actions = _audit(supervisor, action="ws accept", target=f"assignment:{offer}")
+    actions = audit_records(supervisor, action="ws accept", target=f"assignment:{offer}")
     assert [a["outcome"] for a in actions] == ["rejected", "success"]
 
 
@@ -108,10 +101,10 @@ def test_reading_a_narrative_is_recorded_and_a_read_without_one_is_not(
     dispatcher.get("/v1/calls")
     with agency.client(Role.responder, responder_id=officer["id"]) as car:
         assert car.get(f"/v1/calls/{call['id']}").json()["narrative"] is None
-    reads = _audit(supervisor, action="GET /v1/calls/{call_id}")
+    reads = audit_records(supervisor, action="GET /v1/calls/{call_id}")
     assert [(r["role"], r["target"]) for r in reads] == [("dispatcher", f"call:{call['id']}")]
     assert reads[0]["detail"]["calls"] == {call["id"]: ["narrative"]}
-    [listing] = _audit(supervisor, action="GET /v1/calls")
+    [listing] = audit_records(supervisor, action="GET /v1/calls")
     assert call["id"] in listing["detail"]["calls"]
 
 
@@ -120,17 +113,17 @@ def test_supervisors_filter_and_page_the_trail_and_nobody_else_reads_it(
 ) -> None:
     for n in range(5):
         responder(dispatcher, kind="clinician", at=None, status="off_duty", name=f"C{n}")
-    made = _audit(supervisor, action="POST /v1/responders")
+    made = audit_records(supervisor, action="POST /v1/responders")
     assert len(made) == 5
     assert [r["id"] for r in made] == sorted((r["id"] for r in made), reverse=True)
-    first_page = _audit(supervisor, action="POST /v1/responders", limit=2)
-    second_page = _audit(
+    first_page = audit_records(supervisor, action="POST /v1/responders", limit=2)
+    second_page = audit_records(
         supervisor, action="POST /v1/responders", limit=2, before=first_page[-1]["id"]
     )
     assert [r["id"] for r in first_page + second_page] == [r["id"] for r in made[:4]]
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    assert _audit(supervisor, since=future) == []
-    assert len(_audit(supervisor, until=future, action="POST /v1/responders")) == 5
+    assert audit_records(supervisor, since=future) == []
+    assert len(audit_records(supervisor, until=future, action="POST /v1/responders")) == 5
     assert supervisor.get("/v1/audit", params={"since": "2026-01-01T00:00:00"}).status_code == 422
     assert dispatcher.get("/v1/audit").status_code == 403
     with agency.client(Role.admin) as admin:
@@ -141,7 +134,7 @@ def test_the_trail_cannot_be_changed(
     agency: AgencyKit, dispatcher: httpx.Client, supervisor: httpx.Client
 ) -> None:
     responder(dispatcher, kind="clinician", at=None, status="off_duty")
-    [record] = _audit(supervisor, action="POST /v1/responders")
+    [record] = audit_records(supervisor, action="POST /v1/responders")
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert supervisor.request(method, "/v1/audit").status_code == 405
         assert supervisor.request(method, f"/v1/audit/{record['id']}").status_code in (404, 405)

@@ -16,19 +16,12 @@ import pytest
 from models.vocabulary import Role
 from tests.conftest import CORESPOND, AgencyKit, Server
 from tests.service.consoles import console
-from tests.service.factories import call_body, responder
+from tests.service.factories import audit_records, call_body, responder
 
 
 @pytest.fixture
 def supervisor(agency: AgencyKit) -> httpx.Client:
     return agency.client(Role.supervisor)
-
-
-def _audit(reader: httpx.Client, **filters: Any) -> list[dict[str, Any]]:
-    answer = reader.get("/v1/audit", params=filters)
-    assert answer.status_code == 200, answer.text
-    records: list[dict[str, Any]] = answer.json()
-    return records
 
 
 def _host_audit(cli: Callable[..., str], *args: str) -> list[dict[str, Any]]:
@@ -47,7 +40,7 @@ def test_a_retry_that_shows_the_narrative_again_is_recorded_again(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["narrative"] == "Sister says he has not slept in four days."
 
-    replay, creation = _audit(supervisor, action="POST /v1/calls")
+    replay, creation = audit_records(supervisor, action="POST /v1/calls")
     call = f"call:{first.json()['id']}"
     assert (creation["target"], creation["status"], creation["outcome"]) == (call, 201, "success")
     assert (replay["target"], replay["status"], replay["outcome"]) == (call, 201, "success")
@@ -58,9 +51,9 @@ def test_a_retry_that_shows_the_narrative_again_is_recorded_again(
 def test_a_supervisor_reading_the_trail_is_itself_recorded(
     agency: AgencyKit, supervisor: httpx.Client
 ) -> None:
-    _audit(supervisor, action="logon", limit=20)
+    audit_records(supervisor, action="logon", limit=20)
     with agency.client(Role.admin) as admin:
-        [read] = _audit(admin, action="GET /v1/audit")
+        [read] = audit_records(admin, action="GET /v1/audit")
     assert (read["role"], read["outcome"], read["status"]) == ("supervisor", "success", 200)
     assert read["detail"]["filters"] == {"action": "logon", "limit": 20}
     assert read["detail"]["records"] == 0
@@ -76,7 +69,7 @@ def test_refusals_of_nobodys_agency_are_listed_on_the_servers_host(
         assert stranger.get("/v1/responders", headers=made_up).status_code == 401
         assert stranger.get(probe).status_code == 404
     with agency.client(Role.supervisor) as supervisor:
-        assert _audit(supervisor, action=f"GET {probe}") == []
+        assert audit_records(supervisor, action=f"GET {probe}") == []
 
     [guess] = _host_audit(cli, "--no-agency", "--since", since, "--action", "GET /v1/responders")
     assert (guess["agency"], guess["status"], guess["outcome"]) == (None, 401, "denied")
@@ -116,10 +109,10 @@ def test_a_status_change_keeps_the_new_status_in_the_trail(
     agency: AgencyKit, dispatcher: httpx.Client, supervisor: httpx.Client
 ) -> None:
     clinician = responder(dispatcher, kind="clinician", at=(40.1215, -75.3399))
-    [moved] = _audit(supervisor, action="PUT /v1/responders/{responder_id}/position")
+    [moved] = audit_records(supervisor, action="PUT /v1/responders/{responder_id}/position")
     assert moved["status"] == 200 and moved["target"] == f"responder:{clinician['id']}"
     assert moved["detail"] == {"lat": 40.1215, "lon": -75.3399}
-    [available] = _audit(supervisor, action="PUT /v1/responders/{responder_id}/status")
+    [available] = audit_records(supervisor, action="PUT /v1/responders/{responder_id}/status")
     assert available["status"] == 200 and available["detail"] == {"status": "available"}
 
     offer = dispatcher.post("/v1/calls", json=call_body()).json()["assignments"][0]["id"]
@@ -127,7 +120,7 @@ def test_a_status_change_keeps_the_new_status_in_the_trail(
         assert phone.post(f"/v1/assignments/{offer}/accept").status_code == 200
         moving = phone.post(f"/v1/assignments/{offer}/status", json={"status": "en_route"})
         assert moving.status_code == 200
-    [progress] = _audit(supervisor, action="POST /v1/assignments/{assignment_id}/status")
+    [progress] = audit_records(supervisor, action="POST /v1/assignments/{assignment_id}/status")
     assert progress["detail"] == {"status": "en_route"}
 
 
@@ -142,7 +135,7 @@ def test_progress_over_the_socket_keeps_the_new_status_in_the_trail(
         assert phone.next_of_type("result")["assignment"]["state"] == "accepted"
         phone.send({"type": "status", "assignment_id": offer, "status": "on_scene"})
         assert phone.next_of_type("result")["assignment"]["state"] == "on_scene"
-    [progress] = _audit(supervisor, action="ws status")
+    [progress] = audit_records(supervisor, action="ws status")
     assert progress["outcome"] == "success" and progress["detail"] == {"status": "on_scene"}
 
 
@@ -184,4 +177,4 @@ def test_an_out_of_range_or_ambiguous_filter_is_refused_by_name(
 
 def test_the_largest_id_and_a_dated_filter_are_taken(supervisor: httpx.Client) -> None:
     assert supervisor.get("/v1/audit", params={"before": 2**63 - 1}).status_code == 200
-    assert _audit(supervisor, until="2020-01-01T00:00:00+01:00") == []
+    assert audit_records(supervisor, until="2020-01-01T00:00:00+01:00") == []
