@@ -1,6 +1,6 @@
 """The three ways of making a dispatch decision that the benchmark races.
 
-A dispatch decision is: plan the call (`plan_response`), then choose one
+A dispatch decision is: plan the call (the default programme), then choose one
 responder for every role of the plan. Only the way a role is filled differs:
 the indexed H3 search under test, a numpy haversine scan of everyone, or a
 geopy geodesic to everyone.
@@ -10,10 +10,10 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bench.baselines import NumpyScan, geopy_scan
-from bench.population import BenchCall
+from bench.population import BenchCall, plan_roles
 from dispatch.cells import CellRange
 from dispatch.index import ResponderIndex
-from dispatch.plan import RoleNeed, plan_response
+from dispatch.plan import RoleNeed
 from dispatch.ranking import CallSite, Candidate, choose_responder
 from dispatch.travel import GeodesicEstimator, Point, Travel
 from models.vocabulary import ResponderKind
@@ -26,7 +26,7 @@ Decision = tuple[Hashable | None, ...]
 
 def decide(call: BenchCall, choose: Chooser) -> Decision:
     """One dispatch decision: the plan, then a responder for each of its roles."""
-    return tuple(choose(call.site, need) for need in plan_response(call.classification).roles)
+    return tuple(choose(call.site, need) for need in plan_roles(call.site, call.classification))
 
 
 @dataclass(slots=True)
@@ -44,14 +44,14 @@ class CountingEstimator:
     inner: GeodesicEstimator
     work: Work
 
-    def travel(self, kind: ResponderKind, origin: Point, dest: Point) -> Travel:
+    def travel(self, kind: str, origin: Point, dest: Point) -> Travel:
         self.work.exact += 1
         return self.inner.travel(kind, origin, dest)
 
-    def lower_bound_s(self, kind: ResponderKind, straight_m: float) -> float:
+    def lower_bound_s(self, kind: str, straight_m: float) -> float:
         return self.inner.lower_bound_s(kind, straight_m)
 
-    def eta_s(self, kind: ResponderKind, metres: float) -> float:
+    def eta_s(self, kind: str, metres: float) -> float:
         """Keeps the search on its distance-estimate path, as with the plain estimator."""
         return self.inner.eta_s(kind, metres)
 
@@ -61,14 +61,16 @@ class Contestants:
     """The population of one size, filed for each contestant (built once, not timed)."""
 
     estimator: GeodesicEstimator
-    by_kind: Mapping[ResponderKind, Sequence[Candidate]]
-    indexes: Mapping[ResponderKind, ResponderIndex]
-    scans: Mapping[ResponderKind, NumpyScan]
+    by_kind: Mapping[str, Sequence[Candidate]]
+    indexes: Mapping[str, ResponderIndex]
+    scans: Mapping[str, NumpyScan]
     work: Work = field(default_factory=Work)
 
     @classmethod
     def of(cls, people: Sequence[Candidate], estimator: GeodesicEstimator) -> "Contestants":
-        by_kind = {k: [c for c in people if c.kind == k] for k in ResponderKind}
+        by_kind: dict[str, list[Candidate]] = {
+            k: [c for c in people if c.kind == k] for k in ResponderKind
+        }
         return cls(
             estimator=estimator,
             by_kind=by_kind,

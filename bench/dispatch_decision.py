@@ -27,6 +27,7 @@ from bench.population import (
     load_call_locations,
     make_calls,
     make_responders,
+    plan_roles,
 )
 from bench.profiling import profile_decisions
 from bench.report import (
@@ -39,7 +40,6 @@ from bench.report import (
     verdicts,
 )
 from dispatch.cells import clear_ring_cache
-from dispatch.plan import plan_response
 from dispatch.travel import GeodesicEstimator, Point
 from models.vocabulary import ResponderKind
 
@@ -73,7 +73,7 @@ def call_group(call: BenchCall) -> str:
     it), else a preferred skill (120 s for a clinician without it), else nothing."""
     if call.site.language:
         return f"language {call.site.language}"
-    roles = plan_response(call.classification).roles
+    roles = plan_roles(call.site, call.classification)
     return "preferred skill" if any(r.preferred_skills for r in roles) else "no preference"
 
 

@@ -14,11 +14,13 @@ import os
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from dispatch.plan import Classification
+from dispatch.plan import RoleNeed, roles_of
+from dispatch.programme import CallFacts, apply_programme, prepare_programme
 from dispatch.ranking import CallSite, Candidate
+from models.programme import today_document, validate_programme
 from models.vocabulary import Category, ResponderKind
 
 # The shared data sits beside the checkout (`../shared`); a checkout elsewhere (a
@@ -39,6 +41,35 @@ ON = date(2025, 3, 1)
 SECOND_LANGUAGES = (("es", 0.20), ("vi", 0.04), ("zh", 0.03))
 CALL_LANGUAGES = (("es", 0.15), ("vi", 0.05), ("zh", 0.05))  # the rest state none
 CLINICIAN_SKILLS = (("substance_use", 0.35), ("suicide_risk", 0.35))
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """What the dispatcher said about a call."""
+
+    category: Category
+    weapon: bool = False
+    violence: bool = False
+    medical: bool = False
+
+
+_TODAY = prepare_programme(validate_programme(today_document()))
+_SOMETIME = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def plan_roles(site: CallSite, c: Classification) -> tuple[RoleNeed, ...]:
+    """The roles the default programme (today's plan) gives the call."""
+    facts = CallFacts(
+        category=c.category,
+        priority=2,
+        lat=site.lat,
+        lon=site.lon,
+        at=_SOMETIME,
+        weapon=c.weapon,
+        violence=c.violence,
+        medical=c.medical,
+    )
+    return roles_of(apply_programme(_TODAY, facts).seats)
 
 
 @dataclass(frozen=True, slots=True)

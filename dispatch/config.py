@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dispatch.plan import DEFAULT_RULES, PlanRules
 from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator, TravelEstimator
 
@@ -16,5 +15,4 @@ def _ignore(_seconds: float) -> None:
 class DispatchConfig:
     estimator: TravelEstimator = field(default_factory=GeodesicEstimator)
     prefs: Preferences = field(default_factory=Preferences)
-    rules: PlanRules = DEFAULT_RULES
     observe_decision: Callable[[float], None] = _ignore  # seconds one choice took

@@ -2,18 +2,20 @@
 
 A `Programme` (models/programme.py, already validated) is prepared once, its areas
 as prepared geometries and its hours as minutes of the week; each call then costs a
-walk down the rules, testing at most the areas of the rules it reaches. Not yet
-applied by the service: today's calls are planned by `dispatch.plan`.
+walk down the rules; the first rule it reaches with an area tests the call against
+every area at once (one vectorised call: 1.6 µs for 50 areas, where testing them one
+by one cost 1.7 µs each; bench/plan_decision.py).
 """
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy
 import shapely
 import shapely.geometry
 
@@ -103,6 +105,9 @@ class PreparedProgramme:
     rules: tuple[_PreparedRule, ...]
     teams: Mapping[str, tuple[SeatNeed, ...]]
     areas: Mapping[str, Any]  # shapely geometries, prepared
+    area_index: Mapping[str, int]  # an area's place in `area_array`
+    area_array: Any  # numpy array of the geometries, tested all at once
+    team_of: Mapping[str, str]  # a rule's name: the team it sends
 
 
 def prepare_programme(programme: Programme) -> PreparedProgramme:
@@ -125,6 +130,9 @@ def prepare_programme(programme: Programme) -> PreparedProgramme:
         rules=tuple(_prepare_rule(rule) for rule in programme.rules),
         teams=MappingProxyType(teams),
         areas=MappingProxyType(areas),
+        area_index=MappingProxyType({name: i for i, name in enumerate(areas)}),
+        area_array=numpy.array(list(areas.values()), dtype=object),
+        team_of=MappingProxyType({rule.name: rule.send for rule in programme.rules}),
     )
 
 
@@ -151,16 +159,22 @@ def apply_programme(programme: PreparedProgramme, call: CallFacts) -> Decision:
 
     A validated programme ends with a rule that matches every call, so every call
     gets exactly one decision."""
-    walked = _walk(programme, call)
-    matched = walked[-1][0]
-    outside = [(p.rule.name, why) for p, why in walked[:-1] if why is not None]
-    return _decision(programme, matched, call, outside)
+    return decide(programme, call)[0]
 
 
 def eligible_rules(programme: PreparedProgramme, call: CallFacts) -> tuple[Eligible, ...]:
     """Every rule, down to and including the one matched, whose `when` the call meets
     with `hours` and `area` ignored; each but the matched one says why it did not serve."""
-    return tuple(Eligible(p.rule.name, why) for p, why in _walk(programme, call))
+    return decide(programme, call)[1]
+
+
+def decide(programme: PreparedProgramme, call: CallFacts) -> tuple[Decision, tuple[Eligible, ...]]:
+    """`apply_programme` and `eligible_rules` in one walk down the rules (intake's)."""
+    walked = _walk(programme, call)
+    matched = walked[-1][0]
+    outside = [(p.rule.name, why) for p, why in walked[:-1] if why is not None]
+    eligible = tuple(Eligible(p.rule.name, why) for p, why in walked)
+    return _decision(programme, matched, call, outside), eligible
 
 
 # The order in which a rule's conditions are applied to a call:
@@ -185,6 +199,7 @@ def _walk(
     flags = {f for f, on in (("weapon", call.weapon), ("violence", call.violence)) if on}
     flags |= {"medical"} if call.medical else set()
     walked: list[tuple[_PreparedRule, Outside | None]] = []
+    inside = None  # every area's answer for the call, once one is asked
     for p in programme.rules:
         if not (
             (p.categories is None or call.category in p.categories)
@@ -196,8 +211,15 @@ def _walk(
             continue
         if p.hours is not None and not any(a <= minute < b for a, b in p.hours):
             walked.append((p, Outside.outside_hours))
-        elif p.area is not None and not shapely.intersects_xy(
-            programme.areas[p.area], call.lon, call.lat
+        elif (
+            p.area is not None
+            and not (
+                inside := (
+                    inside
+                    if inside is not None
+                    else shapely.intersects_xy(programme.area_array, call.lon, call.lat)
+                )
+            )[programme.area_index[p.area]]
         ):
             walked.append((p, Outside.outside_area))
         else:
@@ -213,9 +235,13 @@ def _decision(
     outside: list[tuple[str, Outside]],
 ) -> Decision:
     rule = p.rule
-    seats = programme.teams[rule.send]
+
+    def team(name: str) -> tuple[SeatNeed, ...]:
+        return _preferring(programme.teams[name], rule, call.category)
+
+    seats = team(rule.send)
     fallback = tuple(
-        FallbackStep(step.after_s, step.send, programme.teams[step.send]) for step in rule.fallback
+        FallbackStep(step.after_s, step.send, team(step.send)) for step in rule.fallback
     )
     why = _why(p, call)
     reason = f'rule "{rule.name}"' + (f" ({why})" if why else "") + f": {_team(rule.send, seats)}"
@@ -229,6 +255,51 @@ def _decision(
         where = "hours" if cause is Outside.outside_hours else "area"
         reason += f'; outside the {where} of "{name}"'
     return Decision(rule.name, rule.send, seats, rule.ems, fallback, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Staffed:
+    """The team to send now, the fallbacks still to come, and the teams passed over
+    because a seat's kind had nobody on duty."""
+
+    team: str
+    seats: tuple[SeatNeed, ...]
+    fallback: tuple[FallbackStep, ...]
+    passed_over: tuple[str, ...]
+
+
+def staffed_team(
+    team: str,
+    seats: tuple[SeatNeed, ...],
+    fallback: tuple[FallbackStep, ...],
+    on_duty: Callable[[SeatNeed], bool],
+) -> Staffed:
+    """Fall back at once, step by step, while some seat of the team has nobody on duty
+    who could ever fill it (`on_duty`); the last step is kept even so (the call waits
+    for someone to come on duty rather than have no plan)."""
+    passed: list[str] = []
+    while fallback and not all(on_duty(seat) for seat in seats):
+        passed.append(team)
+        team, seats, fallback = fallback[0].team, fallback[0].seats, fallback[1:]
+    return Staffed(team, seats, fallback, tuple(passed))
+
+
+def _preferring(
+    seats: tuple[SeatNeed, ...], rule: Rule, category: Category
+) -> tuple[SeatNeed, ...]:
+    """The seats with the skills the rule prefers for the call's category added."""
+    extra = [p for p in rule.prefer_skills if category in p.categories]
+    if not extra:
+        return seats
+    return tuple(
+        replace(
+            seat,
+            prefer_skills=seat.prefer_skills.union(
+                *(p.skills for p in extra if p.kinds is None or seat.kind in p.kinds)
+            ),
+        )
+        for seat in seats
+    )
 
 
 def _why(p: _PreparedRule, call: CallFacts) -> str:

@@ -18,7 +18,6 @@ from datetime import date
 from dispatch.cells import CellRange, rings_around
 from dispatch.plan import RoleNeed
 from dispatch.travel import ByDistance, NearCall, Point, TravelEstimator
-from models.vocabulary import ResponderKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +25,7 @@ class Candidate:
     """An available responder as the decision sees it."""
 
     id: Hashable
-    kind: ResponderKind
+    kind: str
     lat: float
     lon: float
     cit_certified_until: date | None = None
@@ -93,7 +92,7 @@ def is_eligible(candidate: Candidate, need: RoleNeed, on: date) -> bool:
 def penalty_s(candidate: Candidate, need: RoleNeed, site: CallSite, prefs: Preferences) -> float:
     """Seconds added to a candidate's ETA for each preference it misses."""
     cost = prefs.skill_penalty_s * len(need.preferred_skills - candidate.skills)
-    if site.language and site.language not in candidate.languages:
+    if need.prefer_language and site.language and site.language not in candidate.languages:
         cost += prefs.language_penalty_s
     return cost
 
@@ -133,7 +132,8 @@ def rank_responders(
     # The bound is linear in distance for the estimators we have; one factor
     # spares a method call per candidate in the loop below.
     s_per_m = estimator.lower_bound_s(need.kind, 1.0)
-    language, skills = site.language, tuple(need.preferred_skills)  # penalty_s, inlined
+    language = site.language if need.prefer_language else None  # penalty_s, inlined
+    skills = tuple(need.preferred_skills)
     kind, cit_on = need.kind, site.on if need.cit_required else None
     seen: set[Hashable] = set(exclude)
     waiting: list[tuple[float, int, Candidate]] = []  # (score lower bound, arrival, candidate)

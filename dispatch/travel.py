@@ -39,11 +39,11 @@ class Travel:
 
 
 class TravelEstimator(Protocol):
-    def travel(self, kind: ResponderKind, origin: Point, dest: Point) -> Travel:
+    def travel(self, kind: str, origin: Point, dest: Point) -> Travel:
         """The estimate used to rank and to report."""
         ...
 
-    def lower_bound_s(self, kind: ResponderKind, straight_m: float) -> float:
+    def lower_bound_s(self, kind: str, straight_m: float) -> float:
         """A time no trip can beat whose geodesic length is at least `straight_m`."""
         ...
 
@@ -97,10 +97,12 @@ class NearCall:
         return max(0.0, metres * (1 - error) - 1e-6)  # a micrometre for rounding at ~0 m
 
 
-_DEFAULT_SPEEDS: Mapping[ResponderKind, float] = MappingProxyType(
-    # Average urban emergency-driving speeds, metres a second.
+_DEFAULT_SPEEDS: Mapping[str, float] = MappingProxyType(
+    # Average urban driving speeds, metres a second: a patrol car under lights, and the
+    # civilian teams' cars and vans (clinicians, peers, medics, an agency's own kinds).
     {ResponderKind.officer: 13.4, ResponderKind.clinician: 11.2}
 )
+_CIVILIAN_MPS = 11.2
 
 
 @runtime_checkable
@@ -108,7 +110,7 @@ class ByDistance(Protocol):
     """An estimator whose time depends on the geodesic distance alone (and the kind),
     so that a distance known to within a relative error gives the time to within it."""
 
-    def eta_s(self, kind: ResponderKind, metres: float) -> float: ...
+    def eta_s(self, kind: str, metres: float) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +119,15 @@ class GeodesicEstimator:
     over a speed per kind."""
 
     circuity: float = 1.3
-    speeds_mps: Mapping[ResponderKind, float] = field(default_factory=lambda: _DEFAULT_SPEEDS)
+    speeds_mps: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_SPEEDS)
+    other_mps: float = _CIVILIAN_MPS  # a kind not in speeds_mps
 
-    def travel(self, kind: ResponderKind, origin: Point, dest: Point) -> Travel:
+    def travel(self, kind: str, origin: Point, dest: Point) -> Travel:
         metres = geodesic_m(origin, dest)
         return Travel(distance_m=metres, eta_s=self.eta_s(kind, metres))
 
-    def eta_s(self, kind: ResponderKind, metres: float) -> float:
-        return metres * self.circuity / self.speeds_mps[kind]
+    def eta_s(self, kind: str, metres: float) -> float:
+        return metres * self.circuity / self.speeds_mps.get(kind, self.other_mps)
 
-    def lower_bound_s(self, kind: ResponderKind, straight_m: float) -> float:
-        return straight_m * self.circuity / self.speeds_mps[kind]
+    def lower_bound_s(self, kind: str, straight_m: float) -> float:
+        return straight_m * self.circuity / self.speeds_mps.get(kind, self.other_mps)

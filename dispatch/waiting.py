@@ -18,7 +18,6 @@ from dispatch.ranking import (
     rank_responders,
 )
 from dispatch.travel import TravelEstimator
-from models.vocabulary import ResponderKind
 
 _NO_PAIR = 1e12  # a cost no real pair reaches: "cannot be assigned"
 
@@ -38,7 +37,7 @@ class WaitingNeed:
 def assign_waiting(
     waiting: Sequence[WaitingNeed],
     *,
-    fetch_for: Callable[[ResponderKind], Fetch],
+    fetch_for: Callable[[str], Fetch],
     estimator: TravelEstimator,
     prefs: Preferences = DEFAULT_PREFERENCES,
 ) -> list[tuple[WaitingNeed, Choice]]:
@@ -67,7 +66,7 @@ def assign_waiting(
 def _assign_tier(
     tier: list[WaitingNeed],
     taken: set[Hashable],
-    fetch_for: Callable[[ResponderKind], Fetch],
+    fetch_for: Callable[[str], Fetch],
     estimator: TravelEstimator,
     prefs: Preferences,
 ) -> list[tuple[WaitingNeed, Choice]]:

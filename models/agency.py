@@ -25,6 +25,11 @@ class Agency(SQLModel, table=True):
     officers_see_substance_use: bool = Field(
         default=False, sa_column_kwargs={"server_default": sa.false()}
     )
+    programme_version: int = Field(
+        default=1,
+        sa_column_kwargs={"server_default": "1"},
+        description="The version of its programme in force (models.rules.ProgrammeVersion).",
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

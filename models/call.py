@@ -6,12 +6,13 @@ from typing import Annotated, Any, Literal
 
 import sqlmodel
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, String, Text, text
 from sqlmodel import JSON, Column, SQLModel
 
 from models.columns import UTCDateTime, UTCMoment, utcnow
+from models.programme import AgeGroup
 from models.responder import LanguageTag, Latitude, Longitude
-from models.vocabulary import AssignmentState, CallStatus, Category, Disposition, ResponderKind
+from models.vocabulary import AssignmentState, CallStatus, Category, Disposition
 
 MAX_CALL_AGE = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)  # a CAD's clock may run a little ahead of ours
@@ -19,7 +20,10 @@ _ACTIVE = "state IN ('offered', 'accepted', 'en_route', 'on_scene')"
 
 
 class Call(SQLModel, table=True):
-    __table_args__ = (Index("ux_call_external_id", "agency_id", "external_id", unique=True),)
+    __table_args__ = (
+        Index("ux_call_external_id", "agency_id", "external_id", unique=True),
+        Index("ix_call_fallback_at", "plan_fallback_at"),
+    )
 
     id: uuid.UUID = sqlmodel.Field(default_factory=uuid.uuid4, primary_key=True)
     agency_id: uuid.UUID = sqlmodel.Field(foreign_key="agency.id")
@@ -34,11 +38,24 @@ class Call(SQLModel, table=True):
     priority: int
     narrative: str | None = None
     language: str | None = sqlmodel.Field(default=None, max_length=35)
+    age_group: str | None = sqlmodel.Field(default=None, max_length=16)
     status: CallStatus = sqlmodel.Field(sa_type=String(16))
-    plan_mode: str = sqlmodel.Field(max_length=16)
-    plan_reason: str = sqlmodel.Field(max_length=500)
+    programme_version: int = sqlmodel.Field(default=1, sa_column_kwargs={"server_default": "1"})
+    plan_rule: str = sqlmodel.Field(max_length=100)
+    plan_team: str = sqlmodel.Field(max_length=64)
+    plan_reason: str = sqlmodel.Field(sa_type=Text)
     plan_ems: bool = False
+    # The team's seats as roles: [{role, kind, cit_required, preferred_skills, prefer_language}]
     plan_roles: list[dict[str, Any]] = sqlmodel.Field(sa_column=Column(JSON, nullable=False))
+    # The fallbacks still to come, [{after_s, team, roles}], the next due at plan_fallback_at;
+    # and those taken, [{from, to, reason, at}].
+    plan_fallback: list[dict[str, Any]] = sqlmodel.Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    plan_fallback_at: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime))
+    plan_taken: list[dict[str, Any]] = sqlmodel.Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     disposition: Disposition | None = sqlmodel.Field(default=None, sa_type=String(32))
     received_at: datetime = sqlmodel.Field(sa_type=UTCDateTime)
     created_at: datetime = sqlmodel.Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -72,6 +89,7 @@ class Assignment(SQLModel, table=True):
     call_id: uuid.UUID = sqlmodel.Field(foreign_key="call.id", index=True)
     responder_id: uuid.UUID = sqlmodel.Field(foreign_key="responder.id", index=True)
     role: str = sqlmodel.Field(max_length=32)
+    team: str = sqlmodel.Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     state: AssignmentState = sqlmodel.Field(sa_type=String(16))
     eta_s: float
     distance_m: float
@@ -140,6 +158,10 @@ class CallCreate(BaseModel):
     language: LanguageTag | None = Field(
         default=None, description="The person's preferred language (BCP 47, e.g. `es`)."
     )
+    age_group: AgeGroup | None = Field(
+        default=None,
+        description="`youth`, `adult` or `older_adult`, when the call says; rules may ask.",
+    )
     received_at: UTCMoment | None = Field(
         default=None,
         description="When the call was received, with its offset; defaults to now. "
@@ -152,6 +174,28 @@ class CallCreate(BaseModel):
         if value is not None and not (utcnow() - MAX_CALL_AGE <= value <= utcnow() + CLOCK_SKEW):
             raise ValueError("must be within the last 7 days and not in the future")
         return value
+
+
+class PreviewRequest(CallCreate):
+    """A call's body as for `POST /v1/calls`, and when to plan it for."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "location": {"lat": 40.12, "lon": -75.34},
+                    "category": "mental_health_crisis",
+                    "priority": 2,
+                    "at": "2026-12-07T10:00:00-05:00",
+                }
+            ]
+        },
+    )
+
+    at: UTCMoment | None = Field(
+        default=None, description="Any time, past or future, with its offset; default now."
+    )
 
 
 class ProgressUpdate(BaseModel):
@@ -178,19 +222,58 @@ class CallCancel(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
-class RolePublic(BaseModel):
-    role: str
-    kind: ResponderKind
-    cit_required: bool
-    preferred_skills: list[str]
+class SeatPublic(BaseModel):
+    role: str = Field(description="The seat's kind; `clinician_2` for a team's second clinician.")
+    kind: str
+    cit: bool = Field(description="Needs a CIT certification valid on the call's day.")
+    prefer_skills: list[str]
+    prefer_language: bool
+
+
+class FallbackPublic(BaseModel):
+    after_s: int = Field(description="Seconds after the team before it was sent.")
+    team: str
+    seats: list[SeatPublic]
+
+
+class FallbackTaken(BaseModel):
+    from_team: str
+    to_team: str
+    reason: str = Field(description="`fallback_after_timeout`, `no_team_available`, …")
+    at: datetime
 
 
 class PlanPublic(BaseModel):
-    mode: str
-    roles: list[RolePublic]
+    rule: str | None = Field(
+        description="The programme's rule that matched; `null` when withheld (it may name "
+        "the category)."
+    )
+    team: str = Field(description="The team sent, or `police`: referred with no team.")
+    seats: list[SeatPublic]
     ems: bool
+    fallback: list[FallbackPublic] = Field(description="The fallbacks still to come, in order.")
+    fallback_at: datetime | None = Field(description="When the next fallback is due.")
+    taken: list[FallbackTaken] = Field(description="The fallbacks taken, oldest first.")
     reason: str
     missing: list[str] = Field(description="Roles nobody is offered or assigned to yet.")
+    programme_version: int
+
+
+class PlanPreview(BaseModel):
+    """What the agency's programme would send to a call, without dispatching."""
+
+    rule: str
+    team: str
+    seats: list[SeatPublic]
+    ems: bool
+    fallback: list[FallbackPublic]
+    reason: str
+    eligible: list[dict[str, str | None]] = Field(
+        description="The rules the call is eligible for, `[{rule, outside}]`; `outside` is "
+        "`outside_hours` or `outside_area` for those it misses, null for the one matched."
+    )
+    at: datetime
+    programme_version: int
 
 
 class AssignmentPublic(BaseModel):
@@ -198,6 +281,7 @@ class AssignmentPublic(BaseModel):
     call_id: uuid.UUID
     responder_id: uuid.UUID
     role: str
+    team: str
     state: AssignmentState
     eta_s: float
     distance_m: float
@@ -229,6 +313,7 @@ class CallPublic(BaseModel):
         "accepted (an officer only where the agency allows it)."
     )
     language: str | None
+    age_group: str | None
     status: CallStatus
     plan: PlanPublic
     assignments: list[AssignmentPublic]

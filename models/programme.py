@@ -60,6 +60,16 @@ class When(_Strict):
     hours: dict[str, str] | None = None
 
 
+class SkillPreference(_Strict):
+    """Skills preferred in the seats of `kinds` (every seat if left out) on calls of
+    `categories`: today's plan prefers `substance_use` for substance-use and overdose
+    calls and `suicide_risk` for suicidal ideation, in the clinician's seat."""
+
+    categories: list[Category] = Field(min_length=1)
+    kinds: list[str] | None = Field(default=None, min_length=1)
+    skills: list[str] = Field(min_length=1)
+
+
 class Fallback(_Strict):
     after_s: int = Field(ge=0)
     send: str
@@ -71,6 +81,7 @@ class Rule(_Strict):
     send: str
     ems: bool = False
     fallback: list[Fallback] = []
+    prefer_skills: list[SkillPreference] = []
 
 
 class Programme(_Strict):
@@ -183,6 +194,11 @@ def _meaning_errors(doc: dict[str, Any]) -> list[ProgrammeError]:
                 error(f"{path}.fallback[{j}].send", to, "falls back to the team it replaces")
         if send == POLICE and rule.get("fallback"):
             error(f"{path}.fallback", rule["fallback"], "police has no seats to wait for")
+        for j, preference in enumerate(_list(rule.get("prefer_skills"))):
+            for k, kind in enumerate(_list(_dict(preference).get("kinds"))):
+                if isinstance(kind, str) and kind not in kinds:
+                    where = f"{path}.prefer_skills[{j}].kinds[{k}]"
+                    error(where, kind, f"unknown kind; known: {_known(kinds)}")
         when = _dict(rule.get("when"))
         area = when.get("area")
         if isinstance(area, str) and area not in areas:
@@ -193,6 +209,60 @@ def _meaning_errors(doc: dict[str, Any]) -> list[ProgrammeError]:
     if rules and isinstance(rules[-1], dict) and any(_dict(rules[-1].get("when")).values()):
         error(f"rules[{len(rules) - 1}].when", rules[-1]["when"], _LAST_RULE)
     return errors
+
+
+def today_document() -> dict[str, Any]:
+    """The programme every agency had before programmes were written down (and every
+    new agency starts with): weapon or violence brings a CIT officer and a clinician,
+    anything else a clinician alone; a medical flag or an overdose also asks for EMS;
+    the clinician preferably has the skill the category calls for."""
+    prefer = [
+        {
+            "categories": ["substance_use", "overdose"],
+            "kinds": ["clinician"],
+            "skills": ["substance_use"],
+        },
+        {"categories": ["suicidal_ideation"], "kinds": ["clinician"], "skills": ["suicide_risk"]},
+    ]
+    not_overdose = [c.value for c in Category if c != Category.overdose]
+    armed = ["weapon", "violence"]
+    return {
+        "timezone": "UTC",
+        "teams": {
+            "co_response": {"seats": [{"kind": "officer", "cit": True}, {"kind": "clinician"}]},
+            "clinician": {"seats": [{"kind": "clinician"}]},
+        },
+        "rules": [
+            {
+                "name": "weapon or violence",
+                "send": "co_response",
+                "prefer_skills": prefer,
+                "when": {"risk_any": armed, "risk_none": ["medical"], "categories": not_overdose},
+            },
+            {
+                "name": "weapon or violence, and a medical need or an overdose",
+                "when": {"risk_any": armed},
+                "send": "co_response",
+                "ems": True,
+                "prefer_skills": prefer,
+            },
+            {
+                "name": "medical need",
+                "when": {"risk_any": ["medical"]},
+                "send": "clinician",
+                "ems": True,
+                "prefer_skills": prefer,
+            },
+            {
+                "name": "overdose",
+                "when": {"categories": ["overdose"]},
+                "send": "clinician",
+                "ems": True,
+                "prefer_skills": prefer,
+            },
+            {"name": "no safety flag", "send": "clinician", "prefer_skills": prefer},
+        ],
+    }
 
 
 _LAST_RULE = "the last rule must have no `when`, so that every call matches a rule"

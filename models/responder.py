@@ -21,6 +21,10 @@ LanguageTag = Annotated[
 Skill = Annotated[
     str, StringConstraints(to_lower=True, strip_whitespace=True, pattern=r"^[a-z0-9_]{1,40}$")
 ]
+KindName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[a-z][a-z0-9_]*$", max_length=16),
+]
 # Strict: a JSON number (a whole one too), never `true` (1.0), `false` (0.0) or "40.1".
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
@@ -34,7 +38,7 @@ class Responder(SQLModel, table=True):
 
     id: uuid.UUID = sqlmodel.Field(default_factory=uuid.uuid4, primary_key=True)
     agency_id: uuid.UUID = sqlmodel.Field(foreign_key="agency.id")
-    kind: ResponderKind = sqlmodel.Field(sa_type=String(16))
+    kind: str = sqlmodel.Field(sa_type=String(16))
     name: str = sqlmodel.Field(max_length=200)
     external_id: str | None = sqlmodel.Field(default=None, max_length=128)
     cit_certified_until: date | None = None
@@ -55,7 +59,7 @@ class Responder(SQLModel, table=True):
 
 
 class ResponderCreate(BaseModel):
-    """A new officer or clinician. New responders start `off_duty` with no position."""
+    """A new responder. New responders start `off_duty` with no position."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -73,14 +77,17 @@ class ResponderCreate(BaseModel):
         },
     )
 
-    kind: ResponderKind
+    kind: KindName = Field(
+        description="`officer`, `clinician`, `peer`, `medic`, or a kind the agency's "
+        "programme declares."
+    )
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     cit_certified_until: IsoDate | None = Field(
         default=None, description="Officers only: the last day their CIT certification is valid."
     )
     credentials: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
-        default_factory=list, max_length=20, description="Clinicians only: LCSW, LPC, RN, …"
+        default_factory=list, max_length=20, description="Not officers: LCSW, CPRS, EMT-P, …"
     )
     languages: list[LanguageTag] = Field(default_factory=list, max_length=20)
     skills: list[Skill] = Field(default_factory=list, max_length=50)
@@ -89,8 +96,8 @@ class ResponderCreate(BaseModel):
     def _kind_specific_fields(self) -> Self:
         if self.kind != ResponderKind.officer and self.cit_certified_until is not None:
             raise ValueError("cit_certified_until applies to officers only")
-        if self.kind != ResponderKind.clinician and self.credentials:
-            raise ValueError("credentials apply to clinicians only")
+        if self.kind == ResponderKind.officer and self.credentials:
+            raise ValueError("credentials apply to clinicians, peers, medics and other civilians")
         return self
 
 
@@ -122,7 +129,7 @@ class Position(BaseModel):
 
 class ResponderPublic(BaseModel):
     id: uuid.UUID
-    kind: ResponderKind
+    kind: str
     name: str
     external_id: str | None
     cit_certified_until: date | None

@@ -8,6 +8,7 @@ from models.call import Assignment, Call
 from models.event import Event, EventCounter
 from models.idempotency import IdempotentRequest
 from models.responder import Responder
+from models.rules import ProgrammeVersion, Unserved
 
 metadata = SQLModel.metadata
 
@@ -20,6 +21,8 @@ __all__ = [
     "Event",
     "EventCounter",
     "IdempotentRequest",
+    "ProgrammeVersion",
     "Responder",
+    "Unserved",
     "metadata",
 ]

@@ -14,8 +14,12 @@ class Role(StrEnum):
 
 
 class ResponderKind(StrEnum):
-    officer = "officer"
+    """The kinds every agency has; a programme may declare more (`models.programme`)."""
+
+    officer = "officer"  # the only kind that is police
     clinician = "clinician"
+    peer = "peer"  # peer-support specialist
+    medic = "medic"  # EMT or paramedic
 
 
 class ResponderStatus(StrEnum):
@@ -55,6 +59,7 @@ class Category(StrEnum):
 
 class CallStatus(StrEnum):
     pending = "pending"  # some needed role has nobody offered or assigned
+    referred = "referred"  # to police, by the programme: no CoRespond team
     dispatched = "dispatched"  # every needed role has an offer or an assignment
     closed = "closed"
     cancelled = "cancelled"

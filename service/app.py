@@ -33,6 +33,8 @@ from service.live.timers import (
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.responders import routes as responders
+from service.rules import routes as rules
+from service.rules.fallback import fall_back_when_due
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.unit_of_work import UnitOfWork
@@ -161,6 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 name="offer-expiry",
             ),
             asyncio.create_task(
+                pass_deadlines_forever(
+                    state.uow,
+                    functools.partial(fall_back_when_due, config=state.dispatch),
+                    name="fallbacks",
+                    interval_s=settings.timer_interval_s,
+                ),
+                name="fallbacks",
+            ),
+            asyncio.create_task(
                 keep_house_forever(
                     state.uow,
                     event_retention=timedelta(days=settings.event_retention_days),
@@ -207,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     handlers.install(app)
-    for module in (calls, responders, assignments, audit, ws, health, console):
+    for module in (calls, responders, assignments, audit, rules, ws, health, console):
         app.include_router(module.router)
     app.mount("/console/static", console.static, name="console-static")
     # The outer middleware runs first: a flood is turned away before it costs an audit write.

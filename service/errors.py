@@ -9,6 +9,7 @@ from pydantic import BaseModel
 class ErrorBody(BaseModel):
     error: str
     detail: str
+    errors: list[dict[str, Any]] | None = None  # each problem, where a request has several
 
 
 class CoRespondError(Exception):
@@ -51,9 +52,16 @@ class Invalid(CoRespondError):
 
     status = 422
 
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail)
+        self.errors = errors
+
     @property
     def name(self) -> str:
         return "ValidationError"
+
+    def body(self) -> ErrorBody:
+        return ErrorBody(error=self.name, detail=self.detail, errors=self.errors)
 
 
 class Unavailable(CoRespondError):

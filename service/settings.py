@@ -70,7 +70,8 @@ class Settings(BaseSettings):
         default=20.0, description="A console that does not answer a ping in time is dropped."
     )
     timer_interval_s: float = Field(
-        default=1.0, description="How often offer deadlines are checked, in seconds."
+        default=1.0,
+        description="How often offer and fallback deadlines are checked, in seconds.",
     )
     event_retention_days: int = Field(
         default=90, ge=1, description="How long the event log keeps events for resume."

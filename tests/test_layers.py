@@ -101,11 +101,13 @@ def test_a_new_feature_folder_must_take_its_place_in_the_layers() -> None:
 
 
 def test_a_new_features_routes_are_protected_too(copy_of_the_tree: Path) -> None:
-    rules = copy_of_the_tree / "service/rules"
-    rules.mkdir()
-    (rules / "__init__.py").write_text('"""Programme rules (a feature; it may import infra)."""\n')
-    (rules / "routes.py").write_text("")
-    add_line(copy_of_the_tree / "service/calls/operations.py", "from service.rules import routes")
+    outcomes = copy_of_the_tree / "service/outcomes"
+    outcomes.mkdir()
+    (outcomes / "__init__.py").write_text('"""Outcomes (a feature; it may import infra)."""\n')
+    (outcomes / "routes.py").write_text("")
+    add_line(
+        copy_of_the_tree / "service/calls/operations.py", "from service.outcomes import routes"
+    )
     result = lint_imports(copy_of_the_tree)
     assert any("routes:" in c for c in broken_contracts(result)), result.stdout
 

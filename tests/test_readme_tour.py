@@ -65,7 +65,8 @@ def test_every_command_of_the_tour_works_when_pasted_in_order(tmp_path: Path) ->
     )
     assert '"error"' not in done.stdout
     said = done.stdout
-    assert '"plan": "weapon reported: CIT officer and clinician together"' in said
+    assert '"rule": "weapon or violence",' in said and '"team": "co_response",' in said
+    assert '{"rule":"no safety flag","team":"clinician","reason":' in said
     assert '{"role":"clinician","state":"accepted"}' in said
     assert '{"role":"clinician","state":"cleared"}' in said
     assert '"status": "closed"' in said

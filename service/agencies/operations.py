@@ -7,6 +7,8 @@ from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from models.agency import Agency
+from models.programme import today_document
+from models.rules import ProgrammeVersion
 from service.errors import Conflict, Invalid, NotFound
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
@@ -26,6 +28,17 @@ def create_agency(
         raise Conflict(f"agency {slug!r} already exists")
     agency = Agency(slug=slug, name=name or slug, offer_timeout_s=offer_timeout_s)
     tx.session.add(agency)
+    tx.session.flush()
+    # Every agency starts with the plan agencies had before programmes were written down.
+    tx.session.add(
+        ProgrammeVersion(
+            agency_id=agency.id,
+            version=1,
+            document=today_document(),
+            set_by="agency created: the default programme",
+            set_at=tx.now,
+        )
+    )
     tx.session.flush()
     return agency
 

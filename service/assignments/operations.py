@@ -8,7 +8,7 @@ from sqlmodel import SQLModel, col
 from dispatch.config import DispatchConfig
 from models.agency import Principal
 from models.call import Assignment, AssignmentPublic, Call
-from models.vocabulary import AssignmentState, Disposition, Role
+from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
 from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
 from service.dispatching.call_status import active_assignment_ids, update_call_status
@@ -54,10 +54,12 @@ def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
     responder set free goes to whichever waiting call needs it most."""
     call = tx.session.get(Call, assignment.call_id)
     assert call is not None
-    need = next(n for n in needs_of(call) if n.role == assignment.role)
-    timeout = offer_timeout_of(tx, assignment.agency_id)
-    offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
-    update_call_status(tx, call)
+    # The role is the plan's unless the call's team changed meanwhile (a fallback).
+    need = next((n for n in needs_of(call) if n.role == assignment.role), None)
+    if need is not None and call.status in (CallStatus.pending, CallStatus.dispatched):
+        timeout = offer_timeout_of(tx, assignment.agency_id)
+        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
+        update_call_status(tx, call)
     replan_waiting(tx, agency_id=assignment.agency_id, config=config)
 
 

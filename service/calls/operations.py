@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from dispatch.config import DispatchConfig
-from dispatch.plan import Classification, plan_response
 from models.agency import Principal
 from models.call import (
     Assignment,
@@ -15,11 +14,13 @@ from models.call import (
     Call,
     CallCreate,
     CallPublic,
+    FallbackTaken,
     Location,
     PlanPublic,
     Risk,
-    RolePublic,
 )
+from models.programme import POLICE
+from models.rules import UnservedReason
 from models.vocabulary import (
     ACTIVE_ASSIGNMENT_STATES,
     AssignmentState,
@@ -28,12 +29,20 @@ from models.vocabulary import (
     Disposition,
     Role,
 )
-from service.agencies.operations import offer_timeout_of
 from service.dispatching.call_status import active_assignments, missing_of, update_call_status
-from service.dispatching.offers import call_summary, offer_role
+from service.dispatching.offers import call_summary, needs_of, offer_role
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, NotFound
+from service.rules.fallback import note_unserved, unfilled_roles
+from service.rules.planning import (
+    facts_of,
+    fallback_public,
+    plan_for,
+    record_intake,
+    seats_public,
+)
+from service.rules.programmes import in_force
 from service.store.prepared import Prepared, inserting, transient
 from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
@@ -43,19 +52,15 @@ from service.trust.disclosure import hides_category, reason_without_category
 def create_call(
     tx: Tx, *, principal: Principal, body: CallCreate, config: DispatchConfig
 ) -> CallPublic:
-    """Record the call, plan its team and offer every role to the best responder free."""
+    """Record the call, plan its team by the agency's programme in force, and offer every
+    seat to the best responder free (a call referred to police gets no offers)."""
     require_role(principal, CALL_TAKERS, "create calls")
     if body.external_id is not None:
         _refuse_duplicate(tx, agency_id=principal.agency_id, external_id=body.external_id)
-    plan = plan_response(
-        Classification(
-            category=body.category,
-            weapon=body.risk.weapon,
-            violence=body.risk.violence,
-            medical=body.risk.medical,
-        ),
-        config.rules,
-    )
+    received_at = body.received_at or tx.now
+    force = in_force(tx, principal.agency_id)
+    planned = plan_for(tx, force, principal.agency_id, facts_of(body, received_at))
+    referred = planned.team == POLICE
     call = transient(
         Call,
         {
@@ -71,20 +76,11 @@ def create_call(
             "priority": body.priority,
             "narrative": body.narrative,
             "language": body.language,
-            "status": CallStatus.pending,
-            "plan_mode": plan.mode,
-            "plan_reason": plan.reason,
-            "plan_ems": plan.ems,
-            "plan_roles": [
-                {
-                    "role": n.role,
-                    "kind": n.kind.value,
-                    "cit_required": n.cit_required,
-                    "preferred_skills": sorted(n.preferred_skills),
-                }
-                for n in plan.roles
-            ],
-            "received_at": body.received_at or tx.now,
+            "age_group": body.age_group,
+            "status": CallStatus.referred if referred else CallStatus.pending,
+            **planned.columns(force, tx.now),
+            "received_at": received_at,
+            "closed_at": tx.now if referred else None,
         },
     )
     try:
@@ -92,10 +88,13 @@ def create_call(
     except IntegrityError:
         raise Conflict(f"call {body.external_id!r} already exists in this agency") from None
     tx.record("call.created", agency_id=call.agency_id, call_id=call.id, data=call_summary(call))
-    timeout = offer_timeout_of(tx, call.agency_id)
-    for need in plan.roles:
-        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
-    update_call_status(tx, call)
+    record_intake(tx, call, planned, force)
+    if not referred:
+        for need in needs_of(call):
+            offer_role(
+                tx, call=call, need=need, config=config, offer_timeout_s=force.offer_timeout_s
+            )
+        update_call_status(tx, call)
     return call_view(tx, call, principal)
 
 
@@ -179,14 +178,22 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         narrative = None
         withheld.append("narrative")
     category: Category | None = call.category
-    roles = [RolePublic.model_validate(r) for r in call.plan_roles]
+    seats = seats_public(call.plan_roles)
+    fallback = fallback_public(call.plan_fallback)
+    rule: str | None = call.plan_rule
     reason, ems = call.plan_reason, call.plan_ems
     if hides_category(principal):  # on every call, or its absence would name the others
-        category = None
+        category, rule = None, None
         withheld.append("category")
-        roles = [r.model_copy(update={"preferred_skills": []}) for r in roles]
+        seats = [s.model_copy(update={"prefer_skills": []}) for s in seats]
+        for step in fallback:
+            step.seats = [s.model_copy(update={"prefer_skills": []}) for s in step.seats]
         reason = reason_without_category(
-            mode=call.plan_mode, weapon=call.weapon, violence=call.violence, medical=call.medical
+            team=call.plan_team,
+            roles=call.plan_roles,
+            weapon=call.weapon,
+            violence=call.violence,
+            medical=call.medical,
         )
         ems = call.medical
     return CallPublic(
@@ -198,8 +205,20 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         priority=call.priority,
         narrative=narrative,
         language=call.language,
+        age_group=call.age_group,
         status=call.status,
-        plan=PlanPublic(mode=call.plan_mode, roles=roles, ems=ems, reason=reason, missing=missing),
+        plan=PlanPublic(
+            rule=rule,
+            team=call.plan_team,
+            seats=seats,
+            ems=ems,
+            fallback=fallback,
+            fallback_at=call.plan_fallback_at,
+            taken=[FallbackTaken.model_validate(t) for t in call.plan_taken],
+            reason=reason,
+            missing=missing,
+            programme_version=call.programme_version,
+        ),
         assignments=assignments,
         disposition=call.disposition,
         received_at=call.received_at,
@@ -251,6 +270,7 @@ _CLOSE = Prepared(
         status=CallStatus.closed,
         disposition=bindparam("b_disposition"),
         closed_at=bindparam("b_now"),
+        plan_fallback_at=None,
     )
 )
 
@@ -262,7 +282,12 @@ def close_call(
     otherwise load the whole call through the session to change three columns)."""
     tx.run(_CLOSE, {"b_id": call_id, "b_disposition": disposition, "b_now": tx.now})
     tx.loaded_now(
-        Call, call_id, status=CallStatus.closed, disposition=disposition, closed_at=tx.now
+        Call,
+        call_id,
+        status=CallStatus.closed,
+        disposition=disposition,
+        closed_at=tx.now,
+        plan_fallback_at=None,
     )
     tx.record(
         "call.closed",
@@ -283,11 +308,13 @@ def cancel_call(
     """Stand the call down: its open assignments are cancelled and their responders freed."""
     require_role(principal, CALL_TAKERS, "cancel calls")
     call = get_call(tx, principal=principal, call_id=call_id)
-    if call.status in (CallStatus.closed, CallStatus.cancelled):
+    if call.status in (CallStatus.closed, CallStatus.cancelled, CallStatus.referred):
         raise Conflict(f"call is already {call.status}")
+    if unfilled_roles(tx, call):
+        note_unserved(tx, call, UnservedReason.cancelled)
     for assignment in active_assignments(tx, call.id):
-        move(tx, assignment, AssignmentState.cancelled)
-    call.status, call.closed_at = CallStatus.cancelled, tx.now
+        move(tx, assignment, AssignmentState.cancelled, reason=f"call cancelled: {reason}")
+    call.status, call.closed_at, call.plan_fallback_at = CallStatus.cancelled, tx.now, None
     tx.session.flush()
     tx.record(
         "call.cancelled",

@@ -19,7 +19,7 @@ from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responde
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
-from models.vocabulary import AssignmentState, ResponderKind, ResponderStatus
+from models.vocabulary import AssignmentState, ResponderStatus
 from service.store.prepared import Prepared, inserting, transient
 from service.store.transaction import Tx
 
@@ -36,9 +36,10 @@ def needs_of(call: Call) -> list[RoleNeed]:
     return [
         RoleNeed(
             role=r["role"],
-            kind=ResponderKind(r["kind"]),
+            kind=r["kind"],
             cit_required=r["cit_required"],
             preferred_skills=frozenset(r["preferred_skills"]),
+            prefer_language=r.get("prefer_language", True),
         )
         for r in call.plan_roles
     ]
@@ -54,7 +55,7 @@ def _tags(stored: str | None) -> frozenset[str]:
 def _candidate(row: Any) -> Candidate:  # a row of _AVAILABLE
     return Candidate(
         id=row.id,
-        kind=ResponderKind(row.kind),
+        kind=row.kind,
         lat=row.lat,
         lon=row.lon,
         cit_certified_until=row.cit_certified_until,
@@ -110,7 +111,7 @@ def _available_in_ranges(count: int) -> Prepared:
     )
 
 
-def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: str) -> Fetch:
     """A `Fetch` over the agency's available responders of `kind`, one query a ring."""
 
     def fetch(ranges: Sequence[CellRange]) -> list[Candidate]:
@@ -122,7 +123,7 @@ def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
     return fetch
 
 
-def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: ResponderKind) -> Fetch:
+def all_available(tx: Tx, *, agency_id: uuid.UUID, kind: str) -> Fetch:
     """A `Fetch` over the agency's available responders of `kind`, read in one query and
     searched in memory: for re-planning many waiting calls, when few are free."""
     rows = tx.run(_AVAILABLE, {"agency_id": agency_id, "kind": kind})
@@ -186,6 +187,7 @@ def make_offer(
             "call_id": call.id,
             "responder_id": responder_id,
             "role": role,
+            "team": call.plan_team,
             "state": AssignmentState.offered,
             "eta_s": round(choice.eta_s, 1),
             "distance_m": round(choice.distance_m, 1),
@@ -254,7 +256,15 @@ def call_summary(call: Call) -> dict[str, object]:
         "priority": call.priority,
         "language": call.language,
         "status": call.status,
-        "plan": {"mode": call.plan_mode, "reason": call.plan_reason, "ems": call.plan_ems},
+        "plan": {
+            "rule": call.plan_rule,
+            "team": call.plan_team,
+            "roles": call.plan_roles,
+            "reason": call.plan_reason,
+            "ems": call.plan_ems,
+            "fallback_at": iso_utc(call.plan_fallback_at) if call.plan_fallback_at else None,
+            "fallback_team": call.plan_fallback[0]["team"] if call.plan_fallback else None,
+        },
         "has_narrative": bool(call.narrative),
         "received_at": iso_utc(call.received_at),
     }

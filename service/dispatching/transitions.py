@@ -14,8 +14,11 @@ from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
 
-def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPublic:
-    """Move `assignment` to `to` if its row still allows it, and its responder with it.
+def move(
+    tx: Tx, assignment: Assignment, to: AssignmentState, *, reason: str | None = None
+) -> AssignmentPublic:
+    """Move `assignment` to `to` if its row still allows it, and its responder with it;
+    `reason` (why it was stood down) goes to the responder's console with the event.
 
     The conditional UPDATE decides: of two replicas, two sockets or a socket and
     a timer acting at once, exactly one moves the row; the other gets Conflict.
@@ -41,6 +44,7 @@ def move(tx: Tx, assignment: Assignment, to: AssignmentState) -> AssignmentPubli
         data={
             "assignment": public.model_dump(mode="json"),
             "responder_status": status.value,
+            **({"reason": reason} if reason else {}),
         },
     )
     return public

@@ -10,7 +10,7 @@ from dispatch.config import DispatchConfig
 from dispatch.ranking import Fetch
 from dispatch.waiting import WaitingNeed, assign_waiting
 from models.call import Call
-from models.vocabulary import CallStatus, ResponderKind
+from models.vocabulary import CallStatus
 from service.agencies.operations import offer_timeout_of
 from service.dispatching.call_status import missing_roles, update_call_status
 from service.dispatching.offers import (
@@ -71,9 +71,9 @@ def replan_waiting(tx: Tx, *, agency_id: uuid.UUID, config: DispatchConfig) -> i
             )
 
     # Calls wait because few are free: read those once, not a ring query per call.
-    fetches: dict[ResponderKind, Fetch] = {}
+    fetches: dict[str, Fetch] = {}
 
-    def fetch_for(kind: ResponderKind) -> Fetch:
+    def fetch_for(kind: str) -> Fetch:
         if kind not in fetches:
             fetches[kind] = all_available(tx, agency_id=agency_id, kind=kind)
         return fetches[kind]

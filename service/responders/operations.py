@@ -12,18 +12,25 @@ from models.agency import Principal
 from models.responder import PositionUpdate, Responder, ResponderCreate, ResponderPublic
 from models.vocabulary import (
     SETTABLE_RESPONDER_STATUSES,
-    ResponderKind,
     ResponderStatus,
     Role,
 )
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.rules.programmes import kinds_of
 from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
 
 
 def create_responder(tx: Tx, *, principal: Principal, body: ResponderCreate) -> ResponderPublic:
     require_role(principal, STAFF, "register responders")
+    kinds = kinds_of(tx, principal.agency_id)
+    if body.kind not in kinds:
+        raise Invalid(
+            f"kind: {body.kind!r} is not a kind of responder in this agency; known: "
+            f"{', '.join(sorted(kinds))} (an agency declares more under `kinds:` in its "
+            "programme, PUT /v1/rules)"
+        )
     responder = Responder(
         agency_id=principal.agency_id, status=ResponderStatus.off_duty, **body.model_dump()
     )
@@ -124,7 +131,7 @@ def list_responders(
     tx: Tx,
     *,
     principal: Principal,
-    kind: ResponderKind | None,
+    kind: str | None,
     status: ResponderStatus | None,
     limit: int,
     offset: int,

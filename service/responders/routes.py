@@ -6,8 +6,14 @@ from functools import partial
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from models.responder import PositionUpdate, ResponderCreate, ResponderPublic, StatusUpdate
-from models.vocabulary import ResponderKind, ResponderStatus
+from models.responder import (
+    KindName,
+    PositionUpdate,
+    ResponderCreate,
+    ResponderPublic,
+    StatusUpdate,
+)
+from models.vocabulary import ResponderStatus
 from service.responders import operations as responders
 from service.trust.access import STAFF
 from service.web.deps import CurrentActor, CurrentPrincipal, State
@@ -36,7 +42,7 @@ async def create_responder(
 async def list_responders(
     principal: CurrentPrincipal,
     state: State,
-    kind: ResponderKind | None = None,
+    kind: KindName | None = None,
     status: ResponderStatus | None = None,
     limit: Limit = 100,
     offset: Offset = 0,

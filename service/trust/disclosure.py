@@ -4,8 +4,9 @@ Two details are withheld unless the principal needs them:
 1. the narrative: staff and CAD read it; a responder only once it has accepted the call,
    and an officer only where the agency allows it (`officers_see_narrative`);
 2. that a call concerns substance use (42 CFR Part 2: it may not be used against the
-   person by police): staff, CAD and clinicians see the category; officers do not
-   unless the agency allows it (`officers_see_substance_use`).
+   person by police): staff, CAD, clinicians, peers, medics and an agency's own civilian
+   kinds see the category; officers (the only kind that is police) do not unless the
+   agency allows it (`officers_see_substance_use`).
 What was withheld is named in the answer's `withheld`, so a console can say so.
 
 Hiding the category only on substance-use calls would name them (a `null` there and
@@ -13,14 +14,14 @@ nowhere else), and so would what follows from the category: EMS asked for an ove
 with no medical flag, a preferred `substance_use` skill, a reason that says why. So an
 officer kept from substance use sees no call's category and nothing derived from it:
 every call reads `category: null` with `withheld` naming it, EMS as the medical flag,
-no preferred skills, and a reason said from what the officer may see (the flags and
-the team). Event payloads keep only the fields listed here as neutral, so a field
-added to a call's summary later reaches such officers only once it is listed.
+no preferred skills, no rule (a rule may be named after a category), and a reason said
+from what the officer may see (the flags and the team). Event payloads keep only the
+fields listed here as neutral, so a field added to a call's summary later reaches such
+officers only once it is listed.
 """
 
 from typing import Any
 
-from dispatch.plan import ResponseMode
 from models.agency import Principal
 from models.vocabulary import Category, ResponderKind, Role
 
@@ -36,7 +37,7 @@ def disclosure_for(
 ) -> tuple[bool, bool]:
     """(sees_narrative, sees_substance_use) for a token of `role` in an agency whose
     officers see narratives and substance use as its two settings say."""
-    if role == Role.responder and responder_kind != ResponderKind.clinician:
+    if role == Role.responder and responder_kind == ResponderKind.officer:
         return officers_see_narrative, officers_see_substance_use
     return True, True
 
@@ -53,29 +54,25 @@ def hides_category(principal: Principal) -> bool:
     return not principal.sees_substance_use
 
 
-_TEAM: dict[str, str] = {
-    ResponseMode.co_response: "CIT officer and clinician together",
-    ResponseMode.officer: "CIT officer by agency rule",
-    ResponseMode.clinician: "clinician responds without police",
-}
-
-
-def reason_without_category(*, mode: str, weapon: bool, violence: bool, medical: bool) -> str:
+def reason_without_category(
+    *, team: str, roles: list[dict[str, Any]], weapon: bool, violence: bool, medical: bool
+) -> str:
     """The plan's reason as a principal that `hides_category` reads it: said from the
-    flags and the team alone, in the plan's words (`dispatch.plan.plan_response`), so
-    that it reads the same on every call with the same flags and team. The plan's own
-    reason may name the category (an agency rule) or ask for EMS because of it."""
+    flags and the team alone, so that it reads the same on every call with the same
+    flags and team. The plan's own reason names its rule, which may name the category,
+    and may ask for EMS because of it."""
     flags = [name for name, on in (("weapon", weapon), ("violence", violence)) if on]
-    team = _TEAM.get(mode, "team by agency rule")
-    if flags:
-        reason = f"{' and '.join(flags)} reported: {team}"
-    elif mode == ResponseMode.clinician:
-        reason = f"no safety flag: {team}"
+    said = f"{' and '.join(flags)} reported" if flags else "no weapon or violence reported"
+    if team == "police":
+        said += ": referred to police"
     else:
-        reason = team
+        seats = ", ".join(
+            f"CIT {r['kind']}" if r.get("cit_required") else str(r["kind"]) for r in roles
+        )
+        said += f": {team} ({seats})"
     if medical:
-        reason += "; medical need: request EMS"
-    return reason
+        said += "; medical need: request EMS"
+    return said
 
 
 def redact_event_data(data: dict[str, Any], principal: Principal) -> dict[str, Any]:
@@ -113,19 +110,40 @@ def _redact_summary(summary: dict[str, Any], principal: Principal) -> dict[str, 
             redacted[key] = value
         elif key == "category":
             redacted[key] = None
-        elif key == "plan" and isinstance(value, dict) and "mode" in value:
-            redacted[key] = _plan_without_category(value["mode"], summary.get("risk"))
+        elif key == "plan" and isinstance(value, dict) and "team" in value:
+            redacted[key] = _plan_without_category(value, summary.get("risk"))
     redacted["withheld"] = ["category"]
     return redacted
 
 
-def _plan_without_category(mode: str, risk: Any) -> dict[str, Any]:
+def _plan_without_category(plan: dict[str, Any], risk: Any) -> dict[str, Any]:
     flags = risk if isinstance(risk, dict) else {}
     medical = bool(flags.get("medical"))
+    roles = [
+        {
+            "role": r.get("role"),
+            "kind": r.get("kind"),
+            "cit_required": r.get("cit_required", False),
+            "preferred_skills": [],
+            "prefer_language": r.get("prefer_language", True),
+        }
+        for r in plan.get("roles", [])
+    ]
     reason = reason_without_category(
-        mode=mode,
+        team=plan["team"],
+        roles=roles,
         weapon=bool(flags.get("weapon")),
         violence=bool(flags.get("violence")),
         medical=medical,
     )
-    return {"mode": mode, "reason": reason, "ems": medical}
+    # Named one by one: a key added to the plan later reaches such officers once judged
+    # neutral here. A team's name is shown (the officer is on it, and sees who else is).
+    return {
+        "rule": None,
+        "team": plan["team"],
+        "roles": roles,
+        "reason": reason,
+        "ems": medical,
+        "fallback_at": plan.get("fallback_at"),
+        "fallback_team": plan.get("fallback_team"),
+    }

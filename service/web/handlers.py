@@ -24,7 +24,9 @@ _NAMES = {
 
 
 def _error(status: int, name: str, detail: str) -> JSONResponse:
-    return JSONResponse(ErrorBody(error=name, detail=detail).model_dump(), status_code=status)
+    return JSONResponse(
+        ErrorBody(error=name, detail=detail).model_dump(exclude_none=True), status_code=status
+    )
 
 
 def _say_http(request: Request, exc: HTTPException) -> str:
@@ -74,7 +76,7 @@ def _routes(router: Any) -> Iterator[Any]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoRespondError)
     async def _domain(_: Request, exc: CoRespondError) -> JSONResponse:
-        return _error(exc.status, exc.name, exc.detail)
+        return JSONResponse(exc.body().model_dump(exclude_none=True), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -95,3 +95,50 @@ def test_the_page_reconnects_after_a_restart_and_shows_what_it_missed(
         page.screenshot(path=artifacts / "dispatcher-after-restart.png", full_page=True)
     finally:
         stop_server(server)
+
+
+def test_the_queue_shows_each_calls_rule_what_it_waits_for_and_when_it_falls_back(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client, artifacts: Path
+) -> None:
+    with agency.client(Role.supervisor) as supervisor:
+        document = {
+            "timezone": "UTC",
+            "teams": {
+                "heart": {"seats": [{"kind": "clinician"}, {"kind": "medic"}]},
+                "clinician": {"seats": [{"kind": "clinician"}]},
+            },
+            "rules": [
+                {
+                    "name": "HEART",
+                    "when": {"categories": ["welfare_check"]},
+                    "send": "heart",
+                    "fallback": [{"after_s": 3600, "send": "clinician"}],
+                },
+                {"name": "anything else", "send": "clinician"},
+            ],
+        }
+        assert supervisor.put("/v1/rules", json=document).status_code == 200
+    responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    responder(dispatcher, kind="clinician", name="Sam Okafor", at=north_of(3000))
+    responder(dispatcher, kind="medic", name="Kim Park")
+    # A first HEART call takes the only medic, who stays on duty: the next one waits.
+    first = {
+        "location": {"lat": 40.1215, "lon": -75.3399, "address": "1 Main St"},
+        "category": "welfare_check",
+        "priority": 2,
+    }
+    assert dispatcher.post("/v1/calls", json=first).json()["plan"]["missing"] == []
+    desk = open_console(browser, agency.server.url, agency.token(Role.dispatcher))
+    expect(desk.locator("#board tbody tr")).to_have_count(3)
+    desk.get_by_label("Latitude").fill("40.1215")
+    desk.get_by_label("Longitude").fill("-75.3399")
+    desk.get_by_label("Address").fill("2 Elm St")
+    desk.get_by_label("Category").select_option("welfare_check")
+    desk.get_by_role("button", name="Dispatch").click()
+    queued = desk.locator("#queue li", has_text="2 Elm St")
+    expect(queued).to_contain_text("rule HEART")
+    expect(queued.locator(".missing")).to_have_text("medic")
+    expect(queued.locator(".fallback")).to_have_text(
+        re.compile(r"^falls back to clinician in 59 min \d+ s$")
+    )
+    desk.screenshot(path=artifacts / "dispatcher-queue-fallback.png", full_page=True)

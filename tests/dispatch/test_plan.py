@@ -1,104 +1,72 @@
-"""Which team a call needs, and why, in words a dispatcher reads."""
+"""Today's plan as a programme: every agency's default reproduces the fixed plan it had,
+and a team's seats become roles named by kind."""
+
+import itertools
+from datetime import UTC, datetime
 
 import pytest
 
-from dispatch.plan import Classification, PlanRules, ResponseMode, plan_response
-from models.vocabulary import Category, ResponderKind
+from dispatch.plan import RoleNeed, roles_of
+from dispatch.programme import CallFacts, SeatNeed, apply_programme, prepare_programme
+from models.programme import today_document, validate_programme
+from models.vocabulary import Category
 
-MH = Category.mental_health_crisis
-
-
-@pytest.mark.parametrize(
-    ("classification", "mode", "roles", "ems", "said"),
-    [
-        pytest.param(
-            Classification(MH, weapon=True),
-            ResponseMode.co_response,
-            [("officer", True), ("clinician", False)],
-            False,
-            "weapon reported",
-            id="weapon-call-gets-cit-officer-and-clinician",
-        ),
-        pytest.param(
-            Classification(Category.disturbance, violence=True),
-            ResponseMode.co_response,
-            [("officer", True), ("clinician", False)],
-            False,
-            "violence reported",
-            id="violence-gets-co-response",
-        ),
-        pytest.param(
-            Classification(Category.welfare_check),
-            ResponseMode.clinician,
-            [("clinician", False)],
-            False,
-            "without police",
-            id="no-safety-flag-sends-a-clinician-alone",
-        ),
-        pytest.param(
-            Classification(MH, medical=True),
-            ResponseMode.clinician,
-            [("clinician", False)],
-            True,
-            "request EMS",
-            id="medical-flag-asks-for-ems",
-        ),
-        pytest.param(
-            Classification(Category.overdose),
-            ResponseMode.clinician,
-            [("clinician", False)],
-            True,
-            "request EMS",
-            id="overdose-asks-for-ems",
-        ),
-        pytest.param(
-            Classification(Category.suicidal_ideation, weapon=True, violence=True),
-            ResponseMode.co_response,
-            [("officer", True), ("clinician", False)],
-            False,
-            "weapon and violence reported",
-            id="both-flags-named",
-        ),
-    ],
-)
-def test_default_rules(
-    classification: Classification,
-    mode: ResponseMode,
-    roles: list[tuple[str, bool]],
-    ems: bool,
-    said: str,
-) -> None:
-    plan = plan_response(classification)
-
-    assert plan.mode == mode
-    assert [(r.kind.value, r.cit_required) for r in plan.roles] == roles
-    assert plan.ems is ems
-    assert said in plan.reason
+TODAY = prepare_programme(validate_programme(today_document()))
 
 
-def test_an_agency_may_send_a_cit_officer_alone_but_a_weapon_still_brings_a_clinician() -> None:
-    rules = PlanRules(officer_alone_categories=frozenset({Category.disturbance}))
-
-    alone = plan_response(Classification(Category.disturbance), rules)
-    armed = plan_response(Classification(Category.disturbance, weapon=True), rules)
-
-    assert alone.mode == ResponseMode.officer
-    assert [(r.kind, r.cit_required) for r in alone.roles] == [(ResponderKind.officer, True)]
-    assert "agency rule" in alone.reason
-    assert armed.mode == ResponseMode.co_response
+def _fixed_plan(
+    category: Category, weapon: bool, violence: bool, medical: bool
+) -> tuple[list[tuple[str, str, bool, frozenset[str]]], bool]:
+    """The plan before programmes (dispatch.plan.plan_response at 645f04b), as the
+    oracle: weapon or violence brings a CIT officer and a clinician, else a clinician
+    alone; a medical flag or an overdose asks for EMS; the clinician preferably has the
+    skill the category calls for."""
+    skills = {
+        Category.substance_use: frozenset({"substance_use"}),
+        Category.overdose: frozenset({"substance_use"}),
+        Category.suicidal_ideation: frozenset({"suicide_risk"}),
+    }.get(category, frozenset())
+    clinician = ("clinician", "clinician", False, skills)
+    officer = ("officer", "officer", True, frozenset[str]())
+    roles = [officer, clinician] if weapon or violence else [clinician]
+    return roles, medical or category == Category.overdose
 
 
 @pytest.mark.parametrize(
-    ("category", "skills"),
-    [
-        (Category.substance_use, {"substance_use"}),
-        (Category.overdose, {"substance_use"}),
-        (Category.suicidal_ideation, {"suicide_risk"}),
-        (Category.welfare_check, set()),
-    ],
+    ("category", "weapon", "violence", "medical"),
+    list(itertools.product(Category, [False, True], [False, True], [False, True])),
 )
-def test_clinicians_with_the_right_skills_are_preferred(
-    category: Category, skills: set[str]
+def test_the_default_programme_is_the_fixed_plan(
+    category: Category, weapon: bool, violence: bool, medical: bool
 ) -> None:
-    clinician = next(r for r in plan_response(Classification(category)).roles)
-    assert clinician.preferred_skills == skills
+    call = CallFacts(
+        category=category,
+        priority=2,
+        lat=40.1,
+        lon=-75.3,
+        at=datetime(2026, 12, 6, 3, tzinfo=UTC),
+        weapon=weapon,
+        violence=violence,
+        medical=medical,
+    )
+    decision = apply_programme(TODAY, call)
+    roles, ems = _fixed_plan(category, weapon, violence, medical)
+    got = [(r.role, r.kind, r.cit_required, r.preferred_skills) for r in roles_of(decision.seats)]
+    assert (got, decision.ems) == (roles, ems)
+    assert decision.fallback == ()
+
+
+def test_seats_become_roles_named_by_kind_in_the_teams_order() -> None:
+    seats = (
+        SeatNeed("clinician", count=2, prefer_skills=frozenset({"youth"})),
+        SeatNeed("officer", cit=True),
+        SeatNeed("peer", prefer_language=False),
+        SeatNeed("clinician"),
+    )
+    assert roles_of(seats) == (
+        RoleNeed("clinician", "clinician", preferred_skills=frozenset({"youth"})),
+        RoleNeed("clinician_2", "clinician", preferred_skills=frozenset({"youth"})),
+        RoleNeed("officer", "officer", cit_required=True),
+        RoleNeed("peer", "peer", prefer_language=False),
+        RoleNeed("clinician_3", "clinician"),
+    )

@@ -40,7 +40,7 @@ def _waiting(
 def _assign(waiting: list[WaitingNeed], people: list[Candidate]) -> dict[str, str]:
     index = ResponderIndex(people)
 
-    def fetch_for(kind: ResponderKind) -> Fetch:
+    def fetch_for(kind: str) -> Fetch:
         return index.fetch
 
     chosen = assign_waiting(waiting, fetch_for=fetch_for, estimator=GeodesicEstimator())

@@ -159,6 +159,7 @@ CALL_FIELDS = {
     "priority",
     "narrative",
     "language",
+    "age_group",
     "status",
     "plan",
     "assignments",
@@ -217,7 +218,7 @@ def test_each_reader_sees_exactly_its_allow_list_of_a_calls_sensitive_fields(
                 text = phone.get(path).text.lower()
                 assert "substance" not in text and "overdose" not in text
                 assert "knife" not in text
-                assert all(r["preferred_skills"] == [] for r in accepted["plan"]["roles"])
+                assert all(s["prefer_skills"] == [] for s in accepted["plan"]["seats"])
 
 
 def test_an_officers_console_is_not_told_a_call_concerns_substance_use(

@@ -19,7 +19,8 @@ def test_weapon_call_gets_nearest_cit_officer_and_nearest_clinician(
 
     call = post_call(dispatcher, weapon=True)
 
-    assert call["plan"]["mode"] == "co_response"
+    assert call["plan"]["team"] == "co_response"
+    assert call["plan"]["rule"] == "weapon or violence"
     assert "weapon" in call["plan"]["reason"]
     offered = {a["role"]: a for a in call["assignments"]}
     assert offered["officer"]["responder_id"] == certified["id"]
@@ -41,7 +42,8 @@ def test_call_without_safety_flags_sends_a_clinician_alone(dispatcher: httpx.Cli
 
     call = post_call(dispatcher, category="welfare_check")
 
-    assert call["plan"]["mode"] == "clinician"
+    assert call["plan"]["team"] == "clinician"
+    assert call["plan"]["rule"] == "no safety flag"
     assert [a["responder_id"] for a in call["assignments"]] == [clinician["id"]]
 
 

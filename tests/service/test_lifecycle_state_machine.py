@@ -187,7 +187,7 @@ class Shift(RuleBasedStateMachine):
                 assert call["plan"]["missing"]
             if call["status"] == "dispatched":
                 roles = {a["role"] for a in call["assignments"] if a["state"] in ACTIVE}
-                assert roles == {r["role"] for r in call["plan"]["roles"]}
+                assert roles == {s["role"] for s in call["plan"]["seats"]}
             if call["status"] in ("closed", "cancelled"):
                 assert not [a for a in call["assignments"] if a["state"] in ACTIVE]
 

@@ -196,14 +196,20 @@ def test_an_officer_cannot_tell_an_overdose_from_a_mental_health_crisis(
     assert "fentanyl" not in seen
 
 
-def test_an_officer_reads_the_desks_reason_when_the_category_adds_nothing_to_it(
+def test_an_officer_reads_the_team_and_the_flags_but_not_the_rule(
     dispatcher: httpx.Client, shift: Callable[..., Shift]
 ) -> None:
+    """A rule's name may name the category ("overdose"), so an officer kept from
+    substance use reads the plan from the flags and the team on every call."""
     on_duty = shift()
     call = _call(dispatcher, "welfare_check", {"weapon": True, "medical": True})
+    assert call["plan"]["rule"] == "weapon or violence, and a medical need or an overdose"
     seen = on_duty.car.get(f"/v1/calls/{call['id']}").json()
-    assert seen["plan"]["reason"] == call["plan"]["reason"]
-    assert seen["plan"]["mode"] == call["plan"]["mode"] == "co_response"
+    assert seen["plan"]["rule"] is None
+    assert seen["plan"]["reason"] == (
+        "weapon reported: co_response (CIT officer, clinician); medical need: request EMS"
+    )
+    assert seen["plan"]["team"] == call["plan"]["team"] == "co_response"
     assert seen["plan"]["ems"] is True
 
 
@@ -220,8 +226,8 @@ def test_the_clinician_on_an_overdose_still_sees_what_it_is_and_the_skill_it_wan
     with agency.client(Role.responder, responder_id=clinician["id"]) as phone_http:
         seen = phone_http.get(f"/v1/calls/{call['id']}").json()
     assert seen["category"] == "overdose" and seen["withheld"] == []
-    clinician_role = next(r for r in seen["plan"]["roles"] if r["role"] == "clinician")
-    assert clinician_role["preferred_skills"] == ["substance_use"]
+    clinician_seat = next(s for s in seen["plan"]["seats"] if s["role"] == "clinician")
+    assert clinician_seat["prefer_skills"] == ["substance_use"]
 
 
 def test_an_agency_that_lets_officers_see_substance_use_still_shows_them_the_category(
@@ -256,7 +262,14 @@ def test_a_field_added_to_a_calls_summary_reaches_such_officers_only_once_judged
         "category": "overdose",
         "risk": {"weapon": True, "violence": False, "medical": False},
         "priority": 1,
-        "plan": {"mode": "co_response", "reason": "naloxone team", "ems": True, "team": "SUD"},
+        "plan": {
+            "rule": "overdose",
+            "team": "co_response",
+            "roles": [{"role": "officer", "kind": "officer", "cit_required": True}],
+            "reason": "naloxone team",
+            "ems": True,
+            "programme": "SUD",
+        },
         "programme": "substance use diversion",
     }
     seen = redact_event_data({"assignment": {"id": "a1"}, "call": summary}, officer)
@@ -268,9 +281,21 @@ def test_a_field_added_to_a_calls_summary_reaches_such_officers_only_once_judged
             "risk": summary["risk"],
             "priority": 1,
             "plan": {
-                "mode": "co_response",
-                "reason": "weapon reported: CIT officer and clinician together",
+                "rule": None,
+                "team": "co_response",
+                "roles": [
+                    {
+                        "role": "officer",
+                        "kind": "officer",
+                        "cit_required": True,
+                        "preferred_skills": [],
+                        "prefer_language": True,
+                    }
+                ],
+                "reason": "weapon reported: co_response (CIT officer)",
                 "ems": False,
+                "fallback_at": None,
+                "fallback_team": None,
             },
             "withheld": ["category"],
         },

@@ -145,6 +145,7 @@ function describe(frame) {
   if (call && call.location && call.location.address) parts.push(call.location.address);
   if (d.status && !d.assignment) parts.push(d.status);
   if (d.disposition) parts.push(d.disposition.replaceAll("_", " "));
+  if (d.reason) parts.push(d.reason);
   return parts.join(" · ");
 }
 
@@ -237,13 +238,23 @@ function renderCalls() {
   $("queue-count").textContent = waiting.length;
   $("queue").replaceChildren(...waiting.map((c) => el(`<li data-call="${c.id}">
     ${tags(c)} <strong>${esc(c.location.address || `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}`)}</strong><br>
-    waiting for <strong>${esc(c.plan.missing.join(", ") || "—")}</strong> for ${since(c.received_at)}
+    ${c.plan.rule ? `rule <em class="rule">${esc(c.plan.rule)}</em> · ` : ""}team <strong>${esc(c.plan.team)}</strong>
+    waiting for <strong class="missing">${esc(c.plan.missing.join(", ") || "—")}</strong> for ${since(c.received_at)}
+    <br><span class="fallback">${fallbackText(c.plan)}</span>
     <br><small>${esc(c.plan.reason)}</small></li>`)));
   $("active").replaceChildren(...active.map((c) => el(`<li data-call="${c.id}">
     ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>
     <ul>${c.assignments.filter((a) => ACTIVE.has(a.state)).map((a) => `<li data-assignment="${a.id}">
       ${esc(a.role)}: ${esc(nameOf(a.responder_id))} — <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span>
       for ${since(lastStamp(a))} · ETA ${Math.round(a.eta_s / 60)} min</li>`).join("")}</ul></li>`)));
+}
+
+function fallbackText(plan) {
+  if (!plan.fallback.length) return "no fallback: waits for its team";
+  const next = esc(plan.fallback[0].team);
+  if (!plan.fallback_at) return `falls back to ${next} if a seat stays empty`;
+  const s = Math.round((new Date(plan.fallback_at).getTime() - Date.now()) / 1000);
+  return s > 0 ? `falls back to ${next} in ${s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`}` : `falling back to ${next}`;
 }
 
 function renderBoard() {
