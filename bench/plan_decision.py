@@ -60,30 +60,8 @@ BUDGET_US = 200.0
 FLAG_ODDS = {"weapon": 0.10, "violence": 0.10, "medical": 0.15}
 AGE_GROUPS = (None, None, "youth", "adult", "older_adult")
 
-# The issue's example, as written (issue 19; the same text as tests/dispatch/test_programme.py).
-EXAMPLE_YAML = """
-timezone: America/New_York
-areas:
-  downtown: {type: Polygon, coordinates: [[[-75.36, 40.10], [-75.32, 40.10], [-75.32, 40.14], [-75.36, 40.14], [-75.36, 40.10]]]}
-teams:
-  heart:        {seats: [{kind: clinician}, {kind: peer}, {kind: medic}]}
-  co_response:  {seats: [{kind: officer, cit: true}, {kind: clinician}]}
-  cit_officer:  {seats: [{kind: officer, cit: true}]}
-rules:
-  - name: armed or violent
-    when: {risk_any: [weapon, violence]}
-    send: co_response
-  - name: HEART downtown by day
-    when: {categories: [mental_health_crisis, welfare_check, substance_use, suicidal_ideation, disturbance], area: downtown, hours: {mon-sun: "07:00-23:00"}}
-    send: heart
-    fallback: [{after_s: 600, send: co_response}]
-  - name: overdose
-    when: {categories: [overdose]}
-    send: co_response
-    ems: true
-  - name: everything else
-    send: cit_officer
-"""  # noqa: E501
+# The issue's example, as written (issue 19), as the tests read it too.
+EXAMPLE_YAML = (Path(__file__).parents[1] / "docs/programmes/example.yaml").read_text()
 
 TILES = (10, 5)  # 10 columns (longitude) by 5 rows (latitude): 50 areas
 TILE_HOURS = (

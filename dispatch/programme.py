@@ -165,7 +165,7 @@ def apply_programme(programme: PreparedProgramme, call: CallFacts) -> Decision:
 def eligible_rules(programme: PreparedProgramme, call: CallFacts) -> tuple[Eligible, ...]:
     """Every rule, down to and including the one matched, whose `when` the call meets
     with `hours` and `area` ignored; each but the matched one says why it did not serve."""
-    return decide(programme, call)[1]
+    return tuple(Eligible(p.rule.name, why) for p, why in _walk(programme, call))
 
 
 def decide(programme: PreparedProgramme, call: CallFacts) -> tuple[Decision, tuple[Eligible, ...]]:

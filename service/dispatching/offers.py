@@ -33,6 +33,11 @@ def site_of(call: Call) -> CallSite:
 
 def needs_of(call: Call) -> list[RoleNeed]:
     """The plan's roles as stored on the call."""
+    return needs_from(call.plan_roles)
+
+
+def needs_from(roles: list[dict[str, Any]]) -> list[RoleNeed]:
+    """Roles as a call stores them (`plan_roles`, a fallback's `roles`), as decided on."""
     return [
         RoleNeed(
             role=r["role"],
@@ -41,7 +46,7 @@ def needs_of(call: Call) -> list[RoleNeed]:
             preferred_skills=frozenset(r["preferred_skills"]),
             prefer_language=r.get("prefer_language", True),
         )
-        for r in call.plan_roles
+        for r in roles
     ]
 
 

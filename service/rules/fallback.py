@@ -23,13 +23,12 @@ from models.responder import Responder
 from models.rules import UnservedReason
 from models.vocabulary import AssignmentState, CallStatus
 from service.dispatching.call_status import active_assignments, update_call_status
-from service.dispatching.offers import call_summary, offer_role
+from service.dispatching.offers import call_summary, needs_from, offer_role
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict
 from service.rules.ledger import record_unserved
-from service.rules.planning import needs_from
-from service.rules.programmes import in_force
+from service.rules.programmes import InForce, in_force
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
@@ -113,9 +112,9 @@ def unfilled_roles(tx: Tx, call: Call) -> list[str]:
     return _unfilled(call, _states(tx, call))
 
 
-def note_unserved(tx: Tx, call: Call, reason: UnservedReason) -> None:
+def note_unserved(tx: Tx, call: Call, reason: UnservedReason, force: InForce | None = None) -> None:
     """The call did not get the team its rule sends (the first team it was given)."""
-    force = in_force(tx, call.agency_id)
+    force = force or in_force(tx, call.agency_id)
     team = call.plan_taken[0]["from_team"] if call.plan_taken else call.plan_team
     record_unserved(
         tx, call, rule=call.plan_rule, team=team, reason=reason, zone=force.programme.zone
@@ -135,7 +134,7 @@ def replace_team(
     offer the seats still empty, and note the call unserved by its rule."""
     force = in_force(tx, call.agency_id)
     old_team = call.plan_team
-    note_unserved(tx, call, reason)
+    note_unserved(tx, call, reason, force)
     new_team: str = step["team"]
     new_roles = needs_from(step["roles"])
     keep = _who_stays(tx, call, new_roles)

@@ -6,6 +6,7 @@ re-offers and the waiting queue read the roles, the timers the deadline.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlmodel import col
 
-from dispatch.plan import RoleNeed, roles_of
+from dispatch.plan import roles_of
 from dispatch.programme import (
     CallFacts,
     Decision,
@@ -58,20 +59,6 @@ def roles_json(seats: tuple[SeatNeed, ...]) -> list[dict[str, Any]]:
             "prefer_language": r.prefer_language,
         }
         for r in roles_of(seats)
-    ]
-
-
-def needs_from(roles: list[dict[str, Any]]) -> list[RoleNeed]:
-    """The roles as stored on a call, as the decisions take them."""
-    return [
-        RoleNeed(
-            role=r["role"],
-            kind=r["kind"],
-            cit_required=r["cit_required"],
-            preferred_skills=frozenset(r["preferred_skills"]),
-            prefer_language=r.get("prefer_language", True),
-        )
-        for r in roles
     ]
 
 
@@ -123,7 +110,7 @@ def on_duty(tx: Tx, agency_id: uuid.UUID, day: date) -> set[tuple[str, bool]]:
     return present
 
 
-def staffing(tx: Tx, agency_id: uuid.UUID, day: date) -> Any:
+def staffing(tx: Tx, agency_id: uuid.UUID, day: date) -> Callable[[SeatNeed], bool]:
     """A test of a seat: could anyone on duty now ever fill it?"""
     present: set[tuple[str, bool]] | None = None
 
@@ -148,13 +135,20 @@ class Planned:
     def columns(self, force: InForce, now: datetime) -> dict[str, Any]:
         d = self.decision
         reason = d.reason
+        # Each team passed over gave way to the next, the last to the team sent.
+        gave_to = (*self.passed_over[1:], self.team) if self.passed_over else ()
+        gave_way = list(zip(self.passed_over, gave_to, strict=True))
         taken = [
-            {"from_team": a, "to_team": b, "reason": UnservedReason.no_team_available, "at": now}
-            for a, b in zip(self.passed_over, (*self.passed_over[1:], self.team), strict=False)
+            {
+                "from_team": old,
+                "to_team": new,
+                "reason": UnservedReason.no_team_available.value,
+                "at": now.isoformat(),
+            }
+            for old, new in gave_way
         ]
-        for step in taken:
-            reason += f"; {step['from_team']} has a seat nobody on duty can fill: "
-            reason += f"{step['to_team']} sent at once"
+        for old, new in gave_way:
+            reason += f"; {old} has a seat nobody on duty can fill: {new} sent at once"
         due = None
         if self.fallback and self.team != POLICE:
             due = now + timedelta(seconds=self.fallback[0].after_s)
@@ -167,7 +161,7 @@ class Planned:
             "plan_roles": roles_json(self.seats),
             "plan_fallback": fallback_json(self.fallback),
             "plan_fallback_at": due,
-            "plan_taken": [{**t, "at": now.isoformat()} for t in taken],
+            "plan_taken": taken,
         }
 
 

@@ -101,6 +101,14 @@ def test_a_responder_who_speaks_the_callers_language_is_preferred(
     assert _choose(CLINICIAN_SEAT, people, language="es") == chosen
 
 
+def test_a_seat_that_does_not_prefer_the_callers_language_takes_the_nearest() -> None:
+    """`prefer_language: false` on a seat (a medic's, say): the language costs nothing."""
+    people = [_clinician("nearest", 200), _clinician("speaker", 1000, {"en", "es"})]
+    seat = RoleNeed(role="clinician", kind="clinician", prefer_language=False)
+    assert _choose(seat, people, language="es") == "nearest"
+    assert _choose(CLINICIAN_SEAT, people, language="es") == "speaker"
+
+
 def test_equal_travel_goes_to_the_smaller_id() -> None:
     lat, lon = _north(400)
     twins = [

@@ -3,6 +3,7 @@
 import copy
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,29 +26,7 @@ from models.programme import ProgrammeInvalid, validate_programme, weekly_interv
 from models.vocabulary import Category
 
 # The issue's example, as written (issue 19).
-EXAMPLE_YAML = """
-timezone: America/New_York
-areas:
-  downtown: {type: Polygon, coordinates: [[[-75.36, 40.10], [-75.32, 40.10], [-75.32, 40.14], [-75.36, 40.14], [-75.36, 40.10]]]}
-teams:
-  heart:        {seats: [{kind: clinician}, {kind: peer}, {kind: medic}]}
-  co_response:  {seats: [{kind: officer, cit: true}, {kind: clinician}]}
-  cit_officer:  {seats: [{kind: officer, cit: true}]}
-rules:
-  - name: armed or violent
-    when: {risk_any: [weapon, violence]}
-    send: co_response
-  - name: HEART downtown by day
-    when: {categories: [mental_health_crisis, welfare_check, substance_use, suicidal_ideation, disturbance], area: downtown, hours: {mon-sun: "07:00-23:00"}}
-    send: heart
-    fallback: [{after_s: 600, send: co_response}]
-  - name: overdose
-    when: {categories: [overdose]}
-    send: co_response
-    ems: true
-  - name: everything else
-    send: cit_officer
-"""  # noqa: E501
+EXAMPLE_YAML = (Path(__file__).parents[2] / "docs/programmes/example.yaml").read_text()
 
 NEW_YORK = ZoneInfo("America/New_York")
 DOWNTOWN = (40.12, -75.34)

@@ -4,6 +4,7 @@ its fallbacks run from the timers, and the ledger keeps every call its team miss
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -176,6 +177,34 @@ def test_a_heart_call_whose_only_medic_is_busy_falls_back_after_its_timeout(
     assert (kept["plan"]["team"], kept["plan"]["taken"]) == ("heart", [])
     board = {r["id"]: r["status"] for r in dispatcher.get("/v1/responders").json()}
     assert board[people["peer 3"]["id"]] == "available"  # freed
+
+
+def test_a_heart_call_whose_medic_declined_falls_back_as_all_declined(
+    dispatcher: httpx.Client, supervisor: httpx.Client, programme: Callable[..., dict[str, Any]]
+) -> None:
+    programme(example(after_s=1))
+    staff(dispatcher, "clinician", "peer", "medic", "officer")
+    call = heart_call(dispatcher)
+    medic = next(a for a in call["assignments"] if a["role"] == "medic")
+    assert dispatcher.post(f"/v1/assignments/{medic['id']}/decline").status_code == 200
+    after = wait_for(
+        lambda: dispatcher.get(f"/v1/calls/{call['id']}").json(),
+        lambda c: c["plan"]["team"] != "heart",
+    )
+    assert [t["reason"] for t in after["plan"]["taken"]] == ["all_declined"]
+    assert unserved(supervisor, call["id"]) == [(HEART, "heart", "all_declined")]
+
+
+def test_a_programme_set_on_the_command_line_plans_the_running_servers_next_call(
+    agency: AgencyKit, dispatcher: httpx.Client, cli: Callable[..., str], tmp_path: Path
+) -> None:
+    before = dispatcher.post("/v1/calls", json=call_body(received_at=last(2))).json()
+    assert before["plan"]["rule"] == "no safety flag"
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(example()))
+    cli("rules", "set", "--agency", agency.slug, str(rules))
+    after = dispatcher.post("/v1/calls", json=call_body(received_at=last(2))).json()
+    assert (after["plan"]["rule"], after["plan"]["programme_version"]) == ("everything else", 2)
 
 
 def test_with_no_medic_on_duty_a_heart_call_falls_back_at_once(
