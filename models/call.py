@@ -5,7 +5,14 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlmodel
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Index, String, Text, text
 from sqlmodel import JSON, Column, SQLModel
 
@@ -196,6 +203,54 @@ class PreviewRequest(CallCreate):
     at: UTCMoment | None = Field(
         default=None, description="Any time, past or future, with its offset; default now."
     )
+
+
+class RiskUpdate(BaseModel):
+    """The flags that changed; a flag left out keeps its value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weapon: bool | None = Field(default=None, strict=True)
+    violence: bool | None = Field(default=None, strict=True)
+    medical: bool | None = Field(default=None, strict=True)
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> "RiskUpdate":
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} is true or false; leave it out to keep it")
+        return self
+
+
+class CallUpdate(BaseModel):
+    """What a dispatcher or the CAD learned since intake. Only the fields given change;
+    `narrative`, `language` and `age_group` may be set to null to clear them."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"risk": {"weapon": True}, "narrative": "He now has a knife."}]
+        },
+    )
+
+    category: Category | None = None
+    risk: RiskUpdate | None = None
+    priority: int | None = Field(default=None, ge=1, le=4, strict=True)
+    narrative: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    language: LanguageTag | None = None
+    age_group: AgeGroup | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> "CallUpdate":
+        if not self.model_fields_set:
+            raise ValueError(
+                "nothing to change: give at least one of category, risk, priority, "
+                "narrative, language, age_group"
+            )
+        for name in ("category", "risk", "priority"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        return self
 
 
 class ProgressUpdate(BaseModel):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -300,3 +301,22 @@ def cli(server: Server) -> Callable[..., str]:
 def dispatcher(agency: AgencyKit) -> Iterator[httpx.Client]:
     with agency.client(Role.dispatcher) as client:
         yield client
+
+
+@pytest.fixture
+def supervisor(agency: AgencyKit) -> Iterator[httpx.Client]:
+    with agency.client(Role.supervisor) as client:
+        yield client
+
+
+@pytest.fixture
+def programme(supervisor: httpx.Client) -> Callable[..., dict[str, Any]]:
+    """Put a programme document in force for the test's agency; the rules as read back."""
+
+    def put(document: dict[str, Any]) -> dict[str, Any]:
+        answer = supervisor.put("/v1/rules", json=document)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    return put

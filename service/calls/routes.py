@@ -7,9 +7,10 @@ from functools import partial
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from models.call import CallCancel, CallCreate, CallPublic
+from models.call import CallCancel, CallCreate, CallPublic, CallUpdate
 from models.vocabulary import CallStatus
 from service.calls import operations as calls
+from service.calls import updates
 from service.trust import audit
 from service.trust.access import CALL_TAKERS
 from service.trust.audit import Actor
@@ -94,6 +95,36 @@ async def audit_sensitive_reads(state: AppState, actor: Actor, shown: list[CallP
         outcome="success",
         target=f"call:{next(iter(read))}" if len(read) == 1 else None,
         detail={"read": "sensitive", "calls": read},
+    )
+
+
+@router.patch("/{call_id}", response_model=CallPublic, responses=errors(403, 404, 409))
+async def update_call(
+    call_id: uuid.UUID,
+    body: CallUpdate,
+    once: RunOnce,
+) -> JSONResponse:
+    """Change what was learned since intake: the category, risk flags, priority, age
+    group, narrative or language of a pending or dispatched call (409 otherwise).
+
+    Only the fields given change. A changed classification plans the call again by the
+    programme in force: a rule that sends another team replaces the team as a fallback
+    does (who fits stays, the others are stood down with the reason), and a raised risk
+    flag records the old rule's team as unserved, `escalated_by_risk`. The location
+    cannot change: a call in another place is another call.
+    """
+    return await once.run(
+        body=body,
+        status=200,
+        roles=CALL_TAKERS,
+        action="update calls",
+        work=partial(
+            updates.update_call,
+            principal=once.principal,
+            call_id=call_id,
+            body=body,
+            config=once.state.dispatch,
+        ),
     )
 
 

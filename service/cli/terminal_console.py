@@ -128,7 +128,8 @@ class TerminalConsole:
             call = data.get("call", {})
             short = assignment["id"][:8]
             self.say(
-                f"#{frame['seq']} {stamp} OFFER {short} as {assignment['role']} · "
+                f"#{frame['seq']} {stamp} OFFER {short} as {assignment['role']}"
+                f"{_team(assignment)} · "
                 f"{_category(call)} · P{call.get('priority')} · {_where(call)} · "
                 f"{assignment['distance_m'] / 1000:.1f} km, ETA {assignment['eta_s'] / 60:.0f} min"
                 f" · {_risks(call)}  → accept {short} | decline {short}"
@@ -139,6 +140,8 @@ class TerminalConsole:
             if (assignment)
             else " ".join(str(v) for k, v in data.items() if k in ("status", "disposition"))
         )
+        if data.get("reason"):  # why a seat was cancelled or moved to another team
+            detail += f" ({data['reason']})"
         self.say(f"#{frame['seq']} {stamp} {name} {detail}".rstrip())
 
     async def _command(self, ws: Any, line: str) -> None:
@@ -212,6 +215,11 @@ class TerminalConsole:
 def _category(call: dict[str, Any]) -> str:
     category = call.get("category")
     return str(category).replace("_", " ") if category else "category withheld"
+
+
+def _team(assignment: dict[str, Any]) -> str:
+    team = assignment.get("team")
+    return f" on team {team}" if team else ""
 
 
 def _where(call: dict[str, Any]) -> str:

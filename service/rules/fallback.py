@@ -1,7 +1,7 @@
 """Fallbacks: a team replaced by the next of its rule's fallbacks, when its deadline
 passes with a seat unfilled (run by the timers, as offers' expiry is), or at once when
-a seat's kind has nobody on duty (at intake, `planning.plan_for`). Calls have no
-update yet, so nothing re-plans a call whose risk flags change (`escalated_by_risk`).
+a seat's kind has nobody on duty (at intake, `planning.plan_for`). A call updated to
+another rule gets that rule's team the same way (`rules.updates`).
 
 Who stays: a responder already on a seat of the old team keeps a seat of the new one
 of its kind (a CIT seat only with a certification valid on the call's day), under the
@@ -90,8 +90,19 @@ def fall_back_when_due(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
         )
         step = call.plan_fallback[0]
         after = f"{step['after_s']} s" if step["after_s"] else "at once"
-        said = f"{', '.join(unfilled)} not filled after {after}"
-        replace_team(tx, call, step=step, reason=reason, said=said, config=config)
+        force = in_force(tx, call.agency_id)
+        note_unserved(tx, call, reason, force)
+        replace_team(
+            tx,
+            call,
+            team=step["team"],
+            roles=step["roles"],
+            remaining=call.plan_fallback[1:],
+            why=reason.value,
+            said=f"{', '.join(unfilled)} not filled after {after}",
+            config=config,
+            force=force,
+        )
     return handled
 
 
@@ -125,18 +136,21 @@ def replace_team(
     tx: Tx,
     call: Call,
     *,
-    step: dict[str, Any],
-    reason: UnservedReason,
+    team: str,
+    roles: list[dict[str, Any]],
+    remaining: list[dict[str, Any]],
+    why: str,
     said: str,
     config: DispatchConfig,
+    force: InForce,
 ) -> None:
-    """Send `step`'s team in place of the call's: keep who fits, stand down the rest,
-    offer the seats still empty, and note the call unserved by its rule."""
-    force = in_force(tx, call.agency_id)
+    """Send `team` (seated as `roles`) in place of the call's, with `remaining` as the
+    fallbacks still to come: keep who fits, stand down the rest, and offer the seats
+    still empty. `why` is the reason the plan's `taken` records, `said` the words the
+    plan's reason and the stood-down responders read. The ledger is the caller's."""
     old_team = call.plan_team
-    note_unserved(tx, call, reason, force)
-    new_team: str = step["team"]
-    new_roles = needs_from(step["roles"])
+    new_team = team
+    new_roles = needs_from(roles)
     keep = _who_stays(tx, call, new_roles)
     stood_down = f"stood down: the call's team changed from {old_team} to {new_team} ({said})"
     freed = False
@@ -161,12 +175,11 @@ def replace_team(
                 "reason": f"the call's team changed from {old_team} to {new_team}: you stay on it",
             },
         )
-    remaining = call.plan_fallback[1:]
     due = None
     if remaining and new_team != POLICE:
         due = tx.now + timedelta(seconds=remaining[0]["after_s"])
     call.plan_team = new_team
-    call.plan_roles = step["roles"]
+    call.plan_roles = roles
     call.plan_fallback = remaining
     call.plan_fallback_at = due
     call.plan_taken = [
@@ -174,7 +187,7 @@ def replace_team(
         {
             "from_team": old_team,
             "to_team": new_team,
-            "reason": reason.value,
+            "reason": why,
             "at": tx.now.isoformat(),
         },
     ]
@@ -189,7 +202,7 @@ def replace_team(
         call_id=call.id,
         data={
             **call_summary(call),
-            "fallback": {"from": old_team, "to": new_team, "reason": reason.value},
+            "fallback": {"from": old_team, "to": new_team, "reason": why},
         },
     )
     if new_team != POLICE:

@@ -28,7 +28,7 @@ from models.call import Call, CallCreate, FallbackPublic, PlanPreview, SeatPubli
 from models.programme import POLICE
 from models.responder import Responder
 from models.rules import UnservedReason
-from models.vocabulary import ResponderKind, ResponderStatus
+from models.vocabulary import Category, ResponderKind, ResponderStatus
 from service.rules.ledger import record_unserved
 from service.rules.programmes import InForce
 from service.store.prepared import Prepared
@@ -46,6 +46,21 @@ def facts_of(body: CallCreate, at: datetime) -> CallFacts:
         violence=body.risk.violence,
         medical=body.risk.medical,
         age_group=body.age_group,
+    )
+
+
+def facts_of_call(call: Call) -> CallFacts:
+    """A stored call as the programme reads it, at the time it was received."""
+    return CallFacts(
+        category=Category(call.category),  # the column reads back a plain string
+        priority=call.priority,
+        lat=call.lat,
+        lon=call.lon,
+        at=call.received_at,
+        weapon=call.weapon,
+        violence=call.violence,
+        medical=call.medical,
+        age_group=call.age_group,
     )
 
 

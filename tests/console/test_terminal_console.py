@@ -85,7 +85,9 @@ def test_a_clinician_answers_an_offer_from_the_terminal(
     terminal.wait_for(r"connected as responder")
     call = post_call(dispatcher, category="welfare_check", address="22 Elm St")
     assignment = call["assignments"][0]["id"]
-    offer = terminal.wait_for(r"OFFER (\w{8}) as clinician · welfare check · P2 · 22 Elm St")
+    offer = terminal.wait_for(
+        r"OFFER (\w{8}) as clinician on team clinician · welfare check · P2 · 22 Elm St"
+    )
     assert assignment.startswith(offer.group(1))
     terminal.type(f"accept {offer.group(1)}")
     terminal.wait_for(rf"ok: accept {offer.group(1)} → accepted")
@@ -102,6 +104,21 @@ def test_a_clinician_answers_an_offer_from_the_terminal(
     terminal.type("off")
     terminal.wait_for(r"ok: you are off duty")
     assert terminal.close() == 0
+
+
+def test_a_clinician_stood_down_reads_why_on_the_terminal(
+    agency: AgencyKit, dispatcher: httpx.Client, terminals: list[Terminal]
+) -> None:
+    clinician = responder(dispatcher, kind="clinician")
+    terminal = Terminal(agency.server, agency.token(Role.responder, responder_id=clinician["id"]))
+    terminals.append(terminal)
+    terminal.wait_for(r"connected as responder")
+    call = post_call(dispatcher, category="welfare_check")
+    terminal.wait_for(r"OFFER \w{8} as clinician")
+    dispatcher.post(f"/v1/calls/{call['id']}/cancel", json={"reason": "caller is fine"})
+    terminal.wait_for(
+        r"assignment.cancelled \w{8} clinician → cancelled \(call cancelled: caller is fine\)"
+    )
 
 
 def test_a_refused_token_ends_the_terminal_with_status_2(agency: AgencyKit) -> None:

@@ -2,14 +2,13 @@
 its fallbacks run from the timers, and the ledger keeps every call its team missed."""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 import yaml
 
 from models.vocabulary import Role
@@ -34,23 +33,6 @@ def last(hour: int) -> str:
     if at > now:
         at -= timedelta(days=1)
     return at.isoformat()
-
-
-@pytest.fixture
-def supervisor(agency: AgencyKit) -> Iterator[httpx.Client]:
-    with agency.client(Role.supervisor) as client:
-        yield client
-
-
-@pytest.fixture
-def programme(supervisor: httpx.Client) -> Callable[..., dict[str, Any]]:
-    def put(document: dict[str, Any]) -> dict[str, Any]:
-        answer = supervisor.put("/v1/rules", json=document)
-        assert answer.status_code == 200, answer.text
-        result: dict[str, Any] = answer.json()
-        return result
-
-    return put
 
 
 def heart_call(client: httpx.Client, hour: int = 10, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,44 @@
+"""Road travel: what every road engine answers (an embedded graph, OSRM, Valhalla).
+
+The decision asks one question per call and seat kind: from each of these
+responders' positions to the call, how long by road and how far. An engine that
+cannot answer (down, too slow, an error, the call off its network) raises
+`RoutingUnavailable`, and the decision falls back to the geodesic estimate for
+that call, saying so. The implementations that read files or the network live in
+`service/routing/`; this module stays pure.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from dispatch.travel import Point, Travel
+
+
+class RoutingUnavailable(Exception):
+    """The engine could not answer for this call; the message says why, in words a
+    dispatcher reads ("the routing server did not answer within 200 ms")."""
+
+
+class RoadTimes(Protocol):
+    """Road travel times from many origins to one destination, as one query."""
+
+    @property
+    def name(self) -> str:
+        """What made the estimate, as a plan or an offer names it: "road graph
+        county.roads", "OSRM at osrm.local:5000"."""
+        ...
+
+    @property
+    def fastest_mps(self) -> float:
+        """No trip is faster than its geodesic length over this speed (metres a
+        second): the engine's fastest road. The search's lower bound rests on it."""
+        ...
+
+    def to_one(self, origins: Sequence[Point], dest: Point) -> list[Travel | None]:
+        """Road travel from each origin to `dest`, in the origins' order: road
+        distance and driving time, including the legs from each point to the
+        nearest road. None for an origin with no road route to `dest` (off the
+        network, or on a part of it that does not connect). Raises
+        `RoutingUnavailable` when `dest` itself is off the network or the engine
+        cannot answer."""
+        ...
