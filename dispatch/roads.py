@@ -8,10 +8,15 @@ that call, saying so. The implementations that read files or the network live in
 `service/routing/`; this module stays pure.
 """
 
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
 from dispatch.travel import Point, Travel
+
+# The answer for an origin whose trip takes longer than the `within_s` asked: its
+# exact figures were not worked out. Not a route's: it is never ranked or reported.
+BEYOND = Travel(distance_m=math.inf, eta_s=math.inf)
 
 
 class RoutingUnavailable(Exception):
@@ -34,11 +39,19 @@ class RoadTimes(Protocol):
         second): the engine's fastest road. The search's lower bound rests on it."""
         ...
 
-    def to_one(self, origins: Sequence[Point], dest: Point) -> list[Travel | None]:
+    def to_one(
+        self, origins: Sequence[Point], dest: Point, *, within_s: float | None = None
+    ) -> list[Travel | None]:
         """Road travel from each origin to `dest`, in the origins' order: road
         distance and driving time, including the legs from each point to the
         nearest road. None for an origin with no road route to `dest` (off the
         network, or on a part of it that does not connect). Raises
         `RoutingUnavailable` when `dest` itself is off the network or the engine
-        cannot answer."""
+        cannot answer.
+
+        With `within_s`, the caller needs exact figures only for trips of at most
+        that many seconds: an origin whose trip (as this engine would report it)
+        takes longer may be answered `BEYOND`, sparing the search beyond it. An
+        engine may answer exactly anyway (a server computes its whole table); None
+        still means no road route at all."""
         ...

@@ -52,6 +52,9 @@ class Call(SQLModel, table=True):
     plan_team: str = sqlmodel.Field(max_length=64)
     plan_reason: str = sqlmodel.Field(sa_type=Text)
     plan_ems: bool = False
+    # Where the road changed a seat's choice ("clinician: chose … over …"): it names
+    # colleagues and where they are, so staff read it with the reason; responders not.
+    plan_travel: str | None = sqlmodel.Field(default=None, sa_type=Text)
     # The team's seats as roles: [{role, kind, cit_required, preferred_skills, prefer_language}]
     plan_roles: list[dict[str, Any]] = sqlmodel.Field(sa_column=Column(JSON, nullable=False))
     # The fallbacks still to come, [{after_s, team, roles}], the next due at plan_fallback_at;
@@ -100,6 +103,11 @@ class Assignment(SQLModel, table=True):
     state: AssignmentState = sqlmodel.Field(sa_type=String(16))
     eta_s: float
     distance_m: float
+    travel_by: str = sqlmodel.Field(
+        default="straight line",
+        max_length=120,
+        sa_column_kwargs={"server_default": "straight line"},
+    )
     offered_at: datetime = sqlmodel.Field(sa_type=UTCDateTime)
     offer_expires_at: datetime = sqlmodel.Field(sa_type=UTCDateTime)
     accepted_at: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime))
@@ -250,6 +258,8 @@ class CallUpdate(BaseModel):
         for name in ("category", "risk", "priority"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null; leave it out to keep it")
+        if self.risk is not None and not self.risk.model_fields_set:
+            raise ValueError("risk names no flag: give weapon, violence or medical")
         return self
 
 
@@ -340,6 +350,10 @@ class AssignmentPublic(BaseModel):
     state: AssignmentState
     eta_s: float
     distance_m: float
+    travel_by: str = Field(
+        description="What made `eta_s` and `distance_m`: `straight line` (the geodesic "
+        "estimate) or the road network (`road graph county.roads`, `OSRM at host:port`)."
+    )
     offered_at: datetime
     offer_expires_at: datetime
     accepted_at: datetime | None

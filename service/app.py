@@ -15,7 +15,7 @@ from dispatch.config import DispatchConfig
 from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator
 from service.assignments import routes as assignments
-from service.assignments.operations import expire_due_offers
+from service.assignments.operations import expire_due_offers, route_due_offers
 from service.audit_log import routes as audit
 from service.calls import routes as calls
 from service.consoles import routes as console
@@ -33,8 +33,9 @@ from service.live.timers import (
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.responders import routes as responders
+from service.routing.configured import road_times
 from service.rules import routes as rules
-from service.rules.fallback import fall_back_when_due
+from service.rules.fallback import fall_back_when_due, route_due_fallbacks
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.unit_of_work import UnitOfWork
@@ -106,6 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics = Metrics()
         # First, so a taken metrics port stops the start before anything is opened.
         metrics_listener = serve_metrics(settings, metrics)
+        roads = road_times(
+            settings.routing,
+            timeout_s=settings.routing_timeout_s,
+            snap_limit_m=settings.routing_snap_limit_m,
+            fastest_mps=settings.routing_fastest_mps,
+        )
         engine = make_engine(settings)
         # On SQLite writes and the token check run on the event loop through an engine
         # that never waits for the file's lock (see UnitOfWork).
@@ -141,11 +148,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hub=hub,
             dispatch=DispatchConfig(
                 estimator=GeodesicEstimator(circuity=settings.road_circuity),
+                roads=roads,
+                routing_timeout_s=settings.routing_timeout_s,
                 prefs=Preferences(
                     language_penalty_s=settings.language_penalty_s,
                     skill_penalty_s=settings.skill_penalty_s,
                 ),
                 observe_decision=metrics.decision_seconds.observe,
+                observe_routing=metrics.routing_seconds.observe,
+                routing_failed=lambda _why: metrics.routing_fallbacks.inc(),
             ),
             metrics=metrics,
             auth_failures=auth_failures,
@@ -159,6 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     functools.partial(expire_due_offers, config=state.dispatch),
                     name="offer-expiry",
                     interval_s=settings.timer_interval_s,
+                    prepare=None
+                    if roads is None
+                    else functools.partial(route_due_offers, roads=roads, config=state.dispatch),
                 ),
                 name="offer-expiry",
             ),
@@ -168,6 +182,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     functools.partial(fall_back_when_due, config=state.dispatch),
                     name="fallbacks",
                     interval_s=settings.timer_interval_s,
+                    prepare=None
+                    if roads is None
+                    else functools.partial(route_due_fallbacks, roads=roads, config=state.dispatch),
                 ),
                 name="fallbacks",
             ),
@@ -201,6 +218,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.uow.write(record_acks, acks=hub.take_acks())
             await state.uow.aclose()
             await bus.disconnect()
+            close = getattr(roads, "close", None)  # a routing server's client holds connections
+            if close is not None:
+                close()
             engine.dispose()
             if loop_engine is not None:
                 loop_engine.dispose()
@@ -223,6 +243,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/console/static", console.static, name="console-static")
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
     app.add_middleware(AuditRefusals)
-    app.add_middleware(BodyLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_body_bytes=settings.max_body_bytes,
+        larger={"/v1/responders/positions": settings.max_position_batch_bytes},
+    )
     app.add_middleware(RateLimit, rate_limit=settings.rate_limit, storage=limits)
     return app

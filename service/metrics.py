@@ -39,6 +39,17 @@ class Metrics:
             "Choosing one responder for one role (search, ranking), without the writes.",
             (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1),
         )
+        self.routing_seconds = self._histogram(
+            "corespond_routing_seconds",
+            "Road travel asked for one call, before its write (every seat's ranking).",
+            (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5),
+        )
+        self.routing_fallbacks = Counter(
+            "corespond_routing_fallbacks",
+            "Calls whose road routing failed (down, too slow, off the network): "
+            "ranked by the straight-line estimate instead.",
+            registry=self.registry,
+        )
         self.time_to_accept = self._histogram(
             "corespond_time_to_accept_seconds",
             "From an offer to the responder accepting it.",

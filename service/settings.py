@@ -1,6 +1,7 @@
 """All configuration, from `CORESPOND_*` environment variables."""
 
 from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
@@ -15,6 +16,28 @@ def check_bus_url(url: str) -> str:
     if url.partition("://")[0] not in BUS_SCHEMES:
         raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
     return url
+
+
+GEODESIC = "geodesic"
+ROUTING_SERVERS = ("osrm+http://", "osrm+https://", "valhalla+http://", "valhalla+https://")
+
+
+def check_routing(value: str) -> str:
+    """`value` if it names a travel estimator: `geodesic`, a routing server's URL, or a
+    graph file that exists; ValueError saying which are possible."""
+    if value == GEODESIC or value.startswith(ROUTING_SERVERS):
+        return value
+    if "://" in value:
+        raise ValueError(
+            f"unsupported routing {value!r}: use geodesic, osrm+http://host:port, "
+            "valhalla+http://host:port, or the path of a graph made by `corespond roads build`"
+        )
+    if not Path(value).is_file():
+        raise ValueError(
+            f"no road graph at {value!r}: build one with `corespond roads build <extract> "
+            "--out <file>`, or set CORESPOND_ROUTING=geodesic"
+        )
+    return value
 
 
 def check_storage_url(url: str) -> str:
@@ -88,6 +111,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=64 * 1024, ge=1024, description="Larger request bodies are refused with 413."
     )
+    max_position_batch_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="The body limit of `PUT /v1/responders/positions` (1,000 reports fit).",
+    )
     rate_limit: str = Field(
         default="100/second;3000/minute",
         description="Requests per token (or per address without one) before 429; "
@@ -145,11 +173,36 @@ class Settings(BaseSettings):
     language_penalty_s: float = 300.0
     skill_penalty_s: float = 120.0
     road_circuity: float = 1.3
+    routing: str = Field(
+        default="geodesic",
+        description="How travel is estimated: `geodesic` (straight line, the default), "
+        "the path of a graph file made by `corespond roads build`, or an "
+        "`osrm+http://host:port` / `valhalla+http://host:port` routing server.",
+    )
+    routing_timeout_s: float = Field(
+        default=0.2,
+        gt=0,
+        le=10,
+        description="The longest a dispatch waits on routing before it falls back to the "
+        "straight-line estimate for that call.",
+    )
+    routing_snap_limit_m: float = Field(
+        default=1_000.0,
+        gt=0,
+        description="A point farther than this from any road is off the network.",
+    )
+    routing_fastest_mps: float = Field(
+        default=36.0,
+        gt=0,
+        description="A routing server's fastest road (m/s; 36 is 130 km/h): the search's "
+        "lower bound. An embedded graph knows its own.",
+    )
 
     # The bus and the rate limit check their URLs with these same functions, so the
     # settings and the code that uses them can never disagree.
     _a_bus = field_validator("bus_url")(staticmethod(check_bus_url))
     _a_storage = field_validator("rate_limit_storage")(staticmethod(check_storage_url))
+    _a_routing = field_validator("routing")(staticmethod(check_routing))
 
     @field_validator("rate_limit", "auth_fail_limit")
     @classmethod

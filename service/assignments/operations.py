@@ -1,11 +1,14 @@
 """Assignments: answers to offers, progress on scene, and what each frees up."""
 
 import uuid
+from collections.abc import Mapping
+from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 from sqlmodel import SQLModel, col
 
 from dispatch.config import DispatchConfig
+from dispatch.roads import RoadTimes
 from models.agency import Principal
 from models.call import Assignment, AssignmentPublic, Call
 from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
@@ -13,6 +16,8 @@ from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
 from service.dispatching.call_status import active_assignment_ids, update_call_status
 from service.dispatching.offers import needs_of, offer_role
+from service.dispatching.routed import PREPARE_AHEAD, Routed, by_road_for, route_reoffers
+from service.dispatching.routed import route_decline as route_decline  # for the routes
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, Invalid, NotFound
@@ -49,16 +54,26 @@ def _may_act(principal: Principal) -> None:
         require_role(principal, STAFF, "answer offers or report progress")
 
 
-def reoffer(tx: Tx, assignment: Assignment, config: DispatchConfig) -> None:
-    """After a decline or an expiry: the role goes to the next best at once, and the
-    responder set free goes to whichever waiting call needs it most."""
+def reoffer(
+    tx: Tx, assignment: Assignment, config: DispatchConfig, routed: Routed | None = None
+) -> None:
+    """After a decline or an expiry: the role goes to the next best at once (by road when
+    `routed` ranked it before the write), and the responder set free goes to whichever
+    waiting call needs it most."""
     call = tx.session.get(Call, assignment.call_id)
     assert call is not None
     # The role is the plan's unless the call's team changed meanwhile (a fallback).
     need = next((n for n in needs_of(call) if n.role == assignment.role), None)
     if need is not None and call.status in (CallStatus.pending, CallStatus.dispatched):
         timeout = offer_timeout_of(tx, assignment.agency_id)
-        offer_role(tx, call=call, need=need, config=config, offer_timeout_s=timeout)
+        offer_role(
+            tx,
+            call=call,
+            need=need,
+            config=config,
+            offer_timeout_s=timeout,
+            **by_road_for(routed, need.role),
+        )
         update_call_status(tx, call)
     replan_waiting(tx, agency_id=assignment.agency_id, config=config)
 
@@ -70,13 +85,19 @@ def accept(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Assignm
 
 
 def decline(
-    tx: Tx, *, principal: Principal, assignment_id: uuid.UUID, config: DispatchConfig
+    tx: Tx,
+    *,
+    principal: Principal,
+    assignment_id: uuid.UUID,
+    config: DispatchConfig,
+    routed: Mapping[uuid.UUID, Routed] | None = None,
 ) -> AssignmentPublic:
-    """Decline an offer: the responder is free again and the role goes to the next best."""
+    """Decline an offer: the responder is free again and the role goes to the next best
+    (`routed`: ranked by road before the write, `dispatching.routed.route_decline`)."""
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
     _may_act(principal)
     public = move(tx, assignment, AssignmentState.declined)
-    reoffer(tx, assignment, config)
+    reoffer(tx, assignment, config, (routed or {}).get(assignment.id))
     return public
 
 
@@ -115,28 +136,51 @@ def report_progress(
     return public
 
 
-def expire_due_offers(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
-    """Expire offers past their deadline and offer each role to the next best.
+def due_offers(tx: Tx, *, limit: int, ahead: timedelta = timedelta()) -> list[Assignment]:
+    """The offers past their deadline (or within `ahead` of it), oldest first."""
+    return list(
+        tx.session.execute(
+            select(Assignment)
+            .where(
+                col(Assignment.state) == AssignmentState.offered,
+                col(Assignment.offer_expires_at) <= tx.now + ahead,
+            )
+            .order_by(col(Assignment.offer_expires_at))
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def route_due_offers(
+    tx: Tx, *, limit: int, roads: RoadTimes, config: DispatchConfig
+) -> dict[uuid.UUID, Routed]:
+    """Before the expiry's write: the seats of the offers due, ranked by road. Those due
+    within a second are ranked too: the write's clock is a little later than this
+    read's, and an offer that fell due in between would go unrouted."""
+    due = due_offers(tx, limit=limit, ahead=PREPARE_AHEAD)
+    return route_reoffers(tx, assignments=due, roads=roads, config=config)
+
+
+def expire_due_offers(
+    tx: Tx,
+    *,
+    config: DispatchConfig,
+    limit: int,
+    prepared: Mapping[uuid.UUID, Routed] | None = None,
+) -> int:
+    """Expire offers past their deadline and offer each role to the next best (by road
+    where `route_due_offers` ranked it before this write).
 
     Deadlines are rows, so offers pending when a process died still expire after
     the restart; of several replicas running this at once, the conditional update
     lets exactly one act on each offer. Returns how many it expired.
     """
-    due = tx.session.execute(
-        select(Assignment)
-        .where(
-            col(Assignment.state) == AssignmentState.offered,
-            col(Assignment.offer_expires_at) <= tx.now,
-        )
-        .order_by(col(Assignment.offer_expires_at))
-        .limit(limit)
-    ).scalars()
     expired = 0
-    for assignment in list(due):
+    for assignment in due_offers(tx, limit=limit):
         try:
             move(tx, assignment, AssignmentState.expired)
         except Conflict:
             continue  # answered or expired by someone else meanwhile
-        reoffer(tx, assignment, config)
+        reoffer(tx, assignment, config, (prepared or {}).get(assignment.id))
         expired += 1
     return expired

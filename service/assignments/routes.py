@@ -57,6 +57,16 @@ async def decline(
     once: RunOnce,
 ) -> JSONResponse:
     """Decline an offer; the role is offered at once to the next best responder."""
+    config = once.state.dispatch
+    routed = None
+    if config.roads is not None:  # asked before the write, so it never holds the lock
+        routed = await once.state.uow.read(
+            assignments.route_decline,
+            principal=once.principal,
+            assignment_id=assignment_id,
+            roads=config.roads,
+            config=config,
+        )
     return await once.run(
         body=None,
         status=200,
@@ -66,7 +76,8 @@ async def decline(
             assignments.decline,
             principal=once.principal,
             assignment_id=assignment_id,
-            config=once.state.dispatch,
+            config=config,
+            routed=routed,
         ),
     )
 

@@ -31,6 +31,7 @@ from models.vocabulary import (
 )
 from service.dispatching.call_status import active_assignments, missing_of, update_call_status
 from service.dispatching.offers import call_summary, needs_of, offer_role
+from service.dispatching.routed import Routed, by_road_for
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, NotFound
@@ -50,10 +51,16 @@ from service.trust.disclosure import hides_category, reason_without_category
 
 
 def create_call(
-    tx: Tx, *, principal: Principal, body: CallCreate, config: DispatchConfig
+    tx: Tx,
+    *,
+    principal: Principal,
+    body: CallCreate,
+    config: DispatchConfig,
+    routed: Routed | None = None,
 ) -> CallPublic:
     """Record the call, plan its team by the agency's programme in force, and offer every
-    seat to the best responder free (a call referred to police gets no offers)."""
+    seat to the best responder free (a call referred to police gets no offers); with
+    `routed`, the seats ranked by road before this transaction (`route_intake`)."""
     require_role(principal, CALL_TAKERS, "create calls")
     if body.external_id is not None:
         _refuse_duplicate(tx, agency_id=principal.agency_id, external_id=body.external_id)
@@ -61,6 +68,11 @@ def create_call(
     force = in_force(tx, principal.agency_id)
     planned = plan_for(tx, force, principal.agency_id, facts_of(body, received_at))
     referred = planned.team == POLICE
+    columns = planned.columns(force, tx.now)
+    if routed is not None and not referred:
+        if said := routed.reason():
+            columns["plan_reason"] = f"{columns['plan_reason']}; {said}"[:2000]
+        columns["plan_travel"] = routed.travel(tx)
     call = transient(
         Call,
         {
@@ -78,7 +90,7 @@ def create_call(
             "language": body.language,
             "age_group": body.age_group,
             "status": CallStatus.referred if referred else CallStatus.pending,
-            **planned.columns(force, tx.now),
+            **columns,
             "received_at": received_at,
             "closed_at": tx.now if referred else None,
         },
@@ -92,7 +104,12 @@ def create_call(
     if not referred:
         for need in needs_of(call):
             offer_role(
-                tx, call=call, need=need, config=config, offer_timeout_s=force.offer_timeout_s
+                tx,
+                call=call,
+                need=need,
+                config=config,
+                offer_timeout_s=force.offer_timeout_s,
+                **by_road_for(routed, need.role),
             )
         update_call_status(tx, call)
     return call_view(tx, call, principal)
@@ -182,6 +199,8 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
     fallback = fallback_public(call.plan_fallback)
     rule: str | None = call.plan_rule
     reason, ems = call.plan_reason, call.plan_ems
+    if call.plan_travel and principal.role != Role.responder:  # it names colleagues
+        reason = f"{reason}; {call.plan_travel}"
     if hides_category(principal):  # on every call, or its absence would name the others
         category, rule = None, None
         withheld.append("category")

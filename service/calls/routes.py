@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from models.call import CallCancel, CallCreate, CallPublic, CallUpdate
 from models.vocabulary import CallStatus
+from service.calls import by_road, updates
 from service.calls import operations as calls
-from service.calls import updates
 from service.trust import audit
 from service.trust.access import CALL_TAKERS
 from service.trust.audit import Actor
@@ -36,13 +36,23 @@ async def create_call(
     `Idempotency-Key` to make retries return the first answer instead.
     """
     started = time.perf_counter()
+    config = once.state.dispatch
+    routed = None
+    if config.roads is not None:  # asked before the write, so it never holds the lock
+        routed = await once.state.uow.read(
+            by_road.route_intake,
+            principal=once.principal,
+            body=body,
+            config=config,
+            roads=config.roads,
+        )
     response = await once.run(
         body=body,
         status=201,
         roles=CALL_TAKERS,
         action="create calls",
         work=partial(
-            calls.create_call, principal=once.principal, body=body, config=once.state.dispatch
+            calls.create_call, principal=once.principal, body=body, config=config, routed=routed
         ),
     )
     once.state.metrics.intake_seconds.observe(time.perf_counter() - started)

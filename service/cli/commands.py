@@ -13,6 +13,7 @@ from service.agencies import tokens
 from service.cli import demo
 from service.cli.audit import audit
 from service.cli.environment import load_settings, run, unit_of_work
+from service.cli.roads import roads
 from service.cli.rules import rules
 from service.cli.serving import refuse_a_taken_metrics_port, refuse_a_taken_port, where_to_go
 from service.store.engine import make_engine
@@ -233,3 +234,4 @@ def demo_command() -> None:
 
 main.add_command(audit)
 main.add_command(rules)
+main.add_command(roads)

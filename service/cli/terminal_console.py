@@ -132,6 +132,7 @@ class TerminalConsole:
                 f"{_team(assignment)} · "
                 f"{_category(call)} · P{call.get('priority')} · {_where(call)} · "
                 f"{assignment['distance_m'] / 1000:.1f} km, ETA {assignment['eta_s'] / 60:.0f} min"
+                f"{_by_road(assignment)}"
                 f" · {_risks(call)}  → accept {short} | decline {short}"
             )
             return
@@ -215,6 +216,11 @@ class TerminalConsole:
 def _category(call: dict[str, Any]) -> str:
     category = call.get("category")
     return str(category).replace("_", " ") if category else "category withheld"
+
+
+def _by_road(assignment: dict[str, Any]) -> str:
+    by = assignment.get("travel_by")
+    return f" by road ({by})" if by and by != "straight line" else ""
 
 
 def _team(assignment: dict[str, Any]) -> str:

@@ -319,12 +319,22 @@ async def _act(
                 actor, assignments.accept, principal=principal, assignment_id=action.assignment_id
             )
         else:
+            routed = None
+            if state.dispatch.roads is not None:  # before the write, as over HTTP
+                routed = await state.uow.read(
+                    assignments.route_decline,
+                    principal=principal,
+                    assignment_id=action.assignment_id,
+                    roads=state.dispatch.roads,
+                    config=state.dispatch,
+                )
             result = await state.uow.write_as(
                 actor,
                 assignments.decline,
                 principal=principal,
                 assignment_id=action.assignment_id,
                 config=state.dispatch,
+                routed=routed,
             )
     except CoRespondError as exc:
         outcome = audit.outcome_of(exc.status)

@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, or_, select, update
 from sqlmodel import col
 
+from dispatch.by_road import RoadChoice
 from dispatch.cells import CellRange
 from dispatch.config import DispatchConfig
 from dispatch.index import ResponderIndex
 from dispatch.plan import RoleNeed
-from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responder
+from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responder, is_eligible
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
@@ -25,6 +26,8 @@ from service.store.transaction import Tx
 
 # A reservation can lose a race to another replica; try the next best this often.
 _RESERVE_ATTEMPTS = 5
+# What an assignment's ETA was made with when no road network made it.
+STRAIGHT_LINE = "straight line"
 
 
 def site_of(call: Call) -> CallSite:
@@ -178,7 +181,13 @@ _INSERT_ASSIGNMENT, _assignment_values = inserting(Assignment)
 
 
 def make_offer(
-    tx: Tx, *, call: Call, role: str, choice: Choice, offer_timeout_s: int
+    tx: Tx,
+    *,
+    call: Call,
+    role: str,
+    choice: Choice,
+    offer_timeout_s: int,
+    travel_by: str = STRAIGHT_LINE,
 ) -> Assignment | None:
     """Reserve the chosen responder and offer it the role; None if it was taken meanwhile."""
     responder_id = choice.candidate.id
@@ -196,6 +205,7 @@ def make_offer(
             "state": AssignmentState.offered,
             "eta_s": round(choice.eta_s, 1),
             "distance_m": round(choice.distance_m, 1),
+            "travel_by": travel_by,
             "offered_at": tx.now,
             "offer_expires_at": tx.now + timedelta(seconds=offer_timeout_s),
         },
@@ -216,13 +226,40 @@ def make_offer(
 
 
 def offer_role(
-    tx: Tx, *, call: Call, need: RoleNeed, config: DispatchConfig, offer_timeout_s: int
+    tx: Tx,
+    *,
+    call: Call,
+    need: RoleNeed,
+    config: DispatchConfig,
+    offer_timeout_s: int,
+    by_road: Sequence[Choice] = (),
+    travel_by: str = STRAIGHT_LINE,
 ) -> Assignment | None:
-    """Offer `need` on `call` to the best responder nobody has tried for it yet.
+    """Offer `need` on `call` to the best responder nobody has tried for it yet: the
+    first of `by_road` (ranked by road before the write, by `travel_by`) still free,
+    else the best by the straight-line estimate.
 
     Returns None when nobody eligible is available: the role stays missing.
     """
     exclude = tried_for(tx, call_id=call.id, role=need.role)
+    on = call_date(call)
+    for ranked in by_road:
+        # ranked before this write, perhaps for a plan since changed: it must still fit
+        if ranked.candidate.id in exclude or not is_eligible(ranked.candidate, need, on):
+            continue
+        # a responder the engine had no route for was ranked in a straight line
+        routed = not isinstance(ranked, RoadChoice) or ranked.by_road
+        offer = make_offer(
+            tx,
+            call=call,
+            role=need.role,
+            choice=ranked,
+            offer_timeout_s=offer_timeout_s,
+            travel_by=travel_by if routed else STRAIGHT_LINE,
+        )
+        if offer is not None:
+            return offer
+        exclude.add(ranked.candidate.id)  # type: ignore[arg-type]
     fetch = available_in(tx, agency_id=call.agency_id, kind=need.kind)
     for _ in range(_RESERVE_ATTEMPTS):
         started = time.perf_counter()

@@ -8,7 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -65,25 +65,45 @@ async def store_acks_forever(uow: UnitOfWork, hub: Hub, interval_s: float = 1.0)
 
 class DeadlineWork(Protocol):
     """A feature's work on rows whose deadline has passed, at most `limit` of them in one
-    transaction; it returns how many it handled."""
+    transaction; it returns how many it handled. `prepared` is what its preparation
+    read before the write, when it has one."""
 
-    def __call__(self, tx: Tx, *, limit: int) -> int: ...
+    def __call__(self, tx: Tx, *, limit: int, prepared: Any = None) -> int: ...
+
+
+class DeadlinePreparation(Protocol):
+    """A read before a deadline's write: what the write will want that is slow to ask
+    inside it (road travel times), for the rows due now."""
+
+    def __call__(self, tx: Tx, *, limit: int) -> Any: ...
 
 
 async def pass_deadlines_forever(
-    uow: UnitOfWork, due: DeadlineWork, *, name: str, interval_s: float
+    uow: UnitOfWork,
+    due: DeadlineWork,
+    *,
+    name: str,
+    interval_s: float,
+    prepare: DeadlinePreparation | None = None,
 ) -> None:
     """Act on deadlines as they pass, until cancelled: `due(tx, limit=…)` is a
     feature's work on rows whose deadline is past (offers to expire), registered by
     the app; it returns how many it handled, and a full batch is followed at once.
+    With `prepare`, each tick first reads what the write will want, outside it.
 
     A failure is logged and retried on the next tick: a timer that died silently
     would leave offers hanging and calls unanswered.
     """
     while True:
         handled = 0
+        prepared = None
+        if prepare is not None:
+            try:  # the write goes on without it: a preparation speeds, never blocks
+                prepared = await uow.read(prepare, limit=_BATCH)
+            except Exception:
+                log.exception("deadline_preparation_failed", timer=name)
         try:
-            handled = await uow.write(due, limit=_BATCH)
+            handled = await uow.write(due, limit=_BATCH, prepared=prepared)
         except Exception:
             log.exception("deadline_work_failed", timer=name)
         if handled:

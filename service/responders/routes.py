@@ -6,6 +6,7 @@ from functools import partial
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from models.positions import PositionBatch, PositionBatchResult
 from models.responder import (
     KindName,
     PositionUpdate,
@@ -15,6 +16,7 @@ from models.responder import (
 )
 from models.vocabulary import ResponderStatus
 from service.responders import operations as responders
+from service.responders import positions
 from service.trust.access import STAFF
 from service.web.deps import CurrentActor, CurrentPrincipal, State
 from service.web.responses import Limit, Offset, errors
@@ -35,6 +37,22 @@ async def create_responder(
         roles=STAFF,
         action="register responders",
         work=partial(responders.create_responder, principal=once.principal, body=body),
+    )
+
+
+@router.put("/positions", responses=errors(403, 413))
+async def report_positions(
+    body: PositionBatch, actor: CurrentActor, state: State
+) -> PositionBatchResult:
+    """A CAD's or an AVL system's batch of unit positions (up to 1,000 a request; this
+    route takes bodies up to `CORESPOND_MAX_POSITION_BATCH_BYTES`, 1 MiB). Each unit
+    is named by `responder_id` or by its `external_id`; all are applied in one
+    transaction, and each report is answered on its own: `applied`, `stale` (older
+    than the position held: skipped), `unknown` (no such unit; the others still
+    apply) or `refused` (more than a minute ahead of the server's clock)."""
+    actor.detail = {"positions": len(body.positions)}  # the events keep where
+    return await state.uow.write_as(
+        actor, positions.apply_positions, principal=actor.who, body=body
     )
 
 

@@ -1,7 +1,7 @@
 """Fallbacks: a team replaced by the next of its rule's fallbacks, when its deadline
 passes with a seat unfilled (run by the timers, as offers' expiry is), or at once when
 a seat's kind has nobody on duty (at intake, `planning.plan_for`). A call updated to
-another rule gets that rule's team the same way (`rules.updates`).
+another rule gets that rule's team the same way (`rules.reclassify`).
 
 Who stays: a responder already on a seat of the old team keeps a seat of the new one
 of its kind (a CIT seat only with a certification valid on the call's day), under the
@@ -9,6 +9,9 @@ new seat's role; the others are stood down, their offers and assignments cancell
 with the reason and their responders freed for the waiting calls.
 """
 
+import time
+import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -17,13 +20,15 @@ from sqlmodel import col
 
 from dispatch.config import DispatchConfig
 from dispatch.plan import RoleNeed
+from dispatch.roads import RoadTimes
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.programme import POLICE
 from models.responder import Responder
 from models.rules import UnservedReason
 from models.vocabulary import AssignmentState, CallStatus
 from service.dispatching.call_status import active_assignments, update_call_status
-from service.dispatching.offers import call_summary, needs_from, offer_role
+from service.dispatching.offers import call_summary, needs_from, offer_role, site_of
+from service.dispatching.routed import PREPARE_AHEAD, Routed, by_road_for, route_seats
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict
@@ -64,9 +69,41 @@ _STATES = Prepared(
 )
 
 
-def fall_back_when_due(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
+def route_due_fallbacks(
+    tx: Tx, *, limit: int, roads: RoadTimes, config: DispatchConfig
+) -> dict[uuid.UUID, Routed]:
+    """Before the fallbacks' write: the next team's seats of each call due, ranked by
+    road (keyed by the call). A seat someone keeps is ranked for nothing: cheap waste."""
+    routed: dict[uuid.UUID, Routed] = {}
+    deadline = time.perf_counter() + config.routing_timeout_s  # for the whole batch
+    soon = tx.now + PREPARE_AHEAD  # the write's clock is a little later than this read's
+    for call in tx.session.execute(_DUE, {"now": soon, "limit": limit}).scalars():
+        if time.perf_counter() > deadline:
+            break
+        if call.plan_fallback and call.plan_fallback[0]["team"] != POLICE:
+            needs = needs_from(call.plan_fallback[0]["roles"])
+            routed[call.id] = route_seats(
+                tx,
+                agency_id=call.agency_id,
+                site=site_of(call),
+                needs=needs,
+                roads=roads,
+                config=config,
+                deadline=deadline,
+            )
+    return routed
+
+
+def fall_back_when_due(
+    tx: Tx,
+    *,
+    config: DispatchConfig,
+    limit: int,
+    prepared: Mapping[uuid.UUID, Routed] | None = None,
+) -> int:
     """Every call whose fallback deadline has passed with a seat unfilled gets the next
-    team of its rule. Of several replicas, the conditional update lets one act on each
+    team of its rule (its seats offered by road where `route_due_fallbacks` ranked them
+    before this write). Of several replicas, the conditional update lets one act on each
     call. A call whose seats are all filled by then keeps its team. Returns how many
     deadlines it handled."""
     due = list(tx.session.execute(_DUE, {"now": tx.now, "limit": limit}).scalars())
@@ -102,6 +139,7 @@ def fall_back_when_due(tx: Tx, *, config: DispatchConfig, limit: int) -> int:
             said=f"{', '.join(unfilled)} not filled after {after}",
             config=config,
             force=force,
+            routed=(prepared or {}).get(call.id),
         )
     return handled
 
@@ -124,9 +162,16 @@ def unfilled_roles(tx: Tx, call: Call) -> list[str]:
 
 
 def note_unserved(tx: Tx, call: Call, reason: UnservedReason, force: InForce | None = None) -> None:
-    """The call did not get the team its rule sends (the first team it was given)."""
+    """The call did not get the team its rule sends: as the programme the call was
+    planned by names it, or else the first team the call was given."""
     force = force or in_force(tx, call.agency_id)
-    team = call.plan_taken[0]["from_team"] if call.plan_taken else call.plan_team
+    team = (
+        force.programme.team_of.get(call.plan_rule)
+        if call.programme_version == force.version
+        else None
+    )
+    if team is None:  # planned by an earlier version: the team it gave the call
+        team = call.plan_taken[0]["from_team"] if call.plan_taken else call.plan_team
     record_unserved(
         tx, call, rule=call.plan_rule, team=team, reason=reason, zone=force.programme.zone
     )
@@ -143,6 +188,7 @@ def replace_team(
     said: str,
     config: DispatchConfig,
     force: InForce,
+    routed: Routed | None = None,
 ) -> None:
     """Send `team` (seated as `roles`) in place of the call's, with `remaining` as the
     fallbacks still to come: keep who fits, stand down the rest, and offer the seats
@@ -210,7 +256,12 @@ def replace_team(
         for need in new_roles:
             if need.role not in filled:
                 offer_role(
-                    tx, call=call, need=need, config=config, offer_timeout_s=force.offer_timeout_s
+                    tx,
+                    call=call,
+                    need=need,
+                    config=config,
+                    offer_timeout_s=force.offer_timeout_s,
+                    **by_road_for(routed, need.role),
                 )
         update_call_status(tx, call)
     if freed:

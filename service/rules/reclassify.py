@@ -6,8 +6,8 @@
 3. Another rule with the same team: the plan names the new rule, its reason and its
    fallbacks (counted from now); nobody is moved.
 4. Another team: it replaces the old as a fallback does (who fits stays, the rest are
-   stood down, the empty seats offered). When a risk flag was raised, the old rule is
-   noted unserved `escalated_by_risk`; a call reclassified otherwise (a category that
+   stood down, the empty seats offered). When the update raised a risk flag, the old
+   rule is noted unserved `escalated_by_risk`; a call reclassified otherwise (a category that
    was wrong, a flag withdrawn) was never that rule's to serve, and is not noted.
 5. Either way the new rule's own ledger entries are recorded as at intake: the rules
    it was eligible for but outside of, and a team that gave way at once.
@@ -49,7 +49,8 @@ def plan_again(tx: Tx, call: Call, *, raised: bool, said: str, config: DispatchC
     # `trust.disclosure` rewrites for those kept from categories), out of `said`, which
     # responders stood down read.
     moved = f'rule "{old_rule}" gave way to "{decision.rule}"'
-    if same_team and columns["plan_roles"] == call.plan_roles:
+    if same_team:  # the same seats (a rule may prefer other skills on them): nobody moves
+        call.plan_roles = columns["plan_roles"]
         call.plan_fallback = columns["plan_fallback"]
         call.plan_fallback_at = columns["plan_fallback_at"]
         call.plan_reason = f"{call.plan_reason}; {said}: {moved}, {call.plan_team} stays"[:2000]
@@ -66,5 +67,8 @@ def plan_again(tx: Tx, call: Call, *, raised: bool, said: str, config: DispatchC
         force=force,
     )
     call.plan_reason = f"{call.plan_reason} ({moved})"[:2000]
-    call.plan_taken = [*call.plan_taken, *columns["plan_taken"]]
+    if columns["plan_taken"]:  # the new rule's team gave way at once: say it in order
+        *before, replaced = call.plan_taken
+        replaced = {**replaced, "to_team": decision.team}
+        call.plan_taken = [*before, replaced, *columns["plan_taken"]]
     return True

@@ -11,21 +11,28 @@ from service.errors import ErrorBody
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """`max_body_bytes` for every request but those whose path `larger` names, which
+    get their own limit (a bulk feed's batch)."""
+
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_body_bytes)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            await _too_large(send, self.max_body_bytes)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await _too_large(send, limit)
             return
-        await self._bounded(scope, receive, send)
+        await self._bounded(scope, receive, send, limit)
 
-    async def _bounded(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _bounded(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         """Run the app, cutting a streamed body off at the limit and answering 413."""
         received, over = 0, False
 
@@ -34,7 +41,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     over = True
                     return {"type": "http.disconnect"}
             return message
@@ -49,7 +56,7 @@ class BodyLimit:
             if not over:
                 raise
         if over:
-            await _too_large(send, self.max_body_bytes)
+            await _too_large(send, limit)
 
 
 async def _too_large(send: Send, limit: int) -> None:

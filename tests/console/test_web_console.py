@@ -42,6 +42,10 @@ def test_a_flagged_call_is_offered_accepted_and_seen_accepted_live(
     expect(offer).to_be_visible()
     expect(offer).to_contain_text("suicidal ideation")
     expect(offer).to_contain_text("1 Main St, Norristown")
+    # what made the ETA is said: with no road network, a straight line
+    expect(offer.locator(".travel")).to_have_text(
+        re.compile(r"^\d+\.\d km away · ETA \d+ min · as ")
+    )
     expect(offer.locator(".countdown")).to_have_text(re.compile(r"^\d+ s$"))
     phone.screenshot(path=artifacts / "responder-offer.png", full_page=True)
     offer.get_by_role("button", name="Accept").click()

@@ -145,6 +145,7 @@ def test_bad_updates_are_refused_and_change_nothing(
         "nothing to change": {},
         "cannot be null": {"category": None, "priority": 1},
         "true or false": {"risk": {"weapon": None}},
+        "risk names no flag": {"risk": {}},
         "valid boolean": {"risk": {"weapon": "yes"}},
         "Extra inputs": {"location": {"lat": 40.1, "lon": -75.3}},
         "less than or equal to 4": {"priority": 7},
@@ -197,3 +198,29 @@ def test_a_fallback_due_while_the_server_was_down_is_taken_after_the_restart(
             }
     finally:
         stop_server(restarted)
+
+
+def test_a_call_reclassified_then_cancelled_is_unserved_by_its_new_rules_team(
+    dispatcher: httpx.Client, supervisor: httpx.Client, programme: Callable[..., dict[str, Any]]
+) -> None:
+    programme(
+        {
+            "timezone": "UTC",
+            "teams": {
+                "pair": {"seats": [{"kind": "clinician"}, {"kind": "peer"}]},
+                "solo": {"seats": [{"kind": "clinician"}]},
+            },
+            "rules": [
+                {"name": "welfare", "when": {"categories": ["welfare_check"]}, "send": "pair"},
+                {"name": "the rest", "send": "solo"},
+            ],
+        }
+    )
+    staff(dispatcher, "clinician", "peer")
+    call = dispatcher.post("/v1/calls", json=call_body(category="mental_health_crisis")).json()
+    assert (call["plan"]["rule"], call["plan"]["team"]) == ("the rest", "solo")
+    after = patch(dispatcher, call["id"], {"category": "welfare_check"})
+    assert (after["plan"]["rule"], after["plan"]["team"]) == ("welfare", "pair")
+    cancelled = dispatcher.post(f"/v1/calls/{call['id']}/cancel", json={"reason": "test"})
+    assert cancelled.status_code == 200
+    assert unserved(supervisor, call["id"]) == [("welfare", "pair", "cancelled")]

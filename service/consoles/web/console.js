@@ -246,7 +246,15 @@ function renderCalls() {
     ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>
     <ul>${c.assignments.filter((a) => ACTIVE.has(a.state)).map((a) => `<li data-assignment="${a.id}">
       ${esc(a.role)}: ${esc(nameOf(a.responder_id))} — <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span>
-      for ${since(lastStamp(a))} · ETA ${Math.round(a.eta_s / 60)} min</li>`).join("")}</ul></li>`)));
+      for ${since(lastStamp(a))} · <span class="travel">${esc(travelText(a))}</span></li>`).join("")}</ul></li>`)));
+}
+
+// The ETA and distance, and what made them: a road network, or the straight-line estimate.
+function travelText(a) {
+  const km = `${(a.distance_m / 1000).toFixed(1)} km`;
+  const minutes = `${Math.max(1, Math.ceil(a.eta_s / 60))} min`;
+  if (!a.travel_by || a.travel_by === "straight line") return `${km} away · ETA ${minutes}`;
+  return `${km} by road · ETA ${minutes} by road (${a.travel_by})`;
 }
 
 function fallbackText(plan) {
@@ -279,7 +287,7 @@ $("call-form").addEventListener("submit", async (e) => {
   };
   try {
     const call = await api("POST", "/v1/calls", body);
-    const offers = call.assignments.map((a) => `${a.role} to ${nameOf(a.responder_id)} (ETA ${Math.round(a.eta_s / 60)} min)`);
+    const offers = call.assignments.map((a) => `${a.role} to ${nameOf(a.responder_id)} (${travelText(a)})`);
     $("call-result").textContent = `Dispatched: ${call.plan.reason}. ${offers.length ? `Offered: ${offers.join("; ")}.` : ""} ${call.plan.missing.length ? `Waiting for: ${call.plan.missing.join(", ")}.` : ""}`;
     $("call-form").reset();
     refresh();
@@ -406,7 +414,7 @@ function callLines(call) {
 function renderOffers() {
   const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer" data-offer="${a.id}">
     ${callLines(call)}
-    <div>${(a.distance_m / 1000).toFixed(1)} km · ETA ${Math.round(a.eta_s / 60)} min · as ${esc(a.role)}</div>
+    <div class="travel">${esc(travelText(a))} · as ${esc(a.role)}</div>
     <div>Expires in <span class="countdown" data-expires="${a.offer_expires_at}"></span></div>
     <button class="accept" type="button">Accept</button>
     <button class="decline secondary" type="button">Decline</button></div>`));

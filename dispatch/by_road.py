@@ -1,0 +1,384 @@
+"""Choosing by road travel time: `rank_by_road`, `road_choice_reason`.
+
+The same decision as `ranking.rank_responders` (eligibility, preference penalties,
+the tie-break on id), scored by a road engine's travel time instead of the
+straight line. No trip is faster than its geodesic length at the engine's fastest
+road, so the H3 search gathers candidates with a lower bound on each one's road
+score, and the engine is asked, in one many-to-one query, about every candidate
+whose bound is under a threshold guessed from the straight line, and only within
+it: whoever cannot arrive by then is answered "beyond", sparing the engine the
+long search to someone stranded across a river. When the guess was too low, a
+second query settles it. The result is exactly what a road-time scan of every
+eligible responder would rank, and tests hold the two side by side.
+"""
+
+import heapq
+import math
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
+
+from h3.api import basic_int as h3
+
+from dispatch.cells import CellRange, Ring, cell_range, disk_reach_m
+from dispatch.plan import RoleNeed
+from dispatch.ranking import (
+    DEFAULT_PREFERENCES,
+    CallSite,
+    Candidate,
+    Choice,
+    Fetch,
+    Preferences,
+)
+from dispatch.roads import BEYOND, RoadTimes, RoutingUnavailable
+from dispatch.travel import NearCall, Point, TravelEstimator
+
+# The order of the steps:
+# 1. Gather ring by ring: each eligible candidate gets a lower bound on its score,
+#    its penalties plus its geodesic (less NearCall's error) at the fastest road
+#    (or at the fallback's bound, if that is lower: the fallback scores whoever
+#    the engine cannot route).
+# 2. Guess a threshold T: the k-th best straight-line score gathered (penalties
+#    plus the fallback estimate times a margin), plus a little for the legs to the
+#    road. Widen until nobody outside the rings could score T or less.
+# 3. Ask the engine, in one query, about every candidate gathered whose bound is
+#    at most T, within T less the least penalty among them: a candidate answered
+#    "beyond" scores above T, and goes back among the gathered with that as its
+#    bound. Whom the engine cannot route is scored by the fallback estimator.
+# 4. If the k-th best score found is at most T, stop: everyone else has a bound,
+#    and so a score, above T. This is the common case: one query.
+# 5. If fewer than k were scored (all the rest were beyond T), double T, widen and
+#    ask again as in 3 about those whose bound is at most T; until k are scored.
+# 6. The k-th best score found is an upper bound on the answer's: make it T, widen,
+#    and ask as in 3 about those whose bound is at most T. Now exact. Two queries
+#    a call and seat at most, unless step 5 doubled T.
+# 7. Rank by score, then by id as a string; the crow-flies nearest of those asked
+#    is reported for the plan's sentence (if it was beyond, as "more than").
+
+# Road times run above the straight-line estimate where streets wind or a river
+# intervenes, and the legs to and from the road are driven slowly: a larger guess
+# asks about more candidates in the first query, a smaller one needs the second
+# query more often. On tests/dispatch/road_town.py's grid with 20 to 1,000
+# responders, 1.25 x + 30 s took one query in 297 of 300 decisions (k=1 and 5),
+# routing 19 (k=1) and 41 (k=5) a decision; 1.5 x + 0 s routed 9 and 28 but took
+# two queries in 86 of 300. The margin is the road's, so penalties are not
+# multiplied: a call's language (300 s) would otherwise add 75 s to T, and ~2 km
+# at the fastest road to the rings searched (bench/road_decision.py).
+_GUESS_MARGIN = 1.25
+_GUESS_EXTRA_S = 30.0
+
+# How the search widens (as cells.LADDER, which serves the straight line): a road
+# bound reaches some 4x farther (the fastest road against the fallback's speed),
+# where LADDER jumps from a 1.9 km ring to a 13 km disk. The steps between gather
+# a third to a half as many candidates (10,000 responders on 15-50 km), 2-3 more rings.
+_LADDER = ((10, 3), (8, 4), (7, 4), (6, 3), (5, 3), (4, 3), (3, 2))
+
+# Per candidate gathered: (score lower bound, penalty, straight metres, candidate).
+_Filed = tuple[float, float, float, Candidate]
+# Per candidate asked: (score, str(id), eta, distance, by road?, straight metres, candidate).
+_Scored = tuple[float, str, float, float, bool, float, Candidate]
+# Each doubling of the threshold when fewer than k could arrive within it (step 5).
+_RAISE = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoadChoice(Choice):
+    """A `Choice` whose distance and ETA are by road, or by the fallback estimate
+    when the engine found no road route from the candidate (`by_road` False)."""
+
+    straight_m: float = 0.0  # as the crow flies (to a few parts per million near the call)
+    by_road: bool = True
+    # The engine said only that the trip takes longer than eta_s (score_s likewise;
+    # distance_m is the straight line): only the crow-flies nearest is ever so.
+    at_least: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoadRanking:
+    choices: list[Choice]  # best first, each a RoadChoice
+    crow_nearest: Choice | None  # the nearest as the crow flies of those asked about
+    queries: int  # `roads.to_one` calls made: 1 usually, 2 at most unless T doubled
+    candidates_routed: int  # origins sent to the engine in all (one asked twice, twice)
+
+
+def rank_by_road(
+    site: CallSite,
+    need: RoleNeed,
+    *,
+    k: int,
+    fetch: Fetch,
+    roads: RoadTimes,
+    fallback: TravelEstimator,
+    prefs: Preferences = DEFAULT_PREFERENCES,
+    exclude: frozenset[Hashable] = frozenset(),
+) -> RoadRanking:
+    """The `k` best eligible candidates for `need` by road travel time, best first
+    (fewer if fewer in reach), with the same eligibility, penalties and tie-break as
+    `rank_responders`. Raises `RoutingUnavailable` when the engine cannot answer; the
+    caller then ranks the call in a straight line.
+
+    The engine is asked once usually, twice when the straight line guessed the
+    threshold low. When fewer than `k` of those first asked can arrive within it
+    (everyone near is across a river), the threshold doubles, one more query each
+    time, before the last: the worst case is 2 + log2(k-th best score / first
+    threshold) queries, each bounded by its threshold.
+
+    `fallback.lower_bound_s` must be linear in distance, as the estimators' are.
+    """
+    if k < 1:
+        raise ValueError(f"k is how many candidates to rank: at least 1, not {k}")
+    fastest = roads.fastest_mps
+    if not fastest > 0:
+        raise ValueError(f"{roads.name} gives {fastest} m/s as its fastest road; need > 0")
+    guess_per_m = fallback.lower_bound_s(need.kind, 1.0)
+    search = _Search(site, need, k, fetch, prefs, exclude, min(1 / fastest, guess_per_m))
+    asker = _Asker(roads, fallback, need.kind, Point(site.lat, site.lon))
+    limit = search.first_limit(guess_per_m)  # steps 1 and 2
+    search.refile(asker.ask(search.take_up_to(limit), limit))  # step 3
+    while (kth := asker.kth(k)) > limit:  # step 4
+        if kth < math.inf:  # step 6
+            limit = kth
+        elif search.exhausted:
+            break  # fewer than k in reach, every one of them scored
+        else:  # step 5
+            limit *= _RAISE
+        search.widen_past(limit)
+        search.refile(asker.ask(search.take_up_to(limit), limit))
+    return asker.ranking(k)  # step 7
+
+
+class _Search:
+    """The rings around the call and the candidates gathered but not yet asked about."""
+
+    def __init__(
+        self,
+        site: CallSite,
+        need: RoleNeed,
+        k: int,
+        fetch: Fetch,
+        prefs: Preferences,
+        exclude: frozenset[Hashable],
+        bound_per_m: float,
+    ) -> None:
+        self.need, self.k, self.fetch, self.prefs = need, k, fetch, prefs
+        self.language = site.language if need.prefer_language else None
+        self.cit_on = site.on if need.cit_required else None
+        self.near = NearCall(site.lat, site.lon)
+        self.bound_per_m = bound_per_m
+        self.rings = _rings_around(site.lat, site.lon)
+        self.seen: set[Hashable] = set(exclude)
+        self.filed: list[_Filed] = []
+        self.reach_s = 0.0  # nobody outside the rings searched scores less
+        self.guesses: list[float] = []  # the k best guessed scores, ascending
+        self.rings_left = True
+
+    def first_limit(self, guess_per_m: float) -> float:
+        """Steps 1 and 2: widen until the threshold is guessed and the rings cover it."""
+        limit = math.inf
+        for ring in self.rings:
+            start = self.file(ring.ranges, ring.covered_m)
+            per_m = guess_per_m * _GUESS_MARGIN
+            new = ((p + m * per_m) for _, p, m, _ in self.filed[start:])
+            self.guesses = heapq.nsmallest(self.k, chain(self.guesses, new))
+            if len(self.guesses) == self.k:
+                limit = self.guesses[-1] + _GUESS_EXTRA_S
+                if self.reach_s > limit:
+                    break
+        else:
+            self.rings_left = False
+        return limit
+
+    @property
+    def exhausted(self) -> bool:
+        """Every candidate in reach has been asked about and scored."""
+        return not self.filed and not self.rings_left
+
+    def widen_past(self, limit: float) -> None:
+        while self.reach_s <= limit:
+            if (ring := next(self.rings, None)) is None:
+                self.rings_left = False
+                return
+            self.file(ring.ranges, ring.covered_m)
+
+    def refile(self, beyond: list[_Filed]) -> None:
+        """Those answered beyond a threshold, back among the gathered with new bounds."""
+        self.filed.extend(beyond)
+
+    def take_up_to(self, limit: float) -> list[_Filed]:
+        """The gathered candidates whose bound is at most `limit`, to ask about."""
+        taken = [f for f in self.filed if f[0] <= limit]
+        self.filed = [f for f in self.filed if f[0] > limit]
+        return taken
+
+    def file(self, ranges: Sequence[CellRange], covered_m: float) -> int:
+        """Gather one ring's eligible candidates with their bounds; returns where in
+        `filed` they start. The hot loop: a set lookup, two comparisons, one
+        distance and arithmetic per candidate, as `rank_responders` does."""
+        seen, filed, approx_m = self.seen, self.filed, self.near.approx_m
+        kind, cit_on, language = self.need.kind, self.cit_on, self.language
+        skills = tuple(self.need.preferred_skills)
+        language_s, skill_s = self.prefs.language_penalty_s, self.prefs.skill_penalty_s
+        per_m = self.bound_per_m
+        start = len(filed)
+        for cand in self.fetch(ranges):
+            if cand.id in seen:
+                continue
+            seen.add(cand.id)
+            if cand.kind != kind:
+                continue
+            if cit_on is not None and (
+                cand.cit_certified_until is None or cand.cit_certified_until < cit_on
+            ):
+                continue
+            metres, error = approx_m(cand.lat, cand.lon)
+            # As `penalty_s` adds it, to the last bit: scores must match a scan's.
+            missing = 0
+            for skill in skills:
+                if skill not in cand.skills:
+                    missing += 1
+            penalty = skill_s * missing
+            if language is not None and language not in cand.languages:
+                penalty += language_s
+            lowest_m = metres * (1 - error) - 1e-6  # NearCall.lower_bound_m, inlined
+            filed.append((penalty + max(lowest_m, 0.0) * per_m, penalty, metres, cand))
+        self.reach_s = covered_m * per_m
+        return start
+
+
+class _Asker:
+    """Asks the engine about candidates and keeps their scores."""
+
+    def __init__(self, roads: RoadTimes, fallback: TravelEstimator, kind: str, call: Point):
+        self.roads, self.fallback, self.kind, self.call = roads, fallback, kind, call
+        self.scored: list[_Scored] = []
+        self.beyond: dict[Hashable, _Filed] = {}  # asked, but beyond every threshold yet
+        self.queries = 0
+        self.routed = 0
+
+    def kth(self, k: int) -> float:
+        """The k-th best score found; infinity while fewer than k are scored."""
+        if len(self.scored) < k:
+            return math.inf
+        return heapq.nsmallest(k, self.scored)[-1][0]
+
+    def ask(self, filed: list[_Filed], limit: float) -> list[_Filed]:
+        """Score `filed` by road, needing exact times only for scores up to `limit`;
+        returns those the engine answered beyond it, with their new bounds."""
+        if not filed:
+            return []
+        within = _within(limit, min(penalty for _, penalty, _, _ in filed))
+        origins = [Point(cand.lat, cand.lon) for _, _, _, cand in filed]
+        travels = self.roads.to_one(origins, self.call, within_s=within)
+        if len(travels) != len(origins):
+            raise RoutingUnavailable(
+                f"{self.roads.name} answered {len(travels)} travel times for "
+                f"{len(origins)} responders"
+            )
+        self.queries += 1
+        self.routed += len(origins)
+        scored, fallback, kind, call = self.scored, self.fallback, self.kind, self.call
+        beyond: list[_Filed] = []
+        for filing, origin, travel in zip(filed, origins, travels, strict=True):
+            bound, penalty, metres, cand = filing
+            if travel is not None and travel.eta_s == BEYOND.eta_s:
+                if within is None:
+                    raise RoutingUnavailable(
+                        f"{self.roads.name} answered 'beyond' with no time limit asked"
+                    )
+                # Its time exceeds `within`, so its score is at least this (rounding
+                # is monotonic), which `_within` made exceed `limit`.
+                beyond.append((max(bound, within + penalty), penalty, metres, cand))
+                continue
+            self.beyond.pop(cand.id, None)
+            by_road = travel is not None
+            if travel is None:
+                travel = fallback.travel(kind, origin, call)
+            eta = travel.eta_s
+            scored.append(
+                (eta + penalty, str(cand.id), eta, travel.distance_m, by_road, metres, cand)
+            )
+        self.beyond.update((f[3].id, f) for f in beyond)
+        return beyond
+
+    def ranking(self, k: int) -> RoadRanking:
+        best = heapq.nsmallest(k, self.scored)
+        crow = min(self.scored, key=lambda s: (s[5], s[1]), default=None)
+        far = min(self.beyond.values(), key=lambda f: (f[2], str(f[3].id)), default=None)
+        crow_nearest = None if crow is None else _choice(crow)
+        if far is not None and (crow is None or (far[2], str(far[3].id)) < (crow[5], crow[1])):
+            bound, penalty, metres, cand = far
+            crow_nearest = RoadChoice(
+                cand, metres, bound - penalty, bound, straight_m=metres, at_least=True
+            )
+        return RoadRanking(
+            choices=[_choice(s) for s in best],
+            crow_nearest=crow_nearest,
+            queries=self.queries,
+            candidates_routed=self.routed,
+        )
+
+
+def _within(limit: float, least_penalty: float) -> float | None:
+    """What to ask the engine for a threshold `limit` on scores: a time such that any
+    trip longer scores above `limit` (with `least_penalty` added, as computed in
+    floating point). None, for an exact answer about everyone, when `limit` is
+    infinite."""
+    if math.isinf(limit):
+        return None
+    within = limit - least_penalty
+    while within + least_penalty <= limit:
+        within = math.nextafter(within, math.inf)
+    return within
+
+
+def _rings_around(lat: float, lon: float) -> Iterator[Ring]:
+    """`cells.rings_around` along `_LADDER`."""
+    for res, largest in _LADDER:
+        origin = h3.latlng_to_cell(lat, lon, res)
+        edge_m = math.sqrt(2 * h3.cell_area(origin, unit="m^2") / (3 * math.sqrt(3)))
+        for k in range(1, largest + 1):
+            yield Ring(ranges=_ring_ranges(origin, res, k), covered_m=disk_reach_m(k, edge_m))
+
+
+@lru_cache(maxsize=16_384)
+def _ring_ranges(origin: int, res: int, k: int) -> tuple[CellRange, ...]:
+    cells = h3.grid_disk(origin, 1) if k == 1 else h3.grid_ring(origin, k)
+    return tuple(cell_range(c, res) for c in cells)
+
+
+def _choice(s: _Scored) -> RoadChoice:
+    score, _, eta, distance, by_road, metres, cand = s
+    return RoadChoice(cand, distance, eta, score, straight_m=metres, by_road=by_road)
+
+
+def road_choice_reason(
+    chosen: Choice, crow: Choice | None, name_of: Callable[[Hashable], str]
+) -> str | None:
+    """What the plan says when the road changed the choice: "chose Ruiz (4 min by
+    road) over Chen (1.1 km away, 11 min by road)". None when the chosen one is also
+    the nearest as the crow flies (or nobody was compared), and when the chosen one
+    takes longer by road: then a language or a skill decided, not the road."""
+    if crow is None or crow.candidate.id == chosen.candidate.id or chosen.eta_s > crow.eta_s:
+        return None
+    straight_m = crow.straight_m if isinstance(crow, RoadChoice) else crow.distance_m
+    return (
+        f"chose {name_of(chosen.candidate.id)} ({_took(chosen)}) over "
+        f"{name_of(crow.candidate.id)} ({_far(straight_m)} away, {_took(crow)})"
+    )
+
+
+def _took(choice: Choice) -> str:
+    if isinstance(choice, RoadChoice) and choice.at_least:
+        below = math.floor(choice.eta_s / 60)
+        return f"more than {below} min by road" if below else "more than a moment by road"
+    minutes = max(1, math.ceil(choice.eta_s / 60))
+    if isinstance(choice, RoadChoice) and not choice.by_road:
+        return f"{minutes} min in a straight line, no road route"
+    return f"{minutes} min by road"
+
+
+def _far(metres: float) -> str:
+    if round(metres) < 1000:
+        return f"{round(metres)} m"
+    return f"{metres / 1000:.1f} km"

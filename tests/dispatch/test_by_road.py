@@ -1,0 +1,444 @@
+"""Ranking by road: the river a straight line does not see, exactness against a road
+scan of everyone, and how few questions the road engine is asked, and how far."""
+
+import random
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dispatch.by_road import RoadChoice, RoadRanking, rank_by_road, road_choice_reason
+from dispatch.index import ResponderIndex
+from dispatch.plan import RoleNeed
+from dispatch.ranking import (
+    DEFAULT_PREFERENCES,
+    CallSite,
+    Candidate,
+    Choice,
+    Preferences,
+    is_eligible,
+    penalty_s,
+    rank_responders,
+)
+from dispatch.roads import RoutingUnavailable
+from dispatch.travel import GeodesicEstimator, Point, Travel
+from models.vocabulary import ResponderKind
+from tests.dispatch.road_town import RoadTown
+
+ON = date(2026, 11, 22)
+FALLBACK = GeodesicEstimator()
+# 21 streets east-west, 41 north-south, 100 m apart; the river runs between
+# streets 10 and 11, bridged only on column 35.
+TOWN = RoadTown()
+NO_BRIDGE = RoadTown(bridge_col=None)
+NO_RIVER = RoadTown(river_after_row=None)
+CLINICIAN_SEAT = RoleNeed(role="clinician", kind=ResponderKind.clinician)
+CIT_SEAT = RoleNeed(role="officer", kind=ResponderKind.officer, cit_required=True)
+NAMES: dict[Hashable, str] = {"ruiz": "Ruiz", "chen": "Chen"}
+
+
+@dataclass(frozen=True)
+class Exactly:
+    """The same town answering every origin exactly, whatever `within_s` says: as a
+    routing server does (it works out its whole table anyway)."""
+
+    town: RoadTown
+
+    @property
+    def name(self) -> str:
+        return self.town.name
+
+    @property
+    def fastest_mps(self) -> float:
+        return self.town.fastest_mps
+
+    def to_one(
+        self, origins: Sequence[Point], dest: Point, *, within_s: float | None = None
+    ) -> list[Travel | None]:
+        return self.town.to_one(origins, dest)
+
+
+def _clinician(name: str, where: Point) -> Candidate:
+    return Candidate(id=name, kind=ResponderKind.clinician, lat=where.lat, lon=where.lon)
+
+
+def _site(where: Point, language: str | None = None) -> CallSite:
+    return CallSite(lat=where.lat, lon=where.lon, on=ON, language=language)
+
+
+def _rank(
+    town: RoadTown | Exactly,
+    site: CallSite,
+    people: list[Candidate],
+    *,
+    need: RoleNeed = CLINICIAN_SEAT,
+    k: int = 1,
+    prefs: Preferences = DEFAULT_PREFERENCES,
+    exclude: frozenset[Hashable] = frozenset(),
+    fallback: GeodesicEstimator = FALLBACK,
+) -> RoadRanking:
+    return rank_by_road(
+        site,
+        need,
+        k=k,
+        fetch=ResponderIndex(people).fetch,
+        roads=town,
+        fallback=fallback,
+        prefs=prefs,
+        exclude=exclude,
+    )
+
+
+def _ids(choices: list[Choice]) -> list[str]:
+    return [str(c.candidate.id) for c in choices]
+
+
+def test_across_the_river_the_road_picks_the_clinician_on_the_calls_side() -> None:
+    call = TOWN.at(10, 5)  # on the south bank street
+    chen = _clinician("chen", TOWN.at(13, 5))  # 300 m north, across the river
+    ruiz = _clinician("ruiz", TOWN.at(10, 20))  # 1.5 km east along the south bank
+    site = _site(call)
+
+    by_road = _rank(TOWN, site, [chen, ruiz], k=2)
+    in_a_line = rank_responders(
+        site, CLINICIAN_SEAT, k=1, fetch=ResponderIndex([chen, ruiz]).fetch, estimator=FALLBACK
+    )
+
+    assert _ids(by_road.choices) == ["ruiz", "chen"]
+    assert _ids(in_a_line) == ["chen"]
+    assert by_road.crow_nearest is not None and by_road.crow_nearest.candidate.id == "chen"
+    # The figures are the road's: for Chen, the avenues 3 km east to the bridge and
+    # back, 6.7 km at 15 m/s.
+    road = TOWN.to_one([TOWN.at(10, 20), TOWN.at(13, 5)], call)
+    assert [(c.distance_m, c.eta_s) for c in by_road.choices] == [
+        (t.distance_m, t.eta_s) for t in road if t is not None
+    ]
+    assert by_road.choices[1].distance_m == pytest.approx(6_700, rel=5e-3)
+    assert road_choice_reason(by_road.choices[0], by_road.crow_nearest, NAMES.__getitem__) == (
+        "chose Ruiz (2 min by road) over Chen (300 m away, 8 min by road)"
+    )
+    # Choosing one: the straight line guessed Chen's trip short, so the engine was
+    # asked about Chen alone, within that guess: beyond it, never worked out. Then,
+    # with the threshold doubled, about Ruiz and Chen again: Ruiz in time, Chen still
+    # beyond. Two queries, and Chen's long way round never searched.
+    beyond = TOWN.beyond_answered
+    first = _rank(TOWN, site, [chen, ruiz], k=1)
+    assert _ids(first.choices) == ["ruiz"]
+    assert (first.queries, first.candidates_routed) == (2, 3)
+    assert TOWN.beyond_answered - beyond == 2
+    crow = first.crow_nearest
+    assert isinstance(crow, RoadChoice) and crow.at_least and crow.candidate.id == "chen"
+    assert road_choice_reason(first.choices[0], crow, NAMES.__getitem__) == (
+        "chose Ruiz (2 min by road) over Chen (300 m away, more than 2 min by road)"
+    )
+
+
+def _road_choice(
+    eta_s: float, *, straight_m: float = 0.0, by_road: bool = True, at_least: bool = False
+) -> RoadChoice:
+    who = _clinician("chen" if straight_m else "ruiz", TOWN.at(0, 0))
+    return RoadChoice(
+        who, 0.0, eta_s, eta_s, straight_m=straight_m, by_road=by_road, at_least=at_least
+    )
+
+
+@pytest.mark.parametrize(
+    ("chosen", "crow", "said"),
+    [
+        pytest.param(
+            _road_choice(240.0),
+            _road_choice(605, straight_m=1_149.0),
+            "chose Ruiz (4 min by road) over Chen (1.1 km away, 11 min by road)",
+            id="whole-minutes-up-km-one-decimal",
+        ),
+        pytest.param(
+            _road_choice(0.0),
+            _road_choice(61, straight_m=999.6),
+            "chose Ruiz (1 min by road) over Chen (1.0 km away, 2 min by road)",
+            id="at-least-a-minute-and-1000-m-is-a-km",
+        ),
+        pytest.param(
+            _road_choice(90.0),
+            _road_choice(400, straight_m=240.4, by_road=False),
+            "chose Ruiz (2 min by road) over Chen (240 m away, "
+            "7 min in a straight line, no road route)",
+            id="metres-under-a-km-and-no-road-route-said",
+        ),
+        pytest.param(
+            _road_choice(90.0),
+            _road_choice(185.5, straight_m=300.0, at_least=True),
+            "chose Ruiz (2 min by road) over Chen (300 m away, more than 3 min by road)",
+            id="beyond-the-threshold-whole-minutes-down",
+        ),
+        pytest.param(
+            _road_choice(20.0),
+            _road_choice(45.0, straight_m=30.0, at_least=True),
+            "chose Ruiz (1 min by road) over Chen (30 m away, more than a moment by road)",
+            id="beyond-a-threshold-under-a-minute",
+        ),
+        pytest.param(
+            _road_choice(200.0),
+            _road_choice(185.5, straight_m=300.0, at_least=True),
+            None,
+            id="beyond-but-perhaps-not-longer-than-the-chosen",
+        ),
+        pytest.param(_road_choice(90.0), _road_choice(90.0), None, id="chosen-is-crow-nearest"),
+        pytest.param(_road_choice(90.0), None, None, id="nobody-compared"),
+        pytest.param(
+            _road_choice(700.0),
+            _road_choice(300, straight_m=800.0),
+            None,
+            id="longer-by-road-so-a-language-or-skill-decided",
+        ),
+    ],
+)
+def test_the_plan_says_when_the_road_changed_the_choice(
+    chosen: Choice, crow: Choice | None, said: str | None
+) -> None:
+    assert road_choice_reason(chosen, crow, NAMES.__getitem__) == said
+
+
+@pytest.mark.parametrize(
+    ("town", "where", "by_road"),
+    [
+        pytest.param(TOWN, TOWN.at(-5, 5), False, id="500-m-off-every-street"),
+        pytest.param(NO_BRIDGE, TOWN.at(12, 5), False, id="across-a-river-with-no-bridge"),
+        pytest.param(TOWN, TOWN.at(12, 5), True, id="across-the-bridged-river"),
+    ],
+)
+def test_someone_the_roads_cannot_route_is_ranked_by_the_straight_line_and_says_so(
+    town: RoadTown, where: Point, by_road: bool
+) -> None:
+    call = TOWN.at(10, 5)
+    far = _clinician("far", TOWN.at(10, 39))  # 3.4 km east on the call's side
+    ranking = _rank(town, _site(call), [_clinician("lost", where), far], k=2)
+
+    lost = next(c for c in ranking.choices if c.candidate.id == "lost")
+    assert isinstance(lost, RoadChoice) and lost.by_road is by_road
+    if not by_road:
+        expected = FALLBACK.travel(ResponderKind.clinician, where, call)
+        assert (lost.distance_m, lost.eta_s) == (expected.distance_m, expected.eta_s)
+
+
+def test_a_call_off_the_road_network_raises_routing_unavailable_for_the_caller() -> None:
+    people = [_clinician("near", TOWN.at(0, 0))]
+    with pytest.raises(RoutingUnavailable, match="from the nearest street"):
+        _rank(TOWN, _site(TOWN.at(-20, 0)), people)
+
+
+def test_excluded_responders_are_never_asked_about_nor_chosen() -> None:
+    call = TOWN.at(5, 5)
+    people = [_clinician("declined", TOWN.at(5, 6)), _clinician("next", TOWN.at(5, 12))]
+    ranking = _rank(TOWN, _site(call), people, k=3, exclude=frozenset({"declined"}))
+    assert _ids(ranking.choices) == ["next"]
+    assert ranking.crow_nearest is not None and ranking.crow_nearest.candidate.id == "next"
+    assert ranking.candidates_routed == 1
+
+
+@pytest.mark.parametrize(
+    ("need", "people"),
+    [
+        pytest.param(CLINICIAN_SEAT, [], id="nobody-at-all"),
+        pytest.param(
+            CIT_SEAT,
+            [
+                Candidate(
+                    id="lapsed",
+                    kind="officer",
+                    lat=40.0,
+                    lon=-75.3,
+                    cit_certified_until=ON - timedelta(days=1),
+                ),
+                _clinician("wrong-kind", TOWN.at(1, 1)),
+            ],
+            id="no-certified-officer",
+        ),
+    ],
+)
+def test_nobody_eligible_means_an_empty_ranking_and_no_query(
+    need: RoleNeed, people: list[Candidate]
+) -> None:
+    before = TOWN.queries
+    ranking = _rank(TOWN, _site(TOWN.at(2, 2)), people, need=need, k=3)
+    assert ranking == RoadRanking(choices=[], crow_nearest=None, queries=0, candidates_routed=0)
+    assert TOWN.queries == before
+
+
+def test_k_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="at least 1, not 0"):
+        _rank(TOWN, _site(TOWN.at(2, 2)), [], k=0)
+
+
+def _on_a_street(rng: random.Random, town: RoadTown) -> Point:
+    """Somewhere along a street: where a responder drives and a caller's door is."""
+    if rng.random() < 0.5:
+        return town.at(rng.randrange(town.rows), rng.uniform(0, town.cols - 1))
+    return town.at(rng.uniform(0, town.rows - 1), rng.randrange(town.cols))
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("seed", range(40))
+def test_without_a_river_in_the_way_one_query_decides(seed: int, k: int) -> None:
+    rng = random.Random(seed)
+    count = rng.choice([5, 30, 200])
+    people = [_clinician(f"c{i}", _on_a_street(rng, NO_RIVER)) for i in range(count)]
+    ranking = _rank(NO_RIVER, _site(_on_a_street(rng, NO_RIVER)), people, k=k)
+    assert ranking.queries == 1
+    assert len(ranking.choices) == k
+    if count == 200:  # and not everyone is asked about
+        assert ranking.candidates_routed < count
+
+
+def _road_scan(
+    town: RoadTown,
+    site: CallSite,
+    need: RoleNeed,
+    people: list[Candidate],
+    *,
+    k: int,
+    prefs: Preferences,
+    exclude: frozenset[Hashable],
+    fallback: GeodesicEstimator,
+) -> list[tuple[str, float, float, float, bool]]:
+    """Every eligible responder asked about by road, as the search must rank them."""
+    eligible = [p for p in people if p.id not in exclude and is_eligible(p, need, site.on)]
+    call = Point(site.lat, site.lon)
+    travels = town.to_one([Point(p.lat, p.lon) for p in eligible], call)
+    scored = []
+    for person, travel in zip(eligible, travels, strict=True):
+        by_road = travel is not None
+        if travel is None:
+            travel = fallback.travel(need.kind, Point(person.lat, person.lon), call)
+        score = travel.eta_s + penalty_s(person, need, site, prefs)
+        scored.append((score, str(person.id), travel.eta_s, travel.distance_m, by_road))
+    return [(pid, s, eta, m, road) for s, pid, eta, m, road in sorted(scored)[:k]]
+
+
+_SKILLS = ["de-escalation", "youth", "veterans"]
+_NEEDS = [
+    CLINICIAN_SEAT,
+    RoleNeed(role="clinician", kind="clinician", preferred_skills=frozenset(_SKILLS[:2])),
+    RoleNeed(role="clinician", kind="clinician", prefer_language=False),
+    CIT_SEAT,
+    RoleNeed(role="officer", kind="officer", preferred_skills=frozenset({"youth"})),
+]
+
+
+@st.composite
+def _scenes(draw: st.DrawFn) -> tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]]:
+    town = draw(st.sampled_from([TOWN, NO_BRIDGE, NO_RIVER]))
+    call = town.at(draw(st.floats(0, 20)), draw(st.floats(0, 40)))
+    # A few shared spots make exact ties; some fall off the streets (rows and
+    # columns below 0 or past the edge are up to 600 m from any).
+    spots = [town.at(draw(st.floats(-6, 26)), draw(st.floats(-6, 46))) for _ in range(4)]
+    people = []
+    for i in range(draw(st.integers(0, 60))):
+        if draw(st.booleans()):
+            where = draw(st.sampled_from(spots))
+        else:
+            where = town.at(draw(st.floats(-6, 26)), draw(st.floats(-6, 46)))
+        kind = draw(st.sampled_from([ResponderKind.clinician, ResponderKind.officer]))
+        until = draw(st.sampled_from([None, ON - timedelta(days=1), ON, ON + timedelta(days=9)]))
+        people.append(
+            Candidate(
+                id=f"r{i:02d}",
+                kind=kind,
+                lat=where.lat,
+                lon=where.lon,
+                cit_certified_until=until if kind == ResponderKind.officer else None,
+                languages=draw(st.sampled_from([frozenset({"en"}), frozenset({"en", "es"})])),
+                skills=frozenset(draw(st.lists(st.sampled_from(_SKILLS), max_size=2))),
+            )
+        )
+    excluded: frozenset[Hashable] = frozenset(
+        draw(st.lists(st.sampled_from([p.id for p in people] or ["x"])))
+    )
+    language = draw(st.sampled_from([None, "es"]))
+    return town, _site(call, language), people, excluded
+
+
+# The fallback the engine falls back on: slower than the town's roads (the default),
+# or faster, so that the search's bound must come from the fallback's.
+_FALLBACKS = [FALLBACK, GeodesicEstimator(circuity=1.0, speeds_mps={}, other_mps=40.0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scene=_scenes(),
+    need=st.sampled_from(_NEEDS),
+    k=st.sampled_from([1, 3]),
+    prefs=st.sampled_from(
+        [Preferences(), Preferences(language_penalty_s=37.5, skill_penalty_s=0.1)]
+    ),
+    fallback=st.sampled_from(_FALLBACKS),
+)
+def test_the_road_ranking_equals_a_road_scan_of_everyone(
+    scene: tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]],
+    need: RoleNeed,
+    k: int,
+    prefs: Preferences,
+    fallback: GeodesicEstimator,
+) -> None:
+    town, site, people, excluded = scene
+    before = (town.queries, town.origins_asked, town.beyond_answered)
+    ranking = _rank(
+        town, site, people, need=need, k=k, prefs=prefs, exclude=excluded, fallback=fallback
+    )
+    asked = (town.queries - before[0], town.origins_asked - before[1])
+    beyond = town.beyond_answered - before[2]
+
+    assert all(isinstance(c, RoadChoice) for c in ranking.choices)
+    got = [
+        (str(c.candidate.id), c.score_s, c.eta_s, c.distance_m, c.by_road)  # type: ignore[attr-defined]
+        for c in ranking.choices
+    ]
+    scan = _road_scan(
+        town, site, need, people, k=k, prefs=prefs, exclude=excluded, fallback=fallback
+    )
+    assert got == scan
+    assert asked == (ranking.queries, ranking.candidates_routed)
+    assert ranking.queries <= 2 or beyond > 0  # more only when the threshold doubled
+    if ranking.choices:  # the crow-flies nearest asked about is no farther than the chosen
+        crow, chosen = ranking.crow_nearest, ranking.choices[0]
+        assert isinstance(crow, RoadChoice) and isinstance(chosen, RoadChoice)
+        assert crow.straight_m <= chosen.straight_m
+        assert not chosen.at_least
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scene=_scenes(),
+    need=st.sampled_from(_NEEDS),
+    k=st.sampled_from([1, 2, 3]),
+    fallback=st.sampled_from(_FALLBACKS),
+)
+def test_answers_beyond_the_threshold_never_change_the_choice(
+    scene: tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]],
+    need: RoleNeed,
+    k: int,
+    fallback: GeodesicEstimator,
+) -> None:
+    town, site, people, excluded = scene
+    prefs = Preferences(language_penalty_s=37.5, skill_penalty_s=0.1)
+    before = town.beyond_answered
+    limited = _rank(
+        town, site, people, need=need, k=k, prefs=prefs, exclude=excluded, fallback=fallback
+    )
+    beyond = town.beyond_answered - before
+    exact = _rank(
+        Exactly(town),
+        site,
+        people,
+        need=need,
+        k=k,
+        prefs=prefs,
+        exclude=excluded,
+        fallback=fallback,
+    )
+    assert limited.choices == exact.choices
+    assert exact.queries <= 2  # without "beyond", never more than two
+    if beyond == 0:  # the same questions, the same answers
+        assert limited == exact
