@@ -3,6 +3,7 @@ offers the clinician who arrives first, says so, and falls back to the straight 
 when the road cannot answer."""
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from tests.conftest import (
 from tests.service.factories import call_body, responder
 from tests.service.osm_town import Town, write_town
 from tests.service.test_programme_rules import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -225,3 +228,36 @@ def test_a_fallback_team_is_offered_by_road(road_server: RoadServer) -> None:
     (offer,) = [a for a in after["assignments"] if a["role"] == "clinician"]
     assert offer["responder_id"] == same_side["id"]
     assert offer["travel_by"] == "road graph town.roads"
+
+
+def test_an_osrm_server_ranks_by_road_and_one_too_slow_is_passed_over_for_the_straight_line(
+    tmp_path: Path, town_graph: tuple[Town, Path]
+) -> None:
+    town, _ = town_graph
+    osrm = subprocess.Popen(
+        [sys.executable, "-m", "tests.service.routing_server"], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert osrm.stdout is not None
+        where = f"127.0.0.1:{int(osrm.stdout.readline())}"
+        server = start_server(tmp_path, extra_env={"CORESPOND_ROUTING": f"osrm+http://{where}"})
+        try:
+            kit = new_agency(server)
+            with kit.client(Role.dispatcher) as desk:
+                clinicians(desk, town)
+                quick = post(desk, town.call)
+                httpx.post(f"http://{where}/_control", json={"mode": "slow"}).raise_for_status()
+                slow = post(desk, town.call)
+            fallbacks = server.metrics()["corespond_routing_fallbacks_total"]
+        finally:
+            stop_server(server)
+    finally:
+        osrm.kill()
+        osrm.wait()
+    assert quick["assignments"][0]["travel_by"] == f"OSRM at {where}"
+    assert slow["assignments"][0]["travel_by"] == "straight line"
+    assert (
+        f"road travel unavailable (the routing server at {where} did not answer within 200 ms)"
+        in slow["plan"]["reason"]
+    )
+    assert fallbacks == 1
