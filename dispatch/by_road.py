@@ -14,14 +14,11 @@ eligible responder would rank, and tests hold the two side by side.
 
 import heapq
 import math
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import chain
 
-from h3.api import basic_int as h3
-
-from dispatch.cells import CellRange, Ring, cell_range, disk_reach_m
+from dispatch.cells import CellRange, rings_around
 from dispatch.plan import RoleNeed
 from dispatch.ranking import (
     DEFAULT_PREFERENCES,
@@ -166,7 +163,7 @@ class _Search:
         self.cit_on = site.on if need.cit_required else None
         self.near = NearCall(site.lat, site.lon)
         self.bound_per_m = bound_per_m
-        self.rings = _rings_around(site.lat, site.lon)
+        self.rings = rings_around(site.lat, site.lon, _LADDER)
         self.seen: set[Hashable] = set(exclude)
         self.filed: list[_Filed] = []
         self.reach_s = 0.0  # nobody outside the rings searched scores less
@@ -330,21 +327,6 @@ def _within(limit: float, least_penalty: float) -> float | None:
     while within + least_penalty <= limit:
         within = math.nextafter(within, math.inf)
     return within
-
-
-def _rings_around(lat: float, lon: float) -> Iterator[Ring]:
-    """`cells.rings_around` along `_LADDER`."""
-    for res, largest in _LADDER:
-        origin = h3.latlng_to_cell(lat, lon, res)
-        edge_m = math.sqrt(2 * h3.cell_area(origin, unit="m^2") / (3 * math.sqrt(3)))
-        for k in range(1, largest + 1):
-            yield Ring(ranges=_ring_ranges(origin, res, k), covered_m=disk_reach_m(k, edge_m))
-
-
-@lru_cache(maxsize=16_384)
-def _ring_ranges(origin: int, res: int, k: int) -> tuple[CellRange, ...]:
-    cells = h3.grid_disk(origin, 1) if k == 1 else h3.grid_ring(origin, k)
-    return tuple(cell_range(c, res) for c in cells)
 
 
 def _choice(s: _Scored) -> RoadChoice:

@@ -64,13 +64,15 @@ class Ring:
     covered_m: float  # nobody outside the cells searched so far is nearer than this
 
 
-def rings_around(lat: float, lon: float) -> Iterator[Ring]:
-    """Widen outward from (lat, lon) along `LADDER`, one ring of cells at a time.
+def rings_around(
+    lat: float, lon: float, ladder: tuple[tuple[int, int], ...] = LADDER
+) -> Iterator[Ring]:
+    """Widen outward from (lat, lon) along `ladder`, one ring of cells at a time.
 
     Changing resolution starts again at the centre of the coarser grid, which covers
     what was already searched: callers drop candidates they have already seen.
     """
-    for res, largest in LADDER:
+    for res, largest in ladder:
         origin = h3.latlng_to_cell(lat, lon, res)
         edge_m = math.sqrt(2 * h3.cell_area(origin, unit="m^2") / (3 * math.sqrt(3)))
         # The centre cell alone rules nobody out (the call may sit on its edge),

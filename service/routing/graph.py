@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from dispatch.roads import BEYOND, RoutingUnavailable
-from dispatch.travel import Point, Travel
+from dispatch.travel import EARTH_RADIUS_M, Point, Travel
 
 FORMAT = "corespond-roads-1"
 WEIGHT_SCALE = float(2**26)  # time_ms * WEIGHT_SCALE + length_dm; length_dm < 2**26
@@ -35,7 +35,6 @@ _A = Geodesic.WGS84.a
 _E2 = Geodesic.WGS84.f * (2 - Geodesic.WGS84.f)
 _FLAT_LIMIT_M = 20_000.0  # roads' edges and legs to the road are far shorter
 _FLAT_LAT_LIMIT = 70.0
-_EARTH_M = 6_371_008.8
 # A first guess at the search's time limit: 1.5x circuity at 10 m/s, plus a minute;
 # an origin not reached within it doubles the limit (rare: a river, a highway).
 _GUESS_S_PER_M = 0.15
@@ -61,7 +60,7 @@ def lengths_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
     flat = np.hypot(n * np.cos(mean) * d_lon, n * (1 - _E2) / w * (phi2 - phi1))
     bounded = flat * (1 + 1e-5 + 3e-14 * flat * flat)  # measured: 5e-4 at 148 km, 59 S
     h = np.sin((phi2 - phi1) / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(d_lon / 2) ** 2
-    sphere = 2 * _EARTH_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * 1.01
+    sphere = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * 1.01
     near = (flat <= _FLAT_LIMIT_M) & (np.abs(lat1) <= _FLAT_LAT_LIMIT)
     near &= np.abs(lat2) <= _FLAT_LAT_LIMIT
     return np.asarray(np.where(near, bounded, sphere), dtype=np.float64)
@@ -73,7 +72,7 @@ def _unit_xyz(lat: F64, lon: F64) -> F64:
     phi, lam = np.radians(lat), np.radians(lon)
     cos_phi = np.cos(phi)
     xyz = np.column_stack([cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)])
-    return np.asarray(xyz * _EARTH_M, dtype=np.float64)
+    return np.asarray(xyz * EARTH_RADIUS_M, dtype=np.float64)
 
 
 class GraphFileError(ValueError):
