@@ -22,6 +22,11 @@ from dispatch.travel import TravelEstimator
 _NO_PAIR = 1e12  # a cost no real pair reaches: "cannot be assigned"
 
 
+# The `k` best candidates for a waiting role, best first, leaving out those given:
+# by default `rank_responders` with the estimator; by road, `by_road.rank_by_road`.
+Rank = Callable[["WaitingNeed", int, frozenset[Hashable]], list[Choice]]
+
+
 @dataclass(frozen=True, slots=True)
 class WaitingNeed:
     """One role a waiting call still lacks."""
@@ -40,8 +45,10 @@ def assign_waiting(
     fetch_for: Callable[[str], Fetch],
     estimator: TravelEstimator,
     prefs: Preferences = DEFAULT_PREFERENCES,
+    rank: Rank | None = None,
 ) -> list[tuple[WaitingNeed, Choice]]:
-    """Who to offer each waiting role to, for all of them at once.
+    """Who to offer each waiting role to, for all of them at once (ranked by `rank`
+    when given, e.g. by road travel time; else by `estimator`).
 
     The order matters:
     1. priority first: the roles of more urgent calls are filled before any of
@@ -52,39 +59,37 @@ def assign_waiting(
        preference penalties), not each role's nearest in turn;
     4. responders given to one priority are not offered to the next.
     """
+
+    def by_estimate(w: WaitingNeed, k: int, exclude: frozenset[Hashable]) -> list[Choice]:
+        return rank_responders(
+            w.site,
+            w.need,
+            k=k,
+            fetch=fetch_for(w.need.kind),
+            estimator=estimator,
+            prefs=prefs,
+            exclude=exclude,
+        )
+
+    ranked: Rank = rank if rank is not None else by_estimate
     ordered = sorted(waiting, key=lambda w: (w.priority, w.received_at))
     taken: set[Hashable] = set()
     chosen: list[tuple[WaitingNeed, Choice]] = []
     for _, group in groupby(ordered, key=lambda w: w.priority):
         tier = list(group)
-        for need, choice in _assign_tier(tier, taken, fetch_for, estimator, prefs):
+        for need, choice in _assign_tier(tier, taken, ranked):
             taken.add(choice.candidate.id)
             chosen.append((need, choice))
     return chosen
 
 
 def _assign_tier(
-    tier: list[WaitingNeed],
-    taken: set[Hashable],
-    fetch_for: Callable[[str], Fetch],
-    estimator: TravelEstimator,
-    prefs: Preferences,
+    tier: list[WaitingNeed], taken: set[Hashable], rank: Rank
 ) -> list[tuple[WaitingNeed, Choice]]:
     # With n roles to fill, some optimal assignment gives each role one of its n
     # best candidates (the other n-1 roles can take at most n-1 of them), so
     # shortlists of n are enough for an exact answer.
-    shortlists = [
-        rank_responders(
-            w.site,
-            w.need,
-            k=len(tier),
-            fetch=fetch_for(w.need.kind),
-            estimator=estimator,
-            prefs=prefs,
-            exclude=w.exclude | taken,
-        )
-        for w in tier
-    ]
+    shortlists = [rank(w, len(tier), w.exclude | frozenset(taken)) for w in tier]
     columns: dict[Hashable, int] = {}
     for shortlist in shortlists:
         for choice in shortlist:

@@ -20,6 +20,8 @@ from service.audit_log import routes as audit
 from service.calls import routes as calls
 from service.consoles import routes as console
 from service.consoles import socket as ws
+from service.dispatching.waiting import replan_when_due, route_waiting
+from service.eido import routes as eido
 from service.live.bus import Bus, make_bus
 from service.live.events import record_acks
 from service.live.hub import Hub
@@ -37,13 +39,16 @@ from service.routing.configured import road_times
 from service.rules import routes as rules
 from service.rules.fallback import fall_back_when_due, route_due_fallbacks
 from service.settings import Settings
+from service.sta024 import routes as sta024
 from service.store.engine import make_engine
 from service.store.unit_of_work import UnitOfWork
 from service.web import handlers, health
 from service.web.audit_refusals import AuditRefusals
 from service.web.body_limit import BodyLimit
-from service.web.rate_limit import AuthFailures, RateLimit, limit_storage
+from service.web.rate_limit import AuthFailures, RateLimit, TokenRoles, limit_storage
 from service.web.state import AppState
+from service.webhooks import routes as webhooks
+from service.webhooks.delivery import deliver_forever
 
 LOOP_LAG_INTERVAL_S = 0.1  # ten wakes a second: a stall of the loop shows within 0.1 s
 
@@ -101,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the same addresses.
     limits = limit_storage(settings.rate_limit_storage)
     auth_failures = AuthFailures(settings.auth_fail_limit, limits)
+    token_roles = TokenRoles()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -160,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             metrics=metrics,
             auth_failures=auth_failures,
+            token_roles=token_roles,
         )
         state: AppState = app.state.corespond
         tasks = [
@@ -188,6 +195,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 name="fallbacks",
             ),
+            *(
+                []
+                if roads is None
+                else [
+                    asyncio.create_task(
+                        pass_deadlines_forever(
+                            state.uow,
+                            functools.partial(replan_when_due, config=state.dispatch),
+                            name="waiting-calls",
+                            interval_s=settings.timer_interval_s,
+                            prepare=functools.partial(
+                                route_waiting, roads=roads, config=state.dispatch
+                            ),
+                        ),
+                        name="waiting-calls",
+                    )
+                ]
+            ),
             asyncio.create_task(
                 keep_house_forever(
                     state.uow,
@@ -201,6 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 close_lapsed_consoles_forever(state.uow, hub, settings.token_check_interval_s),
                 name="token-check",
             ),
+            asyncio.create_task(deliver_forever(state), name="webhooks"),
             asyncio.create_task(
                 watch_loop_lag_forever(metrics.loop_lag.observe, LOOP_LAG_INTERVAL_S),
                 name="loop-lag",
@@ -238,7 +264,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     handlers.install(app)
-    for module in (calls, responders, assignments, audit, rules, ws, health, console):
+    for module in (
+        calls,
+        responders,
+        assignments,
+        audit,
+        rules,
+        eido,
+        webhooks,
+        sta024,
+        ws,
+        health,
+        console,
+    ):
         app.include_router(module.router)
     app.mount("/console/static", console.static, name="console-static")
     # The outer middleware runs first: a flood is turned away before it costs an audit write.
@@ -248,5 +286,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         larger={"/v1/responders/positions": settings.max_position_batch_bytes},
     )
-    app.add_middleware(RateLimit, rate_limit=settings.rate_limit, storage=limits)
+    app.add_middleware(
+        RateLimit,
+        rate_limit=settings.rate_limit,
+        by_role=settings.rate_limit_by_role,
+        roles=token_roles,
+        storage=limits,
+    )
     return app

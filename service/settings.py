@@ -8,6 +8,8 @@ from limits import parse_many
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.vocabulary import Role
+
 BUS_SCHEMES = ("memory", "redis", "rediss", "postgres", "postgresql")
 
 
@@ -17,6 +19,10 @@ def check_bus_url(url: str) -> str:
         raise ValueError(f"unsupported bus URL {url!r}: use memory://, redis://… or postgres://…")
     return url
 
+
+# A CAD reports every unit's position: a fleet of 2,000 every 5 s is 24,000 a minute,
+# and may arrive at once, with its calls, roster changes and reads beside it.
+CAD_RATE_LIMIT = "2500/second;40000/minute"
 
 GEODESIC = "geodesic"
 ROUTING_SERVERS = ("osrm+http://", "osrm+https://", "valhalla+http://", "valhalla+https://")
@@ -121,6 +127,11 @@ class Settings(BaseSettings):
         description="Requests per token (or per address without one) before 429; "
         "the `limits` library's notation.",
     )
+    rate_limit_by_role: dict[Role, str] = Field(
+        default_factory=lambda: {Role.cad: CAD_RATE_LIMIT},
+        description="A role's own rate in place of `rate_limit`, as JSON "
+        '(`{"cad": "2500/second;40000/minute"}`): a CAD reports a whole fleet\'s positions.',
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where request counts are kept: memory:// (each replica its own) or "
@@ -197,6 +208,20 @@ class Settings(BaseSettings):
         description="A routing server's fastest road (m/s; 36 is 130 km/h): the search's "
         "lower bound. An embedded graph knows its own.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach plain http://, loopback, private and link-local "
+        "addresses (development and tests only: a webhook must not reach the service's network).",
+    )
+    webhook_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long one webhook delivery may take."
+    )
+    webhook_give_up_h: float = Field(
+        default=24.0,
+        gt=0,
+        description="An endpoint failing for this long is disabled (its deliveries keep "
+        "being retried until then).",
+    )
 
     # The bus and the rate limit check their URLs with these same functions, so the
     # settings and the code that uses them can never disagree.
@@ -208,6 +233,16 @@ class Settings(BaseSettings):
     @classmethod
     def _a_rate(cls, value: str) -> str:
         parse_many(value)  # raises ValueError, naming what it could not read
+        return value
+
+    @field_validator("rate_limit_by_role")
+    @classmethod
+    def _rates(cls, value: dict[Role, str]) -> dict[Role, str]:
+        for role, rate in value.items():
+            try:
+                parse_many(rate)
+            except ValueError as exc:
+                raise ValueError(f"the {role} role's rate: {exc}") from None
         return value
 
     @cached_property

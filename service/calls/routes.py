@@ -123,6 +123,17 @@ async def update_call(
     flag records the old rule's team as unserved, `escalated_by_risk`. The location
     cannot change: a call in another place is another call.
     """
+    config = once.state.dispatch
+    routed = None
+    if config.roads is not None:  # a new team's seats, asked before the write
+        routed = await once.state.uow.read(
+            by_road.route_update,
+            principal=once.principal,
+            call_id=call_id,
+            body=body,
+            config=config,
+            roads=config.roads,
+        )
     return await once.run(
         body=body,
         status=200,
@@ -133,7 +144,8 @@ async def update_call(
             principal=once.principal,
             call_id=call_id,
             body=body,
-            config=once.state.dispatch,
+            config=config,
+            routed=routed,
         ),
     )
 

@@ -15,33 +15,41 @@ from models.call import Call, CallPublic, CallUpdate
 from models.vocabulary import CallStatus
 from service.calls.operations import call_view, get_call
 from service.dispatching.offers import call_summary
+from service.dispatching.routed import Routed
 from service.errors import Conflict
 from service.rules.reclassify import plan_again
 from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
 
-_OPEN = frozenset({CallStatus.pending, CallStatus.dispatched})
+OPEN = frozenset({CallStatus.pending, CallStatus.dispatched})
 _FLAGS = ("weapon", "violence", "medical")
-_CLASSIFICATION = frozenset({"category", "priority", "age_group", *_FLAGS})
+CLASSIFICATION = frozenset({"category", "priority", "age_group", *_FLAGS})
 
 
 def update_call(
-    tx: Tx, *, principal: Principal, call_id: uuid.UUID, body: CallUpdate, config: DispatchConfig
+    tx: Tx,
+    *,
+    principal: Principal,
+    call_id: uuid.UUID,
+    body: CallUpdate,
+    config: DispatchConfig,
+    routed: Routed | None = None,
 ) -> CallPublic:
-    """Change what `body` gives; a changed classification re-applies the programme.
-    The same values again change nothing and record nothing."""
+    """Change what `body` gives; a changed classification re-applies the programme (a
+    new team's seats offered by road where `by_road.route_update` ranked them before
+    this write). The same values again change nothing and record nothing."""
     require_role(principal, CALL_TAKERS, "update calls")
     call = get_call(tx, principal=principal, call_id=call_id)
-    if call.status not in _OPEN:
+    if call.status not in OPEN:
         raise Conflict(f"call is {call.status}: only a pending or dispatched call can be updated")
-    changes = _changes(call, body)
+    changes = changes_of(call, body)
     if not changes:
         return call_view(tx, call, principal)
     for name, (_, new) in changes.items():
         setattr(call, name, new)
     raised = [f for f in _FLAGS if f in changes and changes[f][1]]
-    if _CLASSIFICATION & changes.keys():
-        plan_again(tx, call, raised=bool(raised), said=_said(changes), config=config)
+    if CLASSIFICATION & changes.keys():
+        plan_again(tx, call, raised=bool(raised), said=_said(changes), config=config, routed=routed)
     tx.session.flush()
     tx.record(
         "call.updated",
@@ -52,7 +60,7 @@ def update_call(
     return call_view(tx, call, principal)
 
 
-def _changes(call: Call, body: CallUpdate) -> dict[str, tuple[Any, Any]]:
+def changes_of(call: Call, body: CallUpdate) -> dict[str, tuple[Any, Any]]:
     """Each field whose value `body` changes: name → (old, new)."""
     given: dict[str, Any] = {
         name: getattr(body, name) for name in body.model_fields_set if name != "risk"

@@ -8,9 +8,9 @@ between is passed over, as a reservation lost to another replica is. When routin
 fails (the server down or too slow, the call off the network), the seats are chosen
 by the straight-line estimate in the write, as without an engine, and the plan says
 so. A decline, the offers' expiry and the fallbacks route the same way before their
-writes (`route_reoffers`, and the timers' preparations); the waiting queue, which
-matches many calls at once, and a team replaced by a call's update still rank in a
-straight line.
+writes (`route_reoffers`, and the timers' preparations), as do a team replaced by a
+call's update (`calls.by_road.route_update`) and the waiting queue, matched by a
+timer of its own (`waiting.route_waiting`).
 """
 
 import time

@@ -16,6 +16,7 @@
 from dispatch.config import DispatchConfig
 from models.call import Call
 from models.rules import UnservedReason
+from service.dispatching.routed import Routed
 from service.rules.fallback import note_unserved, replace_team
 from service.rules.planning import facts_of_call, plan_for, record_intake
 from service.rules.programmes import in_force
@@ -24,9 +25,18 @@ from service.store.transaction import Tx
 RECLASSIFIED = "reclassified"  # a plan's `taken` reason for a team changed by an update
 
 
-def plan_again(tx: Tx, call: Call, *, raised: bool, said: str, config: DispatchConfig) -> bool:
+def plan_again(
+    tx: Tx,
+    call: Call,
+    *,
+    raised: bool,
+    said: str,
+    config: DispatchConfig,
+    routed: Routed | None = None,
+) -> bool:
     """Re-apply the programme to `call` after an update (`said` in a dispatcher's words,
-    `raised` when a risk flag went from false to true). True if the team changed."""
+    `raised` when a risk flag went from false to true; `routed`, a new team's seats
+    ranked by road before the write). True if the team changed."""
     force = in_force(tx, call.agency_id)
     planned = plan_for(tx, force, call.agency_id, facts_of_call(call))
     decision = planned.decision
@@ -65,6 +75,7 @@ def plan_again(tx: Tx, call: Call, *, raised: bool, said: str, config: DispatchC
         said=said,
         config=config,
         force=force,
+        routed=routed,
     )
     call.plan_reason = f"{call.plan_reason} ({moved})"[:2000]
     if columns["plan_taken"]:  # the new rule's team gave way at once: say it in order

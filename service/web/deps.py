@@ -9,6 +9,7 @@ from models.agency import Principal
 from service.errors import Unauthorized
 from service.trust.audit import Actor
 from service.trust.auth import check_token
+from service.web.rate_limit import RATE_IDENTITY
 from service.web.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `corespond token create`.")
@@ -42,6 +43,7 @@ async def authenticate(
         await _count_failed_logon(request, state)
         raise Unauthorized("the bearer token is unknown, revoked or expired")
     assert principal is not None
+    state.token_roles.learn(getattr(request.state, RATE_IDENTITY, None), principal.role)
     return principal
 
 

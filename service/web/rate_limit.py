@@ -1,7 +1,10 @@
 """A rate limit per token, before any route runs, and one on failed logons per address.
 
 A token (or, without one, a client address) over its rate gets 429 with
-Retry-After, before anything else is spent on it. Bodies are capped by FastAPI's
+Retry-After, before anything else is spent on it. A token's rate is its role's
+(`CORESPOND_RATE_LIMIT_BY_ROLE`: a CAD feeding a fleet's positions needs more than a
+console), known from its first authenticated request on (`TokenRoles`); until then,
+and for every other role, it is `CORESPOND_RATE_LIMIT`. Bodies are capped by FastAPI's
 `max_body_size` (413) and WebSocket messages by the server's `ws_max_size` (1009).
 
 A made-up token is a new token to the rate limit each time, so failed logons
@@ -19,6 +22,7 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Mapping
 
 import structlog
 from limits import parse_many
@@ -26,12 +30,14 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from models.vocabulary import Role
 from service.errors import ErrorBody, say
 from service.settings import check_storage_url
 
 log = structlog.get_logger(__name__)
 
 RETRY_STORAGE_S = 5.0
+RATE_IDENTITY = "rate_identity"  # the request state's key for what the limit counted
 
 
 def limit_storage(url: str) -> Storage:
@@ -91,16 +97,57 @@ class AuthFailures:
         return await self._allowance.spend(f"auth-fail:{address or 'unknown'}")
 
 
+class TokenRoles:
+    """The role of each token that has authenticated, by the identity the limit counts
+    it under, so a token's own role sets its rate before anything else is spent on it.
+
+    Learnt by `web.deps.authenticate`; a token's role never changes. A token not yet
+    seen (its first request, or a made-up one) is held to the default rate.
+    """
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._roles: dict[str, Role] = {}
+        self._capacity = capacity
+
+    def learn(self, identity: str | None, role: Role) -> None:
+        if identity is None or self._roles.get(identity) is role:
+            return
+        if len(self._roles) >= self._capacity:
+            self._roles.clear()  # a rare reset costs each token one request at the default
+        self._roles[identity] = role
+
+    def of(self, identity: str) -> Role | None:
+        return self._roles.get(identity)
+
+
 class RateLimit:
-    def __init__(self, app: ASGIApp, *, rate_limit: str, storage: Storage) -> None:
+    """Requests per token at its role's rate (`CORESPOND_RATE_LIMIT_BY_ROLE`, else
+    `CORESPOND_RATE_LIMIT`), or per client address without a token."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rate_limit: str,
+        by_role: Mapping[Role, str],
+        roles: TokenRoles,
+        storage: Storage,
+    ) -> None:
         self.app = app
         self._allowance = Allowance(rate_limit, storage)
+        self._by_role = {role: Allowance(rates, storage) for role, rates in by_role.items()}
+        self._roles = roles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        retry_after = await self._allowance.spend(_identity(scope))
+        identity = _identity(scope)
+        # For `authenticate`, which tells `TokenRoles` whose token this identity is.
+        scope.setdefault("state", {})[RATE_IDENTITY] = identity
+        role = self._roles.of(identity)
+        allowance = self._by_role.get(role, self._allowance) if role else self._allowance
+        retry_after = await allowance.spend(identity)
         if retry_after is not None:
             detail = f"too many requests from this token; retry after {retry_after} s"
             await _answer(send, 429, "TooManyRequests", detail, {"retry-after": str(retry_after)})

@@ -10,7 +10,7 @@ from service.live.hub import Hub
 from service.metrics import Metrics
 from service.settings import Settings
 from service.store.unit_of_work import UnitOfWork
-from service.web.rate_limit import AuthFailures
+from service.web.rate_limit import AuthFailures, TokenRoles
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +23,4 @@ class AppState:
     dispatch: DispatchConfig
     metrics: Metrics
     auth_failures: AuthFailures
+    token_roles: TokenRoles

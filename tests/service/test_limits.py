@@ -115,3 +115,67 @@ def test_a_token_over_its_rate_gets_429_and_others_are_not_slowed(tmp_path: Path
             assert anonymous[:5] == [401] * 5 and 429 in anonymous[5:]
     finally:
         stop_server(server)
+
+
+def test_a_cad_token_has_its_roles_rate_and_a_console_token_the_default(tmp_path: Path) -> None:
+    from service.agencies.operations import create_agency
+
+    server = start_server(
+        tmp_path,
+        extra_env={
+            "CORESPOND_RATE_LIMIT": "5/second;20/minute",
+            "CORESPOND_RATE_LIMIT_BY_ROLE": '{"cad": "40/second;200/minute"}',
+        },
+    )
+    try:
+        created = server.uow.write_sync(create_agency, slug="roles")
+        kit = AgencyKit(server=server, slug="roles", id=created.id)
+        with kit.client(Role.cad) as cad, kit.client(Role.dispatcher) as console:
+            # A feed: far past the default's 5 a second, within the CAD's own 40.
+            fed = [cad.get("/v1/responders").status_code for _ in range(30)]
+            assert fed == [200] * 30
+            read = [console.get("/v1/calls").status_code for _ in range(8)]
+            assert read[:5] == [200] * 5 and 429 in read[5:]
+            more = [cad.get("/v1/responders").status_code for _ in range(20)]
+            assert 429 in more  # the CAD has a limit too
+    finally:
+        stop_server(server)
+
+
+def test_the_cad_default_takes_a_fleet_of_two_thousand_at_once() -> None:
+    """2,000 units reporting on the same 5-second tick, one request each, are let
+    through; the minute's allowance holds 2,000 every 5 s with room for the calls."""
+    import asyncio
+
+    from limits import parse_many
+    from limits.aio.storage import MemoryStorage
+
+    from service.settings import Settings
+    from service.web.rate_limit import Allowance
+
+    rates = Settings().rate_limit_by_role[Role.cad]
+    per_minute = next(rate for rate in parse_many(rates) if rate.GRANULARITY.name == "minute")
+    assert per_minute.amount >= 2_000 * 12 * 1.5
+
+    async def tick() -> list[int | None]:
+        allowance = Allowance(rates, MemoryStorage())
+        return [await allowance.spend("token:cad") for _ in range(2_000)]
+
+    assert asyncio.run(tick()) == [None] * 2_000
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [('{"cad": "lots"}', "the cad role's rate"), ('{"janitor": "5/second"}', "'dispatcher'")],
+)
+def test_a_role_rate_that_cannot_be_read_stops_the_start(
+    value: str, named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    monkeypatch.setenv("CORESPOND_RATE_LIMIT_BY_ROLE", value)
+    with pytest.raises(ValidationError, match="rate_limit_by_role") as refused:
+        Settings()
+    assert named in str(refused.value)

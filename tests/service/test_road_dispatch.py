@@ -261,3 +261,81 @@ def test_an_osrm_server_ranks_by_road_and_one_too_slow_is_passed_over_for_the_st
         in slow["plan"]["reason"]
     )
     assert fallbacks == 1
+
+
+@pytest.mark.parametrize("where", ["call", "off_road"])
+def test_a_waiting_call_is_matched_by_road_when_responders_free_up(
+    road_server: RoadServer, where: str
+) -> None:
+    """Both clinicians busy on one call, another waits; cancelling the first frees both
+    in one write, and within a tick the waiting call is offered to the one who arrives
+    first by road. A waiting call off the network is matched in a straight line."""
+    town = road_server.town
+    kit = new_agency(road_server.server)
+    document = {
+        "timezone": "UTC",
+        "teams": {
+            "pair": {"seats": [{"kind": "clinician"}, {"kind": "clinician"}]},
+            "solo": {"seats": [{"kind": "clinician"}]},
+        },
+        "rules": [
+            {"name": "disturbance", "when": {"categories": ["disturbance"]}, "send": "pair"},
+            {"name": "the rest", "send": "solo"},
+        ],
+    }
+    fallbacks = road_server.server.metrics().get("corespond_routing_fallbacks_total", 0.0)
+    with kit.client(Role.supervisor) as boss, kit.client(Role.dispatcher) as desk:
+        assert boss.put("/v1/rules", json=document).status_code == 200
+        across, same_side = clinicians(desk, town)
+        body = call_body(category="disturbance")
+        body["location"] = {"lat": town.bridge.lat, "lon": town.bridge.lon}
+        first = desk.post("/v1/calls", json=body).json()
+        assert len(first["assignments"]) == 2  # both clinicians taken
+        waiting = post(desk, getattr(town, where))
+        assert waiting["status"] == "pending" and waiting["assignments"] == []
+        cancelled = desk.post(f"/v1/calls/{first['id']}/cancel", json={"reason": "duplicate"})
+        assert cancelled.status_code == 200, cancelled.text
+        after = wait_for(
+            lambda: desk.get(f"/v1/calls/{waiting['id']}").json(),
+            lambda c: bool(c["assignments"]),
+        )
+    (offer,) = after["assignments"]
+    if where == "call":
+        assert offer["responder_id"] == same_side["id"]  # 2.1 km by road, not 300 m across
+        assert offer["travel_by"] == "road graph town.roads"
+        assert offer["distance_m"] > 2_000
+    else:
+        assert offer["travel_by"] == "straight line"
+        assert offer["responder_id"] in (across["id"], same_side["id"])
+        after_metric = road_server.server.metrics()["corespond_routing_fallbacks_total"]
+        assert after_metric > fallbacks
+
+
+def test_a_team_replaced_by_an_update_is_offered_by_road(road_server: RoadServer) -> None:
+    """A welfare check sent to a peer turns out a mental-health crisis: the programme's
+    clinician team replaces the peer, and its seat goes to who arrives first by road."""
+    kit = new_agency(road_server.server)
+    document = {
+        "timezone": "UTC",
+        "teams": {
+            "peer": {"seats": [{"kind": "peer"}]},
+            "clinic": {"seats": [{"kind": "clinician"}]},
+        },
+        "rules": [
+            {"name": "crisis", "when": {"categories": ["mental_health_crisis"]}, "send": "clinic"},
+            {"name": "the rest", "send": "peer"},
+        ],
+    }
+    with kit.client(Role.supervisor) as boss, kit.client(Role.dispatcher) as desk:
+        assert boss.put("/v1/rules", json=document).status_code == 200
+        _across, same_side = clinicians(desk, road_server.town)
+        responder(desk, kind="peer", at=at(road_server.town.bridge))
+        call = post(desk, road_server.town.call)
+        assert call["plan"]["team"] == "peer"
+        updated = desk.patch(f"/v1/calls/{call['id']}", json={"category": "mental_health_crisis"})
+    assert updated.status_code == 200, updated.text
+    after = updated.json()
+    assert after["plan"]["team"] == "clinic"
+    (offer,) = [a for a in after["assignments"] if a["role"] == "clinician"]
+    assert offer["responder_id"] == same_side["id"]
+    assert offer["travel_by"] == "road graph town.roads"

@@ -1,0 +1,5 @@
+"""EIDO routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["eido"])

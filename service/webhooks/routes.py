@@ -1,0 +1,5 @@
+"""Webhook routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["webhooks"])
