@@ -230,9 +230,12 @@ def test_a_fallback_team_is_offered_by_road(road_server: RoadServer) -> None:
     assert offer["travel_by"] == "road graph town.roads"
 
 
-def test_an_osrm_server_ranks_by_road_and_one_too_slow_is_passed_over_for_the_straight_line(
+def test_an_osrm_server_ranks_by_road_and_one_too_slow_or_broken_is_passed_over(
     tmp_path: Path, town_graph: tuple[Town, Path]
 ) -> None:
+    """An OSRM server ranks; another agency's token cannot make it route (its decline
+    is refused before any routing); an answer that is not JSON and one too slow both
+    give the straight line, saying why, each counted."""
     town, _ = town_graph
     osrm = subprocess.Popen(
         [sys.executable, "-m", "tests.service.routing_server"], cwd=ROOT, stdout=subprocess.PIPE
@@ -242,10 +245,17 @@ def test_an_osrm_server_ranks_by_road_and_one_too_slow_is_passed_over_for_the_st
         where = f"127.0.0.1:{int(osrm.stdout.readline())}"
         server = start_server(tmp_path, extra_env={"CORESPOND_ROUTING": f"osrm+http://{where}"})
         try:
-            kit = new_agency(server)
-            with kit.client(Role.dispatcher) as desk:
+            kit, other = new_agency(server), new_agency(server)
+            with kit.client(Role.dispatcher) as desk, other.client(Role.dispatcher) as stranger:
                 clinicians(desk, town)
+                responder(desk, kind="clinician", name="Ng", at=at(town.bridge))
                 quick = post(desk, town.call)
+                asked = len(httpx.get(f"http://{where}/_seen").json())
+                refused = stranger.post(f"/v1/assignments/{quick['assignments'][0]['id']}/decline")
+                assert refused.status_code == 404
+                assert len(httpx.get(f"http://{where}/_seen").json()) == asked  # nothing routed
+                httpx.post(f"http://{where}/_control", json={"mode": "garbage"}).raise_for_status()
+                broken = post(desk, town.call)
                 httpx.post(f"http://{where}/_control", json={"mode": "slow"}).raise_for_status()
                 slow = post(desk, town.call)
             fallbacks = server.metrics()["corespond_routing_fallbacks_total"]
@@ -260,7 +270,9 @@ def test_an_osrm_server_ranks_by_road_and_one_too_slow_is_passed_over_for_the_st
         f"road travel unavailable (the routing server at {where} did not answer within 200 ms)"
         in slow["plan"]["reason"]
     )
-    assert fallbacks == 1
+    assert broken["assignments"][0]["travel_by"] == "straight line"
+    assert "sent an answer that is not JSON" in broken["plan"]["reason"]
+    assert fallbacks == 2
 
 
 @pytest.mark.parametrize("where", ["call", "off_road"])
