@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench.load_cad import cad_side
 from bench.load_consoles import run_consoles
 from bench.load_intake import CORESPOND, max_throughput, post_steadily, start
 from bench.load_report import LoadRun, report
@@ -65,6 +66,8 @@ def run_load(
     postgres: str | None = None,
     bus: str = "memory://",
     replicas: int = 1,
+    webhooks: int = 0,
+    subscribers: int = 0,
 ) -> LoadRun:
     """The steady phase; then up to `probes` phases of `step_s` searching for the
     highest rate within budget (`next_probe`, from the steady phase's verdict); then
@@ -96,6 +99,7 @@ def run_load(
             "CORESPOND_BUS_URL": bus,
             "CORESPOND_LOG_LEVEL": "warning",
             "CORESPOND_RATE_LIMIT": "1000000/second",
+            "CORESPOND_WEBHOOK_ALLOW_PRIVATE": "true",  # the run's receiver is on this host
             # Every console of the run comes from this one address (each has a token of
             # its own, as deployed); a deployment's come from many.
             "CORESPOND_WS_MAX_PER_ADDRESS": str(max(2000, consoles + 100)),
@@ -134,9 +138,17 @@ def run_load(
             daemon=True,
         )
         holder.start()
+        cad = cad_side(
+            url=server.url,
+            admin_token=seeded.admin_token,
+            cad_token=seeded.cad_token,
+            webhooks=webhooks,
+            subscribers=subscribers,
+        )
         try:
             if not ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
+            run.cad = cad.__enter__()
             spy = _profile(server.popen.pid, duration_s, profile) if profile else None
 
             def run_phase(name: str, phase_rate: float, seconds: float) -> Phase:
@@ -204,6 +216,7 @@ def run_load(
             run.connected = tally["connected"]
             run.peak_rss_mb = max(s.peak_rss_mb() for s in servers)
         finally:
+            cad.__exit__(None, None, None)
             finish.set()
             holder.join(timeout=15)
             if holder.is_alive():
@@ -333,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         "(postgresql+psycopg://postgres@127.0.0.1/postgres)",
     )
     parser.add_argument("--bus", default="memory://", help="the servers' CORESPOND_BUS_URL")
+    parser.add_argument("--webhooks", type=int, default=0, help="endpoints for every event")
+    parser.add_argument("--sta024", type=int, default=0, help="STA-024 subscribers")
     parser.add_argument(
         "--replicas",
         type=int,
@@ -365,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         bus=args.bus,
         replicas=args.replicas,
         profile=args.profile,
+        webhooks=args.webhooks,
+        subscribers=args.sta024,
     )
     rss_run = None
     if args.rss_responders:

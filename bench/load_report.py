@@ -4,6 +4,7 @@ memory, and the database's check. Markdown tables, so they paste into bench/READ
 
 from dataclasses import dataclass, field
 
+from bench.load_cad import CadSide
 from bench.load_search import BUDGET_P99_MS, Phase, offer_ms, pct, post_ms, within_budget
 
 
@@ -21,6 +22,7 @@ class LoadRun:
     double_booked: int = -1
     calls_in_db: int = -1
     calls_unknown_state: int = -1
+    cad: CadSide | None = None  # webhooks and STA-024 subscribers, if the run had any
 
 
 def inside_the_server(phases: list[Phase]) -> list[str]:
@@ -99,6 +101,8 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
         f"{run.closed_loop_rps / bare_rps:.3f} (budget ≥ 0.05, DESIGN.md)",
         f"Server peak RSS: {run.peak_rss_mb:.0f} MB",
     ]
+    if run.cad is not None and run.cad.note():
+        lines.append(run.cad.note())
     if rss_run is not None:
         lines.append(
             f"Server peak RSS with {rss_run.responders:,} responders and {rss_run.connected:,} "

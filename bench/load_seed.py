@@ -30,6 +30,7 @@ CIT_UNTIL = date(2099, 1, 1)
 class Seeded:
     agency_slug: str
     cad_token: str
+    admin_token: str
     dispatcher_tokens: list[str]
     responder_tokens: list[tuple[str, str]]  # (responder id, token)
     anchors: list[tuple[float, float]]
@@ -76,6 +77,7 @@ def seed(
         return Seeded(
             agency_slug=found.slug,
             cad_token=issue_token(tx, agency=found, role=Role.cad),
+            admin_token=issue_token(tx, agency=found, role=Role.admin),
             dispatcher_tokens=[
                 issue_token(tx, agency=found, role=Role.dispatcher) for _ in range(dispatchers)
             ],

@@ -6,16 +6,20 @@ path and cached under /tmp), 10,000 responders and the calls are placed as
 `bench.dispatch_decision` places them (around the shared sample's real call
 locations). A decision is a weapon call's plan (a CIT officer and a clinician),
 each seat chosen with k=1 over an in-memory `ResponderIndex`, three ways, one call
-after another in the same run: in a straight line (`rank_responders`, today's
-default), by road (`rank_by_road`, asking the graph only within its threshold), and
-by road with the graph answering every origin exactly (`within_s` ignored: the
-search as it was before). On a sample of calls the road choice is checked against a
-road scan of every eligible responder (one `to_one`, no limit); a mismatch exits 1.
+after another in the same run, each way starting without the graph's kept search:
+in a straight line (`rank_responders`, today's default), by road (`rank_by_road`
+on the graph, which says where trips can start), and by road with the graph saying
+nothing of that, as a routing server (the search bounded by the fastest road: the
+decision as it was before `RoadTimes.reach`). On a sample of calls the road choice
+is checked against a road scan of every eligible responder (one `to_one`, no
+limit); a mismatch exits 1.
 
     python -m bench.road_decision [--responders 10000] [--calls 300] [--quick]
+                                  [--frozen-heap]
 """
 
 import argparse
+import gc
 import json
 import math
 import subprocess
@@ -43,7 +47,7 @@ from dispatch.cells import clear_ring_cache
 from dispatch.index import ResponderIndex
 from dispatch.plan import RoleNeed
 from dispatch.ranking import DEFAULT_PREFERENCES, Candidate, is_eligible, penalty_s, rank_responders
-from dispatch.roads import RoadTimes
+from dispatch.roads import Reach, RoadTimes
 from dispatch.travel import GeodesicEstimator, Point, Travel
 from models.vocabulary import ResponderKind
 from service.routing.build import build_graph
@@ -55,8 +59,9 @@ _ESTIMATOR = GeodesicEstimator()
 
 
 @dataclass(frozen=True)
-class Exactly:
-    """The graph answering every origin exactly, `within_s` ignored: the before."""
+class WithoutReach:
+    """The graph saying nothing of where a trip can start, as a routing server does:
+    the search is bounded by the fastest road alone (the decision before `reach`)."""
 
     graph: RoadGraph
 
@@ -71,7 +76,10 @@ class Exactly:
     def to_one(
         self, origins: Sequence[Point], dest: Point, *, within_s: float | None = None
     ) -> list[Travel | None]:
-        return self.graph.to_one(origins, dest)
+        return self.graph.to_one(origins, dest, within_s=within_s)
+
+    def reach(self, dest: Point, within_s: float) -> Reach | None:
+        return None
 
 
 @dataclass
@@ -171,16 +179,18 @@ def deciders(indexes: dict[str, ResponderIndex], graph: RoadGraph) -> tuple[Deci
 
         return decide
 
-    return geodesic, by_road(graph), by_road(Exactly(graph))
+    return geodesic, by_road(graph), by_road(WithoutReach(graph))
 
 
-def race(calls: Sequence[BenchCall], ways: dict[str, Decide]) -> dict[str, Timed]:
-    """Each call decided each way in turn (the same moment of a shared machine)."""
+def race(calls: Sequence[BenchCall], ways: dict[str, Decide], graph: RoadGraph) -> dict[str, Timed]:
+    """Each call decided each way in turn (the same moment of a shared machine), each
+    way starting without the graph's last search (the call's seats share one)."""
     clear_ring_cache()
     out = {name: Timed(name, [], [], []) for name in ways}
     for call in calls:
         needs = plan_roles(call.site, call.classification)
         for name, decide in ways.items():
+            graph.forget()
             started = time.perf_counter_ns()
             work = [decide(call, need) for need in needs]
             out[name].times_ns.append(time.perf_counter_ns() - started)
@@ -246,6 +256,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--cache", type=Path, default=CACHE, help="where the graph is kept")
     parser.add_argument("--quick", action="store_true", help="a small town: a smoke run")
+    parser.add_argument(
+        "--frozen-heap",
+        action="store_true",
+        help="freeze what set-up made out of garbage collection, as the service does",
+    )
     args = parser.parse_args(argv)
     args.responders = args.responders or (300 if args.quick else 10_000)
     args.calls = args.calls or (20 if args.quick else 300)
@@ -275,14 +290,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     indexes = {k: ResponderIndex(group) for k, group in by_kind.items()}
     calls = make_calls(args.calls + 20, Random(f"{args.seed}-calls"), anchors)
     warm, calls = calls[:20], calls[20:]
-    geodesic, road, exact = deciders(indexes, graph)
+    geodesic, road, before = deciders(indexes, graph)
     ways = {
         "geodesic (`rank_responders`), today's default": geodesic,
-        "by road, asked within T (`rank_by_road`)": road,
-        "by road, every answer exact (before)": exact,
+        "by road (`rank_by_road`, the graph's reach)": road,
+        "by road, bound by the fastest road alone (before)": before,
     }
-    race(warm, ways)
-    results = race(calls, ways)
+    race(warm, ways, graph)
+    if args.frozen_heap:  # as `corespond serve` runs (service/app.py)
+        gc.freeze()
+        gc.set_threshold(10_000, 50, 100)
+    results = race(calls, ways, graph)
     wrong = []
     for i, call in enumerate(calls[: args.check]):
         for need in plan_roles(call.site, call.classification):

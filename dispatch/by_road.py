@@ -2,23 +2,30 @@
 
 The same decision as `ranking.rank_responders` (eligibility, preference penalties,
 the tie-break on id), scored by a road engine's travel time instead of the
-straight line. No trip is faster than its geodesic length at the engine's fastest
-road, so the H3 search gathers candidates with a lower bound on each one's road
-score, and the engine is asked, in one many-to-one query, about every candidate
-whose bound is under a threshold guessed from the straight line, and only within
-it: whoever cannot arrive by then is answered "beyond", sparing the engine the
-long search to someone stranded across a river. When the guess was too low, a
-second query settles it. The result is exactly what a road-time scan of every
-eligible responder would rank, and tests hold the two side by side.
+straight line. The search must gather everyone who could score below the answer,
+and ask the engine about them in one many-to-one query, within a threshold:
+whoever cannot arrive by then is answered "beyond", sparing the engine the long
+search to someone stranded across a river.
+
+No trip is faster than its geodesic length at the engine's fastest road, so H3
+rings around the call bound everyone outside them; but a motorway makes that
+bound three times the town's streets, and a call's language (300 s on everyone
+who does not speak it) sends it ~9 km out. An engine that searches outward from
+the call says where a trip within a time can start at all, and how soon from each
+place (`RoadTimes.reach`): then only those places are gathered, nearest first,
+and the rings only as far as the fallback estimate (which scores whoever has no
+road route) needs. The result is exactly what a road-time scan of every eligible
+responder would rank, and tests hold the two side by side.
 """
 
 import heapq
 import math
-from collections.abc import Callable, Hashable, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Container, Hashable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from dispatch.cells import CellRange, rings_around
+from dispatch.cells import CellRange, ranges_of, rings_around
 from dispatch.plan import RoleNeed
 from dispatch.ranking import (
     DEFAULT_PREFERENCES,
@@ -28,28 +35,34 @@ from dispatch.ranking import (
     Fetch,
     Preferences,
 )
-from dispatch.roads import BEYOND, RoadTimes, RoutingUnavailable
+from dispatch.roads import BEYOND, Reach, RoadTimes, RoutingUnavailable
 from dispatch.travel import NearCall, Point, TravelEstimator
 
 # The order of the steps:
 # 1. Gather ring by ring: each eligible candidate gets a lower bound on its score,
 #    its penalties plus its geodesic (less NearCall's error) at the fastest road
 #    (or at the fallback's bound, if that is lower: the fallback scores whoever
-#    the engine cannot route).
+#    the engine cannot route), until k are gathered.
 # 2. Guess a threshold T: the k-th best straight-line score gathered (penalties
 #    plus the fallback estimate times a margin), plus a little for the legs to the
-#    road. Widen until nobody outside the rings could score T or less.
-# 3. Ask the engine, in one query, about every candidate gathered whose bound is
-#    at most T, within T less the least penalty among them: a candidate answered
+#    road. Where the rings at the fastest road would reach far, ask the engine's
+#    reach, as far as the threshold guessed without penalties (where T starts if
+#    the engine has one) allows for a few doublings. Without a reach, widen until
+#    nobody outside the rings could score T or less.
+# 3. Gather, for T, the reach's places whose least time is at most T (their bound:
+#    that time and the penalties), and the rings as far as the fallback needs; ask
+#    the engine, in one query, about every candidate gathered whose bound is at
+#    most T, within T less the least penalty among them: a candidate answered
 #    "beyond" scores above T, and goes back among the gathered with that as its
 #    bound. Whom the engine cannot route is scored by the fallback estimator.
 # 4. If the k-th best score found is at most T, stop: everyone else has a bound,
-#    and so a score, above T. This is the common case: one query.
-# 5. If fewer than k were scored (all the rest were beyond T), double T, widen and
-#    ask again as in 3 about those whose bound is at most T; until k are scored.
-# 6. The k-th best score found is an upper bound on the answer's: make it T, widen,
-#    and ask as in 3 about those whose bound is at most T. Now exact. Two queries
-#    a call and seat at most, unless step 5 doubled T.
+#    and so a score, above T. Without a reach this is the common case: one query.
+# 5. If fewer than k were scored, raise T: double it, or, with a reach, only to just
+#    over the least bound of those gathered and not yet asked about, if less; widen
+#    and ask again as in 3; until k are scored.
+# 6. The k-th best score found is an upper bound on the answer's: make it T (with a
+#    reach, double T while that is less: asking again within a reach costs little),
+#    widen, and ask as in 3. A reach too short is asked again once, to the k-th best.
 # 7. Rank by score, then by id as a string; the crow-flies nearest of those asked
 #    is reported for the plan's sentence (if it was beyond, as "more than").
 
@@ -75,6 +88,24 @@ _LADDER = ((10, 3), (8, 4), (7, 4), (6, 3), (5, 3), (4, 3), (3, 2))
 _Filed = tuple[float, float, float, Candidate]
 # Per candidate asked: (score, str(id), eta, distance, by road?, straight metres, candidate).
 _Scored = tuple[float, str, float, float, bool, float, Candidate]
+# Where the straight line at the fastest road gathers few, the rings cost less than
+# the engine's reach (a search of its own, its cells): a threshold under this far at
+# the fastest road is covered by the rings alone (bench/road_decision.py).
+_REACH_FROM_M = 3_000.0
+# How far ahead of the first threshold to ask the engine's reach: a call's language
+# puts the threshold guessed from the straight line 300 s above the road's, and the
+# search widens from the road's by doubling, asking again only past the reach.
+_AHEAD = 4.0
+# Past this threshold the engine's reach is most of its network: the rings decide (and,
+# when fewer than k are in reach at all, run out) at the fastest road.
+_REACH_UP_TO_S = 4 * 3600.0
+# Ranges in one `fetch`: a reach of hundreds of cells is asked in parts (the database
+# ORs a query's ranges, one index scan each).
+_RANGES_A_FETCH = 64
+# When fewer than k are found within a threshold, the next one need go no farther
+# than this over the least bound of those gathered but not asked about yet, who then
+# mostly arrive within it (a bound by road is the least time from their cell).
+_ABOVE_BOUND = 1.1
 # Each doubling of the threshold when fewer than k could arrive within it (step 5).
 _RAISE = 2.0
 
@@ -95,7 +126,9 @@ class RoadChoice(Choice):
 class RoadRanking:
     choices: list[Choice]  # best first, each a RoadChoice
     crow_nearest: Choice | None  # the nearest as the crow flies of those asked about
-    queries: int  # `roads.to_one` calls made: 1 usually, 2 at most unless T doubled
+    # `roads.to_one` calls made: without a reach 1 usually, 2 at most unless T doubled;
+    # with one, a few (each answered from the engine's one search)
+    queries: int
     candidates_routed: int  # origins sent to the engine in all (one asked twice, twice)
 
 
@@ -115,11 +148,14 @@ def rank_by_road(
     `rank_responders`. Raises `RoutingUnavailable` when the engine cannot answer; the
     caller then ranks the call in a straight line.
 
-    The engine is asked once usually, twice when the straight line guessed the
-    threshold low. When fewer than `k` of those first asked can arrive within it
-    (everyone near is across a river), the threshold doubles, one more query each
-    time, before the last: the worst case is 2 + log2(k-th best score / first
-    threshold) queries, each bounded by its threshold.
+    An engine without a reach (a routing server) is asked once usually, twice when
+    the straight line guessed the threshold low. When fewer than `k` of those first
+    asked can arrive within it (everyone near is across a river), the threshold
+    doubles, one more query each time, before the last: the worst case is
+    2 + log2(k-th best score / first threshold) queries, each bounded by its
+    threshold. An engine with a reach is asked where trips can start once or twice
+    a seat (the call's next seat mostly reuses it), and then a few times about
+    candidates, from the same search.
 
     `fallback.lower_bound_s` must be linear in distance, as the estimators' are.
     """
@@ -129,20 +165,47 @@ def rank_by_road(
     if not fastest > 0:
         raise ValueError(f"{roads.name} gives {fastest} m/s as its fastest road; need > 0")
     guess_per_m = fallback.lower_bound_s(need.kind, 1.0)
-    search = _Search(site, need, k, fetch, prefs, exclude, min(1 / fastest, guess_per_m))
-    asker = _Asker(roads, fallback, need.kind, Point(site.lat, site.lon))
-    limit = search.first_limit(guess_per_m)  # steps 1 and 2
+    call = Point(site.lat, site.lon)
+    search = _Search(site, need, k, fetch, prefs, exclude, fastest, guess_per_m)
+    asker = _Asker(roads, fallback, need.kind, call)
+    reacher = _Reacher(roads, call)
+    guessed = search.guess(guess_per_m, None)  # steps 1 and 2
+    limit = min(guessed, search.road_limit)
+    reach = None
+    if guessed * fastest >= _REACH_FROM_M:  # far: the engine says where from, if it can
+        reach = reacher.reach(min(guessed, _AHEAD * limit))
+    if reach is None:  # the straight line at the fastest road must cover it
+        limit = search.guess(guess_per_m, search.bound_per_m)
+    search.cover(limit, reach)
     search.refile(asker.ask(search.take_up_to(limit), limit))  # step 3
     while (kth := asker.kth(k)) > limit:  # step 4
         if kth < math.inf:  # step 6
-            limit = kth
+            limit = kth if reach is None else min(kth, _RAISE * limit)
         elif search.exhausted:
             break  # fewer than k in reach, every one of them scored
-        else:  # step 5
-            limit *= _RAISE
-        search.widen_past(limit)
+        else:  # step 5, no farther than the bounds of those gathered need
+            missing = search.least_bound(k - asker.count, asker.beyond) * _ABOVE_BOUND
+            limit = min(_RAISE * limit, missing) if reach is not None else _RAISE * limit
+        if limit > reach.within_s if reach is not None else limit * fastest >= _REACH_FROM_M:
+            # Beyond the reach asked about, or far enough to want one: as far as needs be.
+            reach = reacher.reach(kth if kth < math.inf else max(limit, guessed))
+        search.cover(limit, reach)
         search.refile(asker.ask(search.take_up_to(limit), limit))
     return asker.ranking(k)  # step 7
+
+
+class _Reacher:
+    """Asks the engine where a trip to the call can start, until it says it cannot."""
+
+    def __init__(self, roads: RoadTimes, call: Point) -> None:
+        self.roads, self.call, self.can = roads, call, True
+
+    def reach(self, within_s: float) -> Reach | None:
+        if not self.can or within_s > _REACH_UP_TO_S:
+            return None
+        reach = self.roads.reach(self.call, within_s)
+        self.can = reach is not None
+        return reach
 
 
 class _Search:
@@ -156,62 +219,131 @@ class _Search:
         fetch: Fetch,
         prefs: Preferences,
         exclude: frozenset[Hashable],
-        bound_per_m: float,
+        fastest_mps: float,
+        fallback_per_m: float,
     ) -> None:
         self.need, self.k, self.fetch, self.prefs = need, k, fetch, prefs
         self.language = site.language if need.prefer_language else None
         self.cit_on = site.on if need.cit_required else None
         self.near = NearCall(site.lat, site.lon)
-        self.bound_per_m = bound_per_m
+        self.fallback_per_m = fallback_per_m  # the fallback's bound (a straight line)
+        self.bound_per_m = min(1 / fastest_mps, fallback_per_m)  # anyone's, by road or not
         self.rings = rings_around(site.lat, site.lon, _LADDER)
         self.seen: set[Hashable] = set(exclude)
         self.filed: list[_Filed] = []
-        self.reach_s = 0.0  # nobody outside the rings searched scores less
+        self.covered_m = 0.0  # nobody outside the rings searched is nearer
+        self.fetched_cells: set[int] = set()  # the engine's reach, gathered
+        self.reach: Reach | None = None  # the last reach, and how many of its cells
+        self.reach_taken = 0  # were gathered (it lists them soonest first)
         self.guesses: list[float] = []  # the k best guessed scores, ascending
+        self.road_guesses: list[float] = []  # the k best guessed road times, ascending
         self.rings_left = True
 
-    def first_limit(self, guess_per_m: float) -> float:
-        """Steps 1 and 2: widen until the threshold is guessed and the rings cover it."""
-        limit = math.inf
-        for ring in self.rings:
-            start = self.file(ring.ranges, ring.covered_m)
-            per_m = guess_per_m * _GUESS_MARGIN
-            new = ((p + m * per_m) for _, p, m, _ in self.filed[start:])
-            self.guesses = heapq.nsmallest(self.k, chain(self.guesses, new))
+    def guess(self, guess_per_m: float, ring_per_m: float | None) -> float:
+        """Steps 1 and 2: widen until the threshold is guessed and the rings cover it,
+        nobody outside them scoring as little at `ring_per_m` (None: k guessed will
+        do). Infinite when fewer than k are in reach."""
+        per_m = guess_per_m * _GUESS_MARGIN
+        while True:
             if len(self.guesses) == self.k:
                 limit = self.guesses[-1] + _GUESS_EXTRA_S
-                if self.reach_s > limit:
-                    break
-        else:
-            self.rings_left = False
-        return limit
+                if ring_per_m is None or self.covered_m * ring_per_m > limit:
+                    return limit
+            else:
+                limit = math.inf
+            if (ring := next(self.rings, None)) is None:
+                self.rings_left = False
+                return limit
+            start = self.file(ring.ranges)
+            self.covered_m = ring.covered_m
+            new = [m * per_m for _, _, m, _ in self.filed[start:]]
+            scores = (p + g for g, (_, p, _, _) in zip(new, self.filed[start:], strict=True))
+            self.guesses = heapq.nsmallest(self.k, chain(self.guesses, scores))
+            self.road_guesses = heapq.nsmallest(self.k, chain(self.road_guesses, new))
+
+    @property
+    def road_limit(self) -> float:
+        """The threshold guessed as if nobody had a penalty: where the search of an
+        engine that knows its reach starts, and widens from."""
+        if len(self.road_guesses) < self.k:
+            return math.inf
+        return self.road_guesses[-1] + _GUESS_EXTRA_S
 
     @property
     def exhausted(self) -> bool:
         """Every candidate in reach has been asked about and scored."""
         return not self.filed and not self.rings_left
 
-    def widen_past(self, limit: float) -> None:
-        while self.reach_s <= limit:
+    def cover(self, limit: float, reach: Reach | None) -> None:
+        """Gather everyone who could score `limit` or less: whoever the engine's `reach`
+        holds (nobody else arrives by road in time), and the rings as far as nobody
+        outside them could score that in a straight line; without a reach, as far as
+        nobody could by road either."""
+        per_m, routed_m = self.bound_per_m, 0.0
+        if reach is not None:
+            per_m, routed_m = self.fallback_per_m, reach.all_routed_m
+            if reach is not self.reach:  # those gathered from an earlier one are seen
+                self.reach, self.reach_taken = reach, 0
+            start, end = self.reach_taken, bisect_right(reach.least_s, limit)
+            self.reach_taken = max(start, end)
+            fetched = self.fetched_cells
+            unrouted: list[int] = []
+            routed: list[int] = []
+            least_s = math.inf
+            for least, cell in zip(reach.least_s[start:end], reach.cells[start:end], strict=True):
+                if cell not in fetched:
+                    fetched.add(cell)
+                    if least > 0:
+                        routed.append(cell)
+                        least_s = min(least_s, least)
+                    else:
+                        unrouted.append(cell)
+            self.gather(unrouted, 0.0)
+            self.gather(routed, least_s)
+        while max(self.covered_m, routed_m) * per_m <= limit:
             if (ring := next(self.rings, None)) is None:
                 self.rings_left = False
                 return
-            self.file(ring.ranges, ring.covered_m)
+            self.file(ring.ranges)
+            self.covered_m = ring.covered_m
+
+    def gather(self, cells: list[int], least_s: float) -> None:
+        """File the candidates in `cells`, each of whom arrives by road in no less
+        than `least_s` (0: some may have no road route)."""
+        if not cells:
+            return
+        ranges = ranges_of(cells)
+        for at in range(0, len(ranges), _RANGES_A_FETCH):
+            self.file(ranges[at : at + _RANGES_A_FETCH], least_s)
+
+    def least_bound(self, n: int, asked: Container[Hashable]) -> float:
+        """The n-th least bound of those gathered and never `asked` about (infinity
+        if fewer): a threshold that finds no more below it need not be tried."""
+        bounds = heapq.nsmallest(n, (f[0] for f in self.filed if f[3].id not in asked))
+        return bounds[-1] if len(bounds) == n else math.inf
 
     def refile(self, beyond: list[_Filed]) -> None:
         """Those answered beyond a threshold, back among the gathered with new bounds."""
         self.filed.extend(beyond)
 
     def take_up_to(self, limit: float) -> list[_Filed]:
-        """The gathered candidates whose bound is at most `limit`, to ask about."""
+        """The gathered candidates whose bound is at most `limit`, to ask about, each
+        measured as the crow flies (`file` leaves some unmeasured)."""
         taken = [f for f in self.filed if f[0] <= limit]
         self.filed = [f for f in self.filed if f[0] > limit]
-        return taken
+        approx_m, isnan = self.near.approx_m, math.isnan
+        return [
+            (bound, penalty, approx_m(cand.lat, cand.lon)[0] if isnan(m) else m, cand)
+            for bound, penalty, m, cand in taken
+        ]
 
-    def file(self, ranges: Sequence[CellRange], covered_m: float) -> int:
-        """Gather one ring's eligible candidates with their bounds; returns where in
-        `filed` they start. The hot loop: a set lookup, two comparisons, one
-        distance and arithmetic per candidate, as `rank_responders` does."""
+    def file(self, ranges: Sequence[CellRange], least_s: float = 0.0) -> int:
+        """Gather the eligible candidates in `ranges` with their bounds; returns where
+        in `filed` they start. The hot loop: a set lookup, two comparisons, one
+        distance and arithmetic per candidate, as `rank_responders` does. Given the
+        least time by road from where they are (`least_s`, more than 0), that and the
+        penalties are the bound, and the distance waits until they are asked about
+        (most never are: a call's language puts 300 s on nearly everyone)."""
         seen, filed, approx_m = self.seen, self.filed, self.near.approx_m
         kind, cit_on, language = self.need.kind, self.cit_on, self.language
         skills = tuple(self.need.preferred_skills)
@@ -228,7 +360,6 @@ class _Search:
                 cand.cit_certified_until is None or cand.cit_certified_until < cit_on
             ):
                 continue
-            metres, error = approx_m(cand.lat, cand.lon)
             # As `penalty_s` adds it, to the last bit: scores must match a scan's.
             missing = 0
             for skill in skills:
@@ -237,9 +368,12 @@ class _Search:
             penalty = skill_s * missing
             if language is not None and language not in cand.languages:
                 penalty += language_s
+            if least_s > 0:
+                filed.append((penalty + least_s, penalty, math.nan, cand))
+                continue
+            metres, error = approx_m(cand.lat, cand.lon)
             lowest_m = metres * (1 - error) - 1e-6  # NearCall.lower_bound_m, inlined
             filed.append((penalty + max(lowest_m, 0.0) * per_m, penalty, metres, cand))
-        self.reach_s = covered_m * per_m
         return start
 
 
@@ -252,6 +386,11 @@ class _Asker:
         self.beyond: dict[Hashable, _Filed] = {}  # asked, but beyond every threshold yet
         self.queries = 0
         self.routed = 0
+
+    @property
+    def count(self) -> int:
+        """How many are scored."""
+        return len(self.scored)
 
     def kth(self, k: int) -> float:
         """The k-th best score found; infinity while fewer than k are scored."""
@@ -325,7 +464,9 @@ def _within(limit: float, least_penalty: float) -> float | None:
         return None
     within = limit - least_penalty
     while within + least_penalty <= limit:
-        within = math.nextafter(within, math.inf)
+        # A step of the threshold's size: near 0 the next float up is subnormal, and
+        # a penalty equal to the threshold would take forever to leave behind.
+        within = max(math.nextafter(within, math.inf), within + math.ulp(limit))
     return within
 
 

@@ -7,7 +7,7 @@ for a few ranges of one indexed column.
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -74,7 +74,7 @@ def rings_around(
     """
     for res, largest in ladder:
         origin = h3.latlng_to_cell(lat, lon, res)
-        edge_m = math.sqrt(2 * h3.cell_area(origin, unit="m^2") / (3 * math.sqrt(3)))
+        edge_m = edge_length_m(origin)
         # The centre cell alone rules nobody out (the call may sit on its edge),
         # so the first step is the whole disk of radius 1.
         for k in range(1, largest + 1):
@@ -98,6 +98,66 @@ def disk_reach_m(k: int, edge_m: float) -> float:
     own cell's centre: (1.5(k+1) - 2)e.
     """
     return max(0.0, (1.5 * (k + 1) - 2) * edge_m * _DISTORTION)
+
+
+def edge_length_m(cell: int) -> float:
+    """The edge of the regular hexagon with `cell`'s area: what `disk_reach_m` takes."""
+    return math.sqrt(2 * h3.cell_area(cell, unit="m^2") / (3 * math.sqrt(3)))
+
+
+def rings_to_cover(metres: float, edge_m: float) -> int:
+    """The least k >= 1 for which the disk of radius k around the cell of any point
+    holds every point within `metres` of it (`disk_reach_m(k, edge_m) >= metres`)."""
+    k = max(1, math.ceil((metres / (edge_m * _DISTORTION) + 2) / 1.5 - 1))
+    while disk_reach_m(k, edge_m) < metres:  # what the division rounded away
+        k += 1
+    return k
+
+
+def ranges_of(cells: Iterable[int]) -> list[CellRange]:
+    """The position cells inside any of `cells` (distinct, all of one resolution no
+    finer than `POSITION_RES`), as few ranges as H3 numbering allows: seven siblings
+    are their parent's one range, and ranges with no position cell between them one."""
+    spans = []
+    for cell in h3.compact_cells(list(cells)):
+        res = (cell >> _RES_SHIFT) & 0xF
+        lo = (cell & ~_RES_BITS | _POSITION_RES_BITS) & ~_DIGITS_BELOW[res]
+        shift = (15 - res) * 3
+        # The least position cell after this one's: the next sibling's first, or
+        # (after the seventh sibling) counted on.
+        hi = lo | _LAST_CHILD_DIGITS[res]
+        after = lo + (1 << shift) if (cell >> shift) & 7 < 6 else _next_position_cell(hi)
+        spans.append((lo, hi, after))
+    spans.sort()
+    merged: list[list[int]] = []  # [lo, hi, after] each
+    for lo, hi, after in spans:
+        if merged and merged[-1][2] == lo:
+            merged[-1][1:] = hi, after
+        else:
+            merged.append([lo, hi, after])
+    return [CellRange(lo=lo, hi=hi) for lo, hi, _ in merged]
+
+
+# An H3 index: the resolution in bits 52-55, then a 3-bit digit a resolution, 7 for
+# those finer than the cell's own.
+_RES_SHIFT = 52
+_RES_BITS = 0xF << _RES_SHIFT
+_POSITION_RES_BITS = POSITION_RES << _RES_SHIFT
+_DIGITS_BELOW = tuple(
+    sum(7 << ((15 - digit) * 3) for digit in range(res + 1, POSITION_RES + 1))
+    for res in range(POSITION_RES + 1)
+)
+
+
+def _next_position_cell(cell: int) -> int:
+    """The least position cell after `cell` in H3 numbering (its digits counted in
+    base 7), or -1 past its base cell."""
+    for digit in range(POSITION_RES, 0, -1):
+        shift = (15 - digit) * 3
+        if (cell >> shift) & 7 < 6:
+            return cell + (1 << shift)
+        cell &= ~(7 << shift)
+    return -1
 
 
 def clear_ring_cache() -> None:

@@ -25,3 +25,7 @@ class DispatchConfig:
     observe_decision: Callable[[float], None] = _ignore  # seconds one choice took
     observe_routing: Callable[[float], None] = _ignore  # seconds a call's road ranking took
     routing_failed: Callable[[str], None] = _ignore_why  # a call fell back to geodesic: why
+    # Repeat contacts at intake: the window a new call is counted against, and the
+    # server's key over each agency's secret for hashing persons ("": the secret alone).
+    repeat_window_days: int = 90
+    person_key: str = field(default="", repr=False)

@@ -6,10 +6,17 @@ cannot answer (down, too slow, an error, the call off its network) raises
 `RoutingUnavailable`, and the decision falls back to the geodesic estimate for
 that call, saying so. The implementations that read files or the network live in
 `service/routing/`; this module stays pure.
+
+Before it asks, the decision must find everyone who could arrive first. The
+straight line at the engine's fastest road bounds every trip, but loosely: a
+motorway makes it search three times as far as the town's streets need. An
+engine that can say where a trip within a time can start at all (`reach`) spares
+the decision everyone else.
 """
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from dispatch.travel import Point, Travel
@@ -22,6 +29,23 @@ BEYOND = Travel(distance_m=math.inf, eta_s=math.inf)
 class RoutingUnavailable(Exception):
     """The engine could not answer for this call; the message says why, in words a
     dispatcher reads ("the routing server did not answer within 200 ms")."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where a trip to a call can start and take at most `within_s` by road, as the
+    engine's `to_one` would report it: somewhere in `cells` (distinct H3 cells, all of
+    one resolution, no finer than a position cell). From anywhere else the trip takes
+    longer, or has no road route at all; every point nearer the call than
+    `all_routed_m` has one. Every point of `cells[i]` has a road route taking at
+    least `least_s[i]`, unless that is 0 (some point may have none); the cells come
+    in the order of `least_s`. The caller estimates a trip with no route in a
+    straight line, and bounds that itself."""
+
+    within_s: float
+    cells: tuple[int, ...]
+    least_s: tuple[float, ...]
+    all_routed_m: float = 0.0
 
 
 class RoadTimes(Protocol):
@@ -54,4 +78,12 @@ class RoadTimes(Protocol):
         takes longer may be answered `BEYOND`, sparing the search beyond it. An
         engine may answer exactly anyway (a server computes its whole table); None
         still means no road route at all."""
+        ...
+
+    def reach(self, dest: Point, within_s: float) -> Reach | None:
+        """Where a trip to `dest` taking at most `within_s` (finite) can start, or
+        None when this engine can say no more than `fastest_mps` does (a routing
+        server). Raises `RoutingUnavailable` as `to_one` does. An engine that
+        searches outward from `dest` knows this from the search that `to_one`
+        with the same `dest` and no larger `within_s` then reuses."""
         ...

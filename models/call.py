@@ -17,6 +17,8 @@ from sqlalchemy import Index, String, Text, text
 from sqlmodel import JSON, Column, SQLModel
 
 from models.columns import UTCDateTime, UTCMoment, utcnow
+from models.contact import Contacts, Person
+from models.outcome import CloseDetails
 from models.programme import AgeGroup
 from models.responder import LanguageTag, Latitude, Longitude
 from models.vocabulary import AssignmentState, CallStatus, Category, Disposition
@@ -70,6 +72,16 @@ class Call(SQLModel, table=True):
     received_at: datetime = sqlmodel.Field(sa_type=UTCDateTime)
     created_at: datetime = sqlmodel.Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = sqlmodel.Field(default=None, sa_column=Column(UTCDateTime))
+    # Earlier calls within the repeat-contact window that shared this call's person (None:
+    # it named nobody) and its place, counted at intake (models.contact).
+    repeat_person: int | None = None
+    repeat_place: int | None = None
+    repeat_window_days: int | None = None
+    # What the CAD's last EIDO for this incident carried that no column holds, verbatim,
+    # by JSON path ({"$.callComponent": [...]}): the EIDO's own timestamps among it.
+    eido_kept: dict[str, Any] | None = sqlmodel.Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class Assignment(SQLModel, table=True):
@@ -182,6 +194,11 @@ class CallCreate(BaseModel):
         description="When the call was received, with its offset; defaults to now. "
         "At most a week ago and not in the future.",
     )
+    person: Person | None = Field(
+        default=None,
+        description="Who the call is about, for counting repeat contacts: kept only as keyed "
+        "hashes, never as given, and never answered back.",
+    )
 
     @field_validator("received_at")
     @classmethod
@@ -263,12 +280,24 @@ class CallUpdate(BaseModel):
         return self
 
 
-class ProgressUpdate(BaseModel):
-    """A responder's progress on an accepted assignment."""
+class ProgressUpdate(CloseDetails):
+    """A responder's progress on an accepted assignment; the last clear may carry the
+    close's parts (`CloseDetails`: backup, referral, destination, follow-up)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"status": "cleared", "disposition": "referred"}]},
+        json_schema_extra={
+            "examples": [
+                {"status": "cleared", "disposition": "referred"},
+                {
+                    "status": "cleared",
+                    "disposition": "transported_crisis_centre",
+                    "destination_id": "0b6f3c5e-7a51-4a8e-9d57-2f0c1e0f4a11",
+                    "backup_requested": False,
+                    "follow_up": {"within_h": 24},
+                },
+            ]
+        },
     )
 
     status: Literal["en_route", "on_scene", "cleared"]
@@ -277,6 +306,11 @@ class ProgressUpdate(BaseModel):
         description="How the call ended; required from the last responder to clear, "
         "whose clearing closes the call.",
     )
+
+    def close_details(self) -> CloseDetails:
+        """The close's parts as sent (those left out stay unset)."""
+        given = self.model_fields_set & set(CloseDetails.model_fields)
+        return CloseDetails.model_construct(given, **{n: getattr(self, n) for n in given})
 
 
 class CallCancel(BaseModel):
@@ -390,6 +424,11 @@ class CallPublic(BaseModel):
     received_at: datetime
     created_at: datetime
     closed_at: datetime | None
+    contacts: Contacts | None = Field(
+        default=None,
+        description="Earlier calls in the window at this person or place, as counted at "
+        "intake; for staff and CAD only.",
+    )
     withheld: list[str] = Field(
         default_factory=list,
         description="The fields this token may not see (`narrative`, `category`): they "

@@ -5,24 +5,40 @@ from sqlmodel import SQLModel
 from models.agency import Agency, ApiToken
 from models.audit import AuditRecord
 from models.call import Assignment, Call
+from models.contact import AgencySecret, ContactKey
+from models.eido import IncidentTypeMappingRow
 from models.event import Event, EventCounter
 from models.idempotency import IdempotentRequest
+from models.outcome import CallOutcome, FollowUp
+from models.report import DutyPeriod
+from models.resource import ProviderToken, Resource
 from models.responder import Responder
 from models.rules import ProgrammeVersion, Unserved
+from models.webhook import WebhookDelivery, WebhookEndpoint
 
 metadata = SQLModel.metadata
 
 __all__ = [
     "Agency",
+    "AgencySecret",
     "ApiToken",
     "Assignment",
     "AuditRecord",
     "Call",
+    "CallOutcome",
+    "ContactKey",
+    "DutyPeriod",
     "Event",
     "EventCounter",
+    "FollowUp",
     "IdempotentRequest",
+    "IncidentTypeMappingRow",
     "ProgrammeVersion",
+    "ProviderToken",
+    "Resource",
     "Responder",
     "Unserved",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

@@ -11,6 +11,7 @@ class Role(StrEnum):
     dispatcher = "dispatcher"
     cad = "cad"
     responder = "responder"
+    provider = "provider"  # a resource's staff: updates that one resource's capacity
 
 
 class ResponderKind(StrEnum):
@@ -95,3 +96,34 @@ class Disposition(StrEnum):
     involuntary_hold = "involuntary_hold"
     arrest = "arrest"
     no_contact = "no_contact"
+
+
+class ResourceKind(StrEnum):
+    """The places an agency refers or takes people to (its community resources)."""
+
+    crisis_centre = "crisis_centre"
+    detox = "detox"
+    sobering_centre = "sobering_centre"
+    emergency_department = "emergency_department"
+    shelter = "shelter"
+    outpatient_clinic = "outpatient_clinic"
+    peer_service = "peer_service"
+
+
+# The destination a transported_* disposition needs, by kind.
+DESTINATION_KINDS = {
+    Disposition.transported_crisis_centre: frozenset({ResourceKind.crisis_centre}),
+    Disposition.transported_ed: frozenset({ResourceKind.emergency_department}),
+}
+
+
+class FollowUpOutcome(StrEnum):
+    reached = "reached"
+    not_reached = "not_reached"
+    linked_to_care = "linked_to_care"
+
+
+class FollowUpState(StrEnum):
+    open = "open"  # offered to clinicians and peers, or waiting in the queue
+    claimed = "claimed"  # one of them took it
+    completed = "completed"

@@ -20,6 +20,7 @@ from service.audit_log import routes as audit
 from service.calls import routes as calls
 from service.consoles import routes as console
 from service.consoles import socket as ws
+from service.contacts.operations import forget_old_contacts
 from service.dispatching.waiting import replan_when_due, route_waiting
 from service.eido import routes as eido
 from service.live.bus import Bus, make_bus
@@ -34,12 +35,17 @@ from service.live.timers import (
 )
 from service.logs import configure_logging
 from service.metrics import Metrics
+from service.outcomes import report_routes as outcome_reports
+from service.outcomes import routes as outcomes
+from service.outcomes.operations import record_if_referred
+from service.resources import routes as resources
 from service.responders import routes as responders
 from service.routing.configured import road_times
 from service.rules import routes as rules
 from service.rules.fallback import fall_back_when_due, route_due_fallbacks
 from service.settings import Settings
 from service.sta024 import routes as sta024
+from service.sta024.builder import close_builder
 from service.store.engine import make_engine
 from service.store.unit_of_work import UnitOfWork
 from service.web import handlers, health
@@ -163,6 +169,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 observe_decision=metrics.decision_seconds.observe,
                 observe_routing=metrics.routing_seconds.observe,
                 routing_failed=lambda _why: metrics.routing_fallbacks.inc(),
+                repeat_window_days=settings.repeat_contact_days,
+                person_key=settings.person_key.get_secret_value(),
             ),
             metrics=metrics,
             auth_failures=auth_failures,
@@ -186,7 +194,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(
                 pass_deadlines_forever(
                     state.uow,
-                    functools.partial(fall_back_when_due, config=state.dispatch),
+                    functools.partial(
+                        fall_back_when_due, config=state.dispatch, referred=record_if_referred
+                    ),
                     name="fallbacks",
                     interval_s=settings.timer_interval_s,
                     prepare=None
@@ -218,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     state.uow,
                     event_retention=timedelta(days=settings.event_retention_days),
                     audit_retention=timedelta(days=settings.audit_retention_days),
+                    features=[(forget_old_contacts, timedelta(days=settings.repeat_contact_days))],
                 ),
                 name="housekeeping",
             ),
@@ -244,6 +255,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.uow.write(record_acks, acks=hub.take_acks())
             await state.uow.aclose()
             await bus.disconnect()
+            close_builder(app.state)  # STA-024's worker process, if subscriptions started it
             close = getattr(roads, "close", None)  # a routing server's client holds connections
             if close is not None:
                 close()
@@ -270,6 +282,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assignments,
         audit,
         rules,
+        outcomes,
+        outcome_reports,
+        resources,
         eido,
         webhooks,
         sta024,

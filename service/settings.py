@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.vocabulary import Role
@@ -207,6 +207,19 @@ class Settings(BaseSettings):
         gt=0,
         description="A routing server's fastest road (m/s; 36 is 130 km/h): the search's "
         "lower bound. An embedded graph knows its own.",
+    )
+    repeat_contact_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="A new call shows the earlier calls at its person or place within this "
+        "many days; older keys are dropped, so a flag expires with its window.",
+    )
+    person_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The server's key over each agency's secret for hashing the persons a "
+        "CAD names (any long random string; the same on every replica). Set it, and a "
+        "copy of the database alone cannot test guesses of names and birthdays.",
     )
     webhook_allow_private: bool = Field(
         default=False,

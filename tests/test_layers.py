@@ -101,13 +101,11 @@ def test_a_new_feature_folder_must_take_its_place_in_the_layers() -> None:
 
 
 def test_a_new_features_routes_are_protected_too(copy_of_the_tree: Path) -> None:
-    outcomes = copy_of_the_tree / "service/outcomes"
-    outcomes.mkdir()
-    (outcomes / "__init__.py").write_text('"""Outcomes (a feature; it may import infra)."""\n')
-    (outcomes / "routes.py").write_text("")
-    add_line(
-        copy_of_the_tree / "service/calls/operations.py", "from service.outcomes import routes"
-    )
+    shifts = copy_of_the_tree / "service/shifts"  # a feature no layer names yet
+    shifts.mkdir()
+    (shifts / "__init__.py").write_text('"""Shifts (a feature; it may import infra)."""\n')
+    (shifts / "routes.py").write_text("")
+    add_line(copy_of_the_tree / "service/calls/operations.py", "from service.shifts import routes")
     result = lint_imports(copy_of_the_tree)
     assert any("routes:" in c for c in broken_contracts(result)), result.stdout
 

@@ -9,6 +9,7 @@ from sqlmodel import col
 from models.agency import Agency
 from models.programme import today_document
 from models.rules import ProgrammeVersion
+from service.contacts.operations import new_agency_secret
 from service.errors import Conflict, Invalid, NotFound
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
@@ -39,6 +40,7 @@ def create_agency(
             set_at=tx.now,
         )
     )
+    new_agency_secret(tx, agency.id)
     tx.session.flush()
     return agency
 

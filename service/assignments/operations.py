@@ -11,6 +11,7 @@ from dispatch.config import DispatchConfig
 from dispatch.roads import RoadTimes
 from models.agency import Principal
 from models.call import Assignment, AssignmentPublic, Call
+from models.outcome import CloseDetails
 from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
 from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
@@ -21,6 +22,7 @@ from service.dispatching.routed import route_decline as route_decline  # for the
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, Invalid, NotFound
+from service.outcomes.operations import record_close
 from service.store.prepared import Prepared, transient
 from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
@@ -109,8 +111,10 @@ def report_progress(
     status: AssignmentState,
     disposition: Disposition | None,
     config: DispatchConfig,
+    close: CloseDetails | None = None,
 ) -> AssignmentPublic:
-    """En route, on scene, cleared. The last to clear closes the call with a disposition."""
+    """En route, on scene, cleared. The last to clear closes the call with a disposition
+    and the close's other parts (`close`), recorded with it (`outcomes.record_close`)."""
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
     _may_act(principal)
     if status not in (AssignmentState.en_route, AssignmentState.on_scene, AssignmentState.cleared):
@@ -126,11 +130,20 @@ def report_progress(
             "disposition (resolved_on_scene, referred, transported_crisis_centre, "
             "transported_ed, voluntary_hold, involuntary_hold, arrest, no_contact)"
         )
+    if close is not None and close.given() and not last:
+        raise Invalid(
+            "backup, referral, destination and follow-up are given with the clear that "
+            "closes the call (its last responder's), or added after it: "
+            "PATCH /v1/calls/{id}/outcome"
+        )
     public = move(tx, assignment, status)
     if last and disposition is not None:
         close_call(
             tx, agency_id=assignment.agency_id, call_id=assignment.call_id, disposition=disposition
         )
+        call = tx.session.get(Call, assignment.call_id)
+        assert call is not None
+        record_close(tx, call=call, disposition=disposition, details=close)
     if status == AssignmentState.cleared:
         replan_waiting(tx, agency_id=assignment.agency_id, config=config)
     return public

@@ -108,5 +108,6 @@ async def report_progress(
             status=AssignmentState(body.status),
             disposition=body.disposition,
             config=once.state.dispatch,
+            close=body.close_details(),
         ),
     )

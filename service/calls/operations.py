@@ -1,6 +1,7 @@
 """Calls: intake, the plan, the first offers, and what each principal may read."""
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,12 +30,14 @@ from models.vocabulary import (
     Disposition,
     Role,
 )
+from service.contacts.operations import contacts_said, count_contacts, file_contacts
 from service.dispatching.call_status import active_assignments, missing_of, update_call_status
 from service.dispatching.offers import call_summary, needs_of, offer_role
 from service.dispatching.routed import Routed, by_road_for
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.errors import Conflict, NotFound
+from service.outcomes.operations import record_stopped
 from service.rules.fallback import note_unserved, unfilled_roles
 from service.rules.planning import (
     facts_of,
@@ -69,6 +72,16 @@ def create_call(
     planned = plan_for(tx, force, principal.agency_id, facts_of(body, received_at))
     referred = planned.team == POLICE
     columns = planned.columns(force, tx.now)
+    counted = count_contacts(
+        tx,
+        agency_id=principal.agency_id,
+        received_at=received_at,
+        lat=body.location.lat,
+        lon=body.location.lon,
+        person=body.person,
+        server_key=config.person_key,
+        window=timedelta(days=config.repeat_window_days),
+    )
     if routed is not None and not referred:
         if said := routed.reason():
             columns["plan_reason"] = f"{columns['plan_reason']}; {said}"[:2000]
@@ -93,15 +106,23 @@ def create_call(
             **columns,
             "received_at": received_at,
             "closed_at": tx.now if referred else None,
+            "repeat_person": counted.contacts.person,
+            "repeat_place": counted.contacts.place,
+            "repeat_window_days": counted.contacts.window_days,
         },
     )
     try:
         tx.run(_INSERT_CALL, _call_values(call))  # prepared: not through the session
     except IntegrityError:
         raise Conflict(f"call {body.external_id!r} already exists in this agency") from None
+    file_contacts(
+        tx, agency_id=call.agency_id, call_id=call.id, received_at=received_at, keys=counted.keys
+    )
     tx.record("call.created", agency_id=call.agency_id, call_id=call.id, data=call_summary(call))
     record_intake(tx, call, planned, force)
-    if not referred:
+    if referred:
+        record_stopped(tx, call=call, status=CallStatus.referred)
+    else:
         for need in needs_of(call):
             offer_role(
                 tx,
@@ -215,6 +236,13 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
             medical=call.medical,
         )
         ems = call.medical
+    contacts = None
+    if principal.role == Role.responder:  # on every call: its absence says nothing
+        withheld.append("contacts")
+    elif call.repeat_window_days is not None and call.repeat_place is not None:
+        contacts = contacts_said(
+            timedelta(days=call.repeat_window_days), call.repeat_person, call.repeat_place
+        )
     return CallPublic(
         id=call.id,
         external_id=call.external_id,
@@ -243,6 +271,7 @@ def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
         received_at=call.received_at,
         created_at=call.created_at,
         closed_at=call.closed_at,
+        contacts=contacts,
         withheld=withheld,
     )
 
@@ -335,6 +364,7 @@ def cancel_call(
         move(tx, assignment, AssignmentState.cancelled, reason=f"call cancelled: {reason}")
     call.status, call.closed_at, call.plan_fallback_at = CallStatus.cancelled, tx.now, None
     tx.session.flush()
+    record_stopped(tx, call=call, status=CallStatus.cancelled)
     tx.record(
         "call.cancelled",
         agency_id=call.agency_id,

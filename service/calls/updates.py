@@ -17,6 +17,7 @@ from service.calls.operations import call_view, get_call
 from service.dispatching.offers import call_summary
 from service.dispatching.routed import Routed
 from service.errors import Conflict
+from service.outcomes.operations import record_if_referred
 from service.rules.reclassify import plan_again
 from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
@@ -50,6 +51,7 @@ def update_call(
     raised = [f for f in _FLAGS if f in changes and changes[f][1]]
     if CLASSIFICATION & changes.keys():
         plan_again(tx, call, raised=bool(raised), said=_said(changes), config=config, routed=routed)
+        record_if_referred(tx, call)  # a rule that now sends police: the call's close record
     tx.session.flush()
     tx.record(
         "call.updated",

@@ -16,6 +16,7 @@ from service.cli.environment import load_settings, run, unit_of_work
 from service.cli.roads import roads
 from service.cli.rules import rules
 from service.cli.serving import refuse_a_taken_metrics_port, refuse_a_taken_port, where_to_go
+from service.resources import operations as resources
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
 
@@ -145,6 +146,13 @@ def token() -> None:
     default=None,
     help="For --role responder: the responder the token acts as.",
 )
+@click.option(
+    "--resource",
+    "resource_id",
+    type=click.UUID,
+    default=None,
+    help="For --role provider: the resource whose capacity the token keeps.",
+)
 @click.option("--label", default="", help="A note to tell tokens apart.")
 @click.option(
     "--expires-in-days",
@@ -159,6 +167,7 @@ def token_create(
     slug: str,
     role: str,
     responder_id: uuid.UUID | None,
+    resource_id: uuid.UUID | None,
     label: str,
     expires_in_days: int | None,
     never_expires: bool,
@@ -168,17 +177,30 @@ def token_create(
     uow = unit_of_work(settings)
     if never_expires and expires_in_days is not None:
         raise click.UsageError("--never-expires and --expires-in-days contradict each other")
+    if (role == Role.provider) != (resource_id is not None):
+        raise click.UsageError("--resource is required with --role provider, and only then")
     lifetime = None if never_expires else timedelta(days=expires_in_days or settings.token_ttl_days)
-    issued = run(
-        lambda: uow.write_sync(
-            tokens.create_token,
-            slug=slug,
-            role=Role(role),
-            responder_id=responder_id,
-            label=label,
-            expires_in=lifetime,
+    if resource_id is not None:
+        issued = run(
+            lambda: uow.write_sync(
+                resources.issue_provider_token,
+                slug=slug,
+                resource_id=resource_id,
+                label=label,
+                expires_in=lifetime,
+            )
         )
-    )
+    else:
+        issued = run(
+            lambda: uow.write_sync(
+                tokens.create_token,
+                slug=slug,
+                role=Role(role),
+                responder_id=responder_id,
+                label=label,
+                expires_in=lifetime,
+            )
+        )
     click.echo(f"{role} token for agency {slug} (shown once; store it safely):")
     click.echo(issued)
 

@@ -1,14 +1,22 @@
 """`corespond console`: a terminal console over the `/v1/ws` protocol.
 
 It prints events as readable lines, takes short commands on standard input
-(`accept`, `decline`, `enroute`, `onscene`, `clear <disposition>`, `available`,
-`off`, `help`, `quit`), acks what it has shown, and on a dropped connection
+(`accept`, `decline`, `enroute`, `onscene`, `near`, `clear <disposition> …`,
+`available`, `off`, `help`, `quit`), acks what it has shown, and on a dropped connection
 reconnects with backoff and resumes from the last event it saw.
+
+The close in a few keys: `near` lists the open resources with room nearest the call,
+numbered; `clear transported_crisis_centre dest=1 ref=2 backup fu=24` closes with
+the destination and referral by those numbers (or `ref="free text"`), police backup
+and follow-up within 24 h. A clear with such parts goes over HTTP (the socket's
+`status` action carries only the disposition).
 """
 
 import asyncio
 import json
 import random
+import re
+import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -24,10 +32,13 @@ from models.vocabulary import Disposition
 
 HELP = (
     "commands: accept [id] · decline [id] · enroute [id] · onscene [id] · "
-    "clear [id] <disposition> · available · off · help · quit   "
-    "(an id may be its first characters, or left out when only one fits)\n"
+    'near [id] · clear [id] <disposition> [dest=N] [ref=N|ref="text"] [backup] [fu=H] · '
+    "available · off · help · quit   "
+    "(an id may be its first characters, or left out when only one fits; N numbers what "
+    "`near` listed)\n"
     f"dispositions: {', '.join(d.value for d in Disposition)}"
 )
+_CLOSE_PART = re.compile(r"^(dest|ref|fu)=(.+)$|^backup$")
 _STEPS = {"enroute": "en_route", "onscene": "on_scene", "clear": "cleared"}
 REFUSED = {4401: "the token is unknown, revoked or expired", 4403: "this client is not allowed"}
 
@@ -39,6 +50,7 @@ class TerminalConsole:
         self.principal: dict[str, Any] = {}
         self.assignments: dict[str, str] = {}  # id -> state, for the ones seen
         self.commands: asyncio.Queue[str | None] = asyncio.Queue()
+        self.nearby: list[dict[str, Any]] = []  # what `near` listed last, numbered from 1
 
     def say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -146,12 +158,20 @@ class TerminalConsole:
         self.say(f"#{frame['seq']} {stamp} {name} {detail}".rstrip())
 
     async def _command(self, ws: Any, line: str) -> None:
-        words = line.split()
+        try:
+            words = shlex.split(line)
+        except ValueError as bad:
+            self.say(f"cannot read that: {bad}")
+            return
         if not words:
             return
         verb, args = words[0].lower(), words[1:]
         if verb == "help":
             self.say(HELP)
+        elif verb == "near":
+            await self._near(args)
+        elif verb == "clear" and any(_CLOSE_PART.match(a) for a in args):
+            await self._close(args)
         elif verb in ("accept", "decline"):
             await self._act(ws, verb, args, {"offered"}, lambda aid: {"assignment_id": aid})
         elif verb in _STEPS:
@@ -195,6 +215,83 @@ class TerminalConsole:
             return
         await ws.send(json.dumps({"type": kind, **body(matches[0])}))
 
+    def _one(self, args: list[str], states: set[str]) -> str | None:
+        matches = [
+            aid
+            for aid, current in self.assignments.items()
+            if current in states and (not args or aid.startswith(args[0]))
+        ]
+        if len(matches) != 1:
+            which = f"starting {args[0]!r}" if args else "open"
+            self.say(f"{len(matches)} assignments {which} fit; give the id's first characters")
+            return None
+        return matches[0]
+
+    async def _http(self, method: str, path: str, body: Any = None) -> Any:
+        """The answer's JSON, or None after saying the error."""
+        async with httpx.AsyncClient(base_url=_http_base(self.url), timeout=10) as client:
+            answer = await client.request(
+                method, path, json=body, headers={"Authorization": f"Bearer {self.token}"}
+            )
+        if answer.is_success:
+            return answer.json()
+        said = answer.json()
+        self.say(f"error: {said.get('error')}: {said.get('detail')}")
+        return None
+
+    async def _near(self, args: list[str]) -> None:
+        aid = self._one(args, {"offered", "accepted", "en_route", "on_scene"})
+        if aid is None:
+            return
+        found = await self._http("GET", f"/v1/assignments/{aid}/suggested-resources")
+        if found is None:
+            return
+        self.nearby = found
+        if not found:
+            self.say("no open resource with room fits this call")
+        for n, place in enumerate(found, start=1):
+            room = "" if place["capacity"] is None else f" · {place['capacity']} free"
+            self.say(
+                f"{n}. {place['name']} · {place['kind'].replace('_', ' ')} · "
+                f"{place['distance_m'] / 1000:.1f} km{room}"
+            )
+
+    async def _close(self, args: list[str]) -> None:
+        """The last clear with the close's parts, over HTTP."""
+        known = {d.value for d in Disposition}
+        body: dict[str, Any] = {"status": "cleared"}
+        rest = []
+        for arg in args:
+            part = _CLOSE_PART.match(arg)
+            if arg in known:
+                body["disposition"] = arg
+            elif part is None:
+                rest.append(arg)
+            elif arg == "backup":
+                body["backup_requested"] = True
+            elif part.group(1) == "fu":
+                body["follow_up"] = {"within_h": int(part.group(2).rstrip("h"))}
+            else:
+                picked = self._picked(part.group(2))
+                if picked is None and part.group(1) == "dest":
+                    self.say(f"dest={part.group(2)}: give the number `near` listed")
+                    return
+                key = "destination_id" if part.group(1) == "dest" else "referral"
+                body[key] = picked if key == "destination_id" else _referral(picked, part.group(2))
+        aid = self._one(rest, {"accepted", "en_route", "on_scene"})
+        if aid is None:
+            return
+        done = await self._http("POST", f"/v1/assignments/{aid}/status", body)
+        if done is not None:
+            self.assignments[aid] = done["state"]
+            self.say(f"ok: status {aid[:8]} → {done['state']}")
+
+    def _picked(self, text: str) -> str | None:
+        """The id of the resource `near` listed as number `text`, if it is one."""
+        if text.isdigit() and 1 <= int(text) <= len(self.nearby):
+            return str(self.nearby[int(text) - 1]["id"])
+        return None
+
     async def _availability(self, status: str) -> None:
         responder_id = self.principal.get("responder_id")
         if not responder_id:
@@ -211,6 +308,10 @@ class TerminalConsole:
         else:
             body = answer.json()
             self.say(f"error: {body.get('error')}: {body.get('detail')}")
+
+
+def _referral(resource_id: str | None, text: str) -> dict[str, str]:
+    return {"resource_id": resource_id} if resource_id else {"text": text}
 
 
 def _category(call: dict[str, Any]) -> str:

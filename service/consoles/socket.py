@@ -155,6 +155,12 @@ async def _visit(
         )
         await websocket.close(CLOSE_BAD_TOKEN, "token unknown, revoked or expired")
         return
+    if principal.role == Role.provider:  # it reads its resource over HTTP, nothing here
+        await state.uow.write(
+            audit.record, actor=logon, outcome="denied", detail={"role": "provider", "via": "ws"}
+        )
+        await websocket.close(CLOSE_NOT_ALLOWED, "a provider token has no console")
+        return
     over = door.sign_in(principal.token_id)
     if over is not None:
         await refuse(websocket, state, door, over, principal=principal, address=visit.address)

@@ -6,7 +6,7 @@ by the app (`pass_deadlines_forever`), so nothing here imports a feature.
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -118,14 +118,19 @@ async def keep_house_forever(
     audit_retention: timedelta,
     interval_s: float = 600,
     batch: int = PURGE_BATCH,
+    features: Sequence[tuple[Callable[..., int], timedelta]] = (),
 ) -> None:
-    """Every `interval_s`: drop events and audit records past retention, and stored
-    idempotent answers past their keeping time. Consoles that fall behind the first
-    are told to resync. The purges go `batch` rows a transaction, other work between."""
+    """Every `interval_s`: drop events and audit records past retention, stored
+    idempotent answers past their keeping time, and what `features` keep for a while
+    (each a purge, `purge(tx, keep=…, limit=…) -> rows`, and how long it keeps).
+    Consoles that fall behind the first are told to resync. The purges go `batch` rows
+    a transaction, other work between."""
     while True:
         try:
             await _purge_all(uow, purge_old_events, keep=event_retention, batch=batch)
             await _purge_all(uow, purge_old_audit, keep=audit_retention, batch=batch)
+            for purge, keep in features:
+                await _purge_all(uow, purge, keep=keep, batch=batch)
             await uow.write(forget_old)
         except Exception:
             log.exception("housekeeping_failed")

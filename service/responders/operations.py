@@ -2,13 +2,14 @@
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from dispatch.cells import position_cell
 from dispatch.config import DispatchConfig
 from models.agency import Principal
+from models.report import DutyPeriod
 from models.responder import PositionUpdate, Responder, ResponderCreate, ResponderPublic
 from models.vocabulary import (
     SETTABLE_RESPONDER_STATUSES,
@@ -116,6 +117,7 @@ def set_status(
         return ResponderPublic.of(responder)
     responder.status, responder.status_changed_at = status, tx.now
     tx.session.flush()
+    _note_duty(tx, responder, previous)
     tx.record(
         "responder.status_changed",
         agency_id=principal.agency_id,
@@ -125,6 +127,26 @@ def set_status(
     if status == ResponderStatus.available:
         replan_waiting(tx, agency_id=principal.agency_id, config=config)
     return ResponderPublic.of(responder)
+
+
+def _note_duty(tx: Tx, responder: Responder, previous: ResponderStatus) -> None:
+    """Open or close the responder's on-duty period, which the outcome report's
+    utilisation reads (the event log is purged; a year's figures must not need it)."""
+    if previous == ResponderStatus.off_duty:
+        tx.session.execute(
+            insert(DutyPeriod).values(
+                id=uuid.uuid4(),
+                agency_id=responder.agency_id,
+                responder_id=responder.id,
+                started_at=tx.now,
+            )
+        )
+    elif responder.status == ResponderStatus.off_duty:
+        tx.session.execute(
+            update(DutyPeriod)
+            .where(col(DutyPeriod.responder_id) == responder.id, col(DutyPeriod.ended_at).is_(None))
+            .values(ended_at=tx.now)
+        )
 
 
 def list_responders(

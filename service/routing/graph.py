@@ -5,7 +5,9 @@ One `to_one` call is one reverse Dijkstra search from the call over the reversed
 graph (scipy's csgraph, bounded by a time limit), whatever the number of origins.
 Asked `within_s`, the limit is that (less the shortest legs to the road), once; an
 origin the search does not reach is answered `BEYOND`. Otherwise the limit is a
-guess that doubles until every origin is reached.
+guess that doubles until every origin is reached. The last search is kept: `reach`
+reads from it where trips to the call can start (the cells of `CellTable`, made at
+load), and the call's next questions, and its next seat's, are answered from it.
 Each edge weighs `time_ms * 2**26 + length_dm`, integers that a float64 holds
 exactly: the search finds the fastest path (ties to the shorter) and its sum
 carries that path's length in the low bits, so one search answers both time and
@@ -15,18 +17,21 @@ distance, with no predecessor walk. Exact for trips under 37 hours and 6,700 km.
 import math
 import os
 import tempfile
+from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from geographiclib.geodesic import Geodesic
+from h3.api import basic_int as h3
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from dispatch.roads import BEYOND, RoutingUnavailable
+from dispatch.cells import disk_reach_m, edge_length_m, rings_to_cover
+from dispatch.roads import BEYOND, Reach, RoutingUnavailable
 from dispatch.travel import EARTH_RADIUS_M, Point, Travel
 
 FORMAT = "corespond-roads-1"
@@ -40,6 +45,16 @@ _FLAT_LAT_LIMIT = 70.0
 _GUESS_S_PER_M = 0.15
 _GUESS_EXTRA_S = 60.0
 _UNLIMITED_AFTER_S = 4 * 3600.0
+# A search goes at least this far: starting one costs as much as the first minutes of
+# road (scipy prepares every node), and the call's next seat, or a second threshold,
+# then need no search of their own.
+_LEAST_SEARCH_S = 180.0
+# Where a trip can start (`reach`): cells of ~175 m edges (res 9), or coarser when the
+# snap limit would take more rings than this to cover.
+_REACH_RESOLUTIONS = (9, 8, 7, 6, 5, 4)
+_MOST_RINGS = 6
+_SNAP_MARGIN_M = 1.0  # for rounding: a leg is measured in float, and the cells' reach too
+_SOONEST_MARGIN_S = 1e-6  # likewise the least time from a cell
 
 F64 = NDArray[np.float64]
 
@@ -170,7 +185,11 @@ class RoadGraph:
     """`dispatch.roads.RoadTimes` on an embedded graph. A point is joined to its
     nearest road node by a straight leg driven at `snap_mps`; an origin farther than
     `snap_limit_m` from every road, or on a part of the network that does not reach
-    the call, gets None; a call that far from every road raises RoutingUnavailable."""
+    the call, gets None; a call that far from every road raises RoutingUnavailable.
+
+    The last search is kept: `reach` searches outward from the call, and `to_one`
+    for the same call within no more time answers from it. One search, read by any
+    thread, replaced whole: threads that interleave calls search again, no worse."""
 
     def __init__(
         self,
@@ -189,6 +208,11 @@ class RoadGraph:
         n = arrays.node_count
         self._reverse = csr_matrix((weight, arrays.tails, arrays.indptr), shape=(n, n))
         self._tree = cKDTree(_unit_xyz(arrays.lat, arrays.lon))
+        self._cells = CellTable.of(
+            arrays.lat, arrays.lon, arrays.component, snap_limit_m + _SNAP_MARGIN_M
+        )
+        self._last: _Searched | None = None
+        self._last_reach: tuple[Point, Reach] | None = None
 
     @classmethod
     def load(cls, path: Path, *, snap_limit_m: float = 1_000.0) -> "RoadGraph":
@@ -208,6 +232,10 @@ class RoadGraph:
     def arrays(self) -> GraphArrays:
         return self._arrays
 
+    def forget(self) -> None:
+        """Drop the search kept from the last call (for benchmarks that start cold)."""
+        self._last, self._last_reach = None, None
+
     def to_one(
         self, origins: Sequence[Point], dest: Point, *, within_s: float | None = None
     ) -> list[Travel | None]:
@@ -218,11 +246,7 @@ class RoadGraph:
         lon = np.array([dest.lon, *(p.lon for p in origins)], dtype=np.float64)
         _, nodes = self._tree.query(_unit_xyz(lat, lon))
         snap_m = lengths_m(lat, lon, g.lat[nodes], g.lon[nodes])
-        if snap_m[0] > self._snap_limit_m:
-            raise RoutingUnavailable(
-                f"the call is {snap_m[0]:,.0f} m from the nearest road of the {self._name} "
-                f"(more than {self._snap_limit_m:,.0f} m), so road times cannot be estimated"
-            )
+        self._check_call(float(snap_m[0]))
         target, from_nodes = nodes[0], nodes[1:]
         routed = (snap_m[1:] <= self._snap_limit_m) & (
             g.component[from_nodes] == g.component[target]
@@ -248,6 +272,60 @@ class RoadGraph:
                 result[slot] = Travel(distance_m=d + leg, eta_s=t / 1000 + leg / self._snap_mps)
         return result
 
+    def reach(self, dest: Point, within_s: float) -> Reach:
+        """Where a trip to `dest` within `within_s` can start: within a leg of the
+        time left (at `snap_mps`, and no longer than the snap limit) of a node the
+        search reaches in time. Every cell such a leg touches, and no other."""
+        if not math.isfinite(within_s):
+            raise ValueError(f"within_s is a finite number of seconds, not {within_s}")
+        last = self._last_reach
+        if last is None or last[0] != dest or last[1].within_s < within_s:
+            last = dest, self._reach(dest, within_s)
+            self._last_reach = last
+        # The cells of a farther reach from the same point, as soon: a seat's second
+        # threshold, or the call's next seat, need no new search.
+        farther = last[1]
+        end = bisect_right(farther.least_s, within_s)
+        return replace(
+            farther, within_s=within_s, cells=farther.cells[:end], least_s=farther.least_s[:end]
+        )
+
+    def _reach(self, dest: Point, within_s: float) -> Reach:
+        g = self._arrays
+        lat, lon = np.array([dest.lat]), np.array([dest.lon])
+        at = _unit_xyz(lat, lon)
+        _, nodes = self._tree.query(at)
+        target = int(nodes[0])
+        leg_m = float(lengths_m(lat, lon, g.lat[nodes], g.lon[nodes])[0])
+        self._check_call(leg_m)
+        routed_m = self._cells.all_routed_m(at[0], int(g.component[target]))
+        road_s = within_s - leg_m / self._snap_mps
+        if road_s < 0:
+            return Reach(within_s=within_s, cells=(), least_s=(), all_routed_m=routed_m)
+        limit = (math.floor(road_s * 1000) + 2) * WEIGHT_SCALE  # as `_limit`, with no leg
+        searched = self._searched(target, limit)
+        settled = searched.settled
+        settled = settled[searched.weights[settled] <= limit]
+        time_s = np.floor(searched.weights[settled] / WEIGHT_SCALE) / 1000
+        spare_m = np.minimum(self._snap_limit_m, self._snap_mps * np.maximum(0, road_s - time_s))
+        soonest_s = time_s + leg_m / self._snap_mps - _SOONEST_MARGIN_S
+        cells, least_s = self._cells.around(
+            settled, spare_m + _SNAP_MARGIN_M, soonest_s, int(g.component[target])
+        )
+        return Reach(
+            within_s=within_s,
+            cells=tuple(cells.tolist()),
+            least_s=tuple(least_s.tolist()),
+            all_routed_m=routed_m,
+        )
+
+    def _check_call(self, leg_m: float) -> None:
+        if leg_m > self._snap_limit_m:
+            raise RoutingUnavailable(
+                f"the call is {leg_m:,.0f} m from the nearest road of the {self._name} "
+                f"(more than {self._snap_limit_m:,.0f} m), so road times cannot be estimated"
+            )
+
     def _limit(self, within_s: float | None, legs_m: F64) -> float | None:
         """The search's limit (in weight) for `within_s`: no origin it leaves unreached
         can arrive within `within_s`. None: no `within_s`, so reach every origin."""
@@ -259,22 +337,232 @@ class RoadGraph:
         road_ms = math.floor(max(0.0, within_s - float(legs_m.min()) / self._snap_mps) * 1000)
         return (road_ms + 2) * WEIGHT_SCALE
 
+    def _searched(self, target: int, limit: float) -> "_Searched":
+        """A search to `target` as far as `limit` at least: the last one if it went as
+        far, else a new one."""
+        last = self._last
+        if last is not None and last.target == target and last.limit >= limit:
+            return last
+        limit = max(limit, _LEAST_SEARCH_S * 1000 * WEIGHT_SCALE)
+        weights = dijkstra(self._reverse, indices=target, limit=limit, min_only=True)
+        self._last = searched = _Searched(target, limit, weights)
+        return searched
+
+    def _weights(self, target: int, limit: float) -> F64:
+        """Every node's weight to `target`, exact up to `limit` (infinity beyond)."""
+        return self._searched(target, limit).weights
+
     def _search(self, target: int, sources: NDArray[np.intp], limit: float | None) -> F64:
         """Each source's weight to `target` (every source is known to reach it); with
-        `limit`, one search that far, and infinity for the sources it does not reach."""
+        `limit`, infinity for the sources farther (whatever the search kept)."""
         if len(sources) == 0:
             return np.zeros(0)
         if limit is not None:
-            reached = dijkstra(self._reverse, indices=int(target), limit=limit, min_only=True)
-            found: F64 = reached[sources]
-            return found
+            found: F64 = self._weights(int(target), limit)[sources]
+            return np.where(found <= limit, found, math.inf)
         g = self._arrays
         straight = lengths_m(g.lat[sources], g.lon[sources], g.lat[target], g.lon[target])
         limit_s = float(straight.max()) * _GUESS_S_PER_M + _GUESS_EXTRA_S
         while True:
             limit = math.inf if limit_s > _UNLIMITED_AFTER_S else limit_s * 1000 * WEIGHT_SCALE
-            reached = dijkstra(self._reverse, indices=int(target), limit=limit, min_only=True)
-            weights: F64 = reached[sources]
+            weights: F64 = self._weights(int(target), limit)[sources]
             if bool(np.isfinite(weights).all()) or math.isinf(limit):
                 return weights
             limit_s *= 2
+
+
+class _Searched:
+    """One search from a call's node (`target`): every node's weight to it, exact up
+    to `limit`, infinite beyond; and, once asked for, the nodes it reached."""
+
+    def __init__(self, target: int, limit: float, weights: F64) -> None:
+        self.target, self.limit, self.weights = target, limit, weights
+        self._settled: NDArray[np.intp] | None = None
+
+    @property
+    def settled(self) -> NDArray[np.intp]:
+        if self._settled is None:
+            self._settled = np.flatnonzero(np.isfinite(self.weights))
+        return self._settled
+
+
+@dataclass(frozen=True, slots=True)
+class CellTable:
+    """Where trips can start, by H3 cells of one resolution: every cell within the
+    snap limit of a road node, numbered in `cells` order (`len(cells)` stands for
+    none). For each cell: its neighbours and itself (the outermost cells, whose
+    neighbours are not all numbered, have none); the longest leg by which a point can
+    join a node in it (`leg_cap_m`); and whether every point in it has a road route
+    in the largest component (`routed`). For each node, its cell. `covers_m[k - 1]`
+    is how far k rings around a cell reach beyond it."""
+
+    res: int
+    cells: NDArray[np.int64]
+    node_cell: NDArray[np.int32]
+    neighbours: NDArray[np.int32]
+    leg_cap_m: F64
+    covers_m: F64
+    routed: NDArray[np.int64]
+    main_component: int
+    unrouted: cKDTree | None  # the centres of the cells not all routed
+    unrouted_radius_m: float  # the farthest any point of those cells is from its centre
+
+    @classmethod
+    def of(cls, lat: F64, lon: F64, component: NDArray[np.int32], snap_m: float) -> "CellTable":
+        """The table for nodes at `lat`, `lon` in `component`s, and legs of up to
+        `snap_m`, at the finest resolution whose rings cover `snap_m` in a few steps."""
+        points = list(zip(lat.tolist(), lon.tolist(), strict=True))
+        res, edge_m = _reach_resolution(points, snap_m)
+        node_cells = np.array([h3.latlng_to_cell(a, o, res) for a, o in points], dtype=np.int64)
+        most = rings_to_cover(snap_m, edge_m)
+        cells, neighbours = _cells_around(set(node_cells.tolist()), most)
+        node_cell = np.searchsorted(cells, node_cells).astype(np.int32)
+        radius_m, nearest_m = _cell_geometry(cells, lat, lon)
+        leg_m = np.minimum(snap_m, (radius_m + nearest_m) * _SPHERE_TO_GEODESIC**2 + 1.0)
+        covers_m = np.array([disk_reach_m(k, edge_m) for k in range(1, most + 1)])
+        leg_cap_m = _spread(np.append(leg_m, 0.0), neighbours, most, np.maximum)[:-1]
+        main = int(np.bincount(component).argmax()) if len(component) else 0
+        routed = _all_routed(node_cell, component, neighbours, leg_m, covers_m, snap_m)
+        unrouted_at = np.flatnonzero(routed != main)
+        centres = np.array([h3.cell_to_latlng(int(c)) for c in cells[unrouted_at]]).reshape(-1, 2)
+        return cls(
+            res=res,
+            cells=cells,
+            node_cell=node_cell,
+            neighbours=neighbours,
+            leg_cap_m=leg_cap_m,
+            covers_m=covers_m,
+            routed=routed,
+            main_component=main,
+            unrouted=cKDTree(_unit_xyz(centres[:, 0], centres[:, 1])) if len(centres) else None,
+            unrouted_radius_m=float(radius_m[unrouted_at].max(initial=0.0)),
+        )
+
+    def around(
+        self, nodes: NDArray[np.intp], metres: F64, times_s: F64, component: int
+    ) -> tuple[NDArray[np.int64], F64]:
+        """The cells where a point may join node `nodes[i]` by a leg of at most
+        `metres[i]`, for every i, and for each the least of `times_s` over the nodes
+        it can join (0 where a point may join no node of `component`, the nodes' own),
+        in that order.
+        Each node's cell and as many rings round it as cover that leg, no longer than
+        the longest leg a point there can have: the nodes that need as many rings
+        together, spread ring by ring."""
+        count = len(self.cells)
+        own = self.node_cell[nodes]
+        legs = np.minimum(metres, self.leg_cap_m[own])
+        rings = np.searchsorted(self.covers_m, legs) + 1
+        least = np.full(count + 1, math.inf)
+        for k in np.unique(rings).tolist():
+            alike = rings == k
+            soonest = np.full(count + 1, math.inf)
+            np.minimum.at(soonest, own[alike], times_s[alike])
+            for _ in range(k):
+                spreading = np.flatnonzero(soonest < math.inf)
+                onto = self.neighbours[spreading].ravel()
+                np.minimum.at(soonest, onto, np.repeat(soonest[spreading], 7))
+            np.minimum(least, soonest, out=least)
+        inside = np.flatnonzero(least[:count] < math.inf)
+        least = np.where(self.routed[inside] == component, least[inside], 0.0)
+        order = np.argsort(least, kind="stable")
+        return self.cells[inside[order]], least[order]
+
+    def all_routed_m(self, point: F64, component: int) -> float:
+        """How far around `point` (unit xyz) every point has a road route to a node of
+        `component`: to the nearest cell that may hold one without (0: not known)."""
+        if component != self.main_component:
+            return 0.0
+        if self.unrouted is None:
+            return math.inf
+        chord_m, _ = self.unrouted.query(point)
+        return max(0.0, float(chord_m) / _SPHERE_TO_GEODESIC - self.unrouted_radius_m - 1.0)
+
+
+# A chord of the sphere `_unit_xyz` places points on is no longer than the arc, and an
+# arc differs from the WGS84 geodesic by under 0.7 %: nodes are nearest by chord.
+_SPHERE_TO_GEODESIC = 1.01
+
+
+def _reach_resolution(points: list[tuple[float, float]], snap_m: float) -> tuple[int, float]:
+    """The finest resolution of `_REACH_RESOLUTIONS` whose cells' rings (least edge,
+    near `points`) cover `snap_m` in at most `_MOST_RINGS`, and that edge."""
+    sample = points[:: max(1, len(points) // 256)]
+    for res in _REACH_RESOLUTIONS:
+        edge_m = min((edge_length_m(h3.latlng_to_cell(a, o, res)) for a, o in sample), default=1.0)
+        if rings_to_cover(snap_m, edge_m) <= _MOST_RINGS:
+            break
+    cells = {h3.latlng_to_cell(a, o, res) for a, o in points}
+    return res, min((edge_length_m(c) for c in cells), default=1.0)
+
+
+def _cells_around(own: set[int], most: int) -> tuple[NDArray[np.int64], NDArray[np.int32]]:
+    """`own` cells and `most` rings around them, sorted, with each one's neighbours
+    and itself (a pentagon's repeated), or `len(cells)` for the outermost ring's."""
+    rows: dict[int, list[int]] = {}
+    frontier = list(own)
+    for _ in range(most):
+        beyond: list[int] = []
+        for cell in frontier:
+            rows[cell] = around = list(h3.grid_disk(cell, 1))
+            beyond += (c for c in around if c not in own)
+        own.update(beyond)
+        frontier = list(set(beyond))
+    cells = np.array(sorted(own), dtype=np.int64)
+    neighbours = np.full((len(cells) + 1, 7), len(cells), dtype=np.int32)
+    if rows:
+        spreading = np.array(sorted(rows), dtype=np.int64)
+        padded = [(rows[c] + [c] * 7)[:7] for c in spreading.tolist()]
+        neighbours[np.searchsorted(cells, spreading)] = np.searchsorted(cells, np.array(padded))
+    return cells, neighbours
+
+
+def _cell_geometry(cells: NDArray[np.int64], lat: F64, lon: F64) -> tuple[F64, F64]:
+    """Each cell's farthest point from its centre, and its centre's nearest node (no
+    nearer than the geodesic: an upper bound on every leg from the cell, less the
+    first)."""
+    centres = np.array([h3.cell_to_latlng(c) for c in cells.tolist()]).reshape(-1, 2)
+    corners = [h3.cell_to_boundary(c) for c in cells.tolist()]
+    sides = np.array([len(b) for b in corners])
+    flat = np.array([v for b in corners for v in b]).reshape(-1, 2)
+    c_lat, c_lon = np.repeat(centres[:, 0], sides), np.repeat(centres[:, 1], sides)
+    to_corner = lengths_m(c_lat, c_lon, flat[:, 0], flat[:, 1]) * _SPHERE_TO_GEODESIC + 1.0
+    radius_m = np.maximum.reduceat(to_corner, np.concatenate([[0], np.cumsum(sides)[:-1]]))
+    _, nearest = cKDTree(_unit_xyz(lat, lon)).query(_unit_xyz(centres[:, 0], centres[:, 1]))
+    nearest_m = lengths_m(centres[:, 0], centres[:, 1], lat[nearest], lon[nearest])
+    return np.asarray(radius_m, dtype=np.float64), nearest_m
+
+
+def _spread(values: F64, neighbours: NDArray[np.int32], times: int, how: np.ufunc) -> F64:
+    """Each cell's `how` (max or min) over its disk of radius `times`."""
+    for _ in range(times):
+        values = how.reduce(values[neighbours], axis=1)
+    return values
+
+
+def _all_routed(
+    node_cell: NDArray[np.int32],
+    component: NDArray[np.int32],
+    neighbours: NDArray[np.int32],
+    leg_m: F64,
+    covers_m: F64,
+    snap_m: float,
+) -> NDArray[np.int64]:
+    """For each cell, the component every point in it joins within the snap limit,
+    or -1 when some point may not (too far from a node, or nearer some node of
+    another component). Beyond the table there are no nodes, and the outermost cells,
+    which have no neighbours, are too far from any to be routed."""
+    count = len(neighbours) - 1
+    low = np.full(count + 1, np.iinfo(np.int64).max)  # no node: no constraint
+    high = np.full(count + 1, -1, dtype=np.int64)
+    np.minimum.at(low, node_cell, component)
+    np.maximum.at(high, node_cell, component)
+    rings = np.searchsorted(covers_m, np.minimum(leg_m, covers_m[-1])) + 1
+    routed = np.full(count, -1, dtype=np.int64)
+    for k in range(1, len(covers_m) + 1):  # the nodes within k rings: one component?
+        low = np.minimum.reduce(low[neighbours], axis=1)
+        high = np.maximum.reduce(high[neighbours], axis=1)
+        uniform = (rings == k) & (low[:count] == high[:count])
+        routed[uniform] = high[:count][uniform]
+    # `snap_m` has the margin added for the rings; the legs `to_one` measures need it
+    # taken off again, and as much for their own rounding.
+    return np.where(leg_m <= snap_m - 2 * _SNAP_MARGIN_M, routed, -1)

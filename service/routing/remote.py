@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from dispatch.roads import RoadTimes, RoutingUnavailable
+from dispatch.roads import Reach, RoadTimes, RoutingUnavailable
 from dispatch.travel import Point, Travel, haversine_m
 
 SNAP_MPS = 5.0  # the leg between a point and its road (a driveway, a car park) is slow
@@ -175,6 +175,11 @@ class _RoutingServer:
         for request in asked:
             travel.extend(request.result())  # RoutingUnavailable, the first batch's first
         return travel
+
+    def reach(self, dest: Point, within_s: float) -> Reach | None:
+        """None: a table says how long from the origins asked, not from where else a
+        trip could start in time; the search bounds that by `fastest_mps` itself."""
+        return None
 
     def unavailable(self, what: str) -> RoutingUnavailable:
         """The error for a server that answered badly: `what` continues

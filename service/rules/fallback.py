@@ -11,7 +11,7 @@ with the reason and their responders freed for the waiting calls.
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -100,12 +100,15 @@ def fall_back_when_due(
     config: DispatchConfig,
     limit: int,
     prepared: Mapping[uuid.UUID, Routed] | None = None,
+    referred: Callable[[Tx, Call], None] | None = None,
 ) -> int:
     """Every call whose fallback deadline has passed with a seat unfilled gets the next
     team of its rule (its seats offered by road where `route_due_fallbacks` ranked them
     before this write). Of several replicas, the conditional update lets one act on each
-    call. A call whose seats are all filled by then keeps its team. Returns how many
-    deadlines it handled."""
+    call. A call whose seats are all filled by then keeps its team. A call the fallback
+    referred to police is given to `referred` in the same write (its close record, which
+    the app's `outcomes` keeps: a feature above this one). Returns how many deadlines it
+    handled."""
     due = list(tx.session.execute(_DUE, {"now": tx.now, "limit": limit}).scalars())
     handled = 0
     for call in due:
@@ -141,6 +144,8 @@ def fall_back_when_due(
             force=force,
             routed=(prepared or {}).get(call.id),
         )
+        if referred is not None and call.status == CallStatus.referred:
+            referred(tx, call)
     return handled
 
 

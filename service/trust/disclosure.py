@@ -39,6 +39,8 @@ def disclosure_for(
     officers see narratives and substance use as its two settings say."""
     if role == Role.responder and responder_kind == ResponderKind.officer:
         return officers_see_narrative, officers_see_substance_use
+    if role == Role.provider:  # a resource's staff: no call of the agency is theirs
+        return False, False
     return True, True
 
 

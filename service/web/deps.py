@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from models.agency import Principal
 from service.errors import Unauthorized
+from service.trust.access import confine_provider
 from service.trust.audit import Actor
 from service.trust.auth import check_token
 from service.web.rate_limit import RATE_IDENTITY
@@ -43,6 +44,7 @@ async def authenticate(
         await _count_failed_logon(request, state)
         raise Unauthorized("the bearer token is unknown, revoked or expired")
     assert principal is not None
+    confine_provider(principal, request.url.path)  # its own resource, nothing else
     state.token_roles.learn(getattr(request.state, RATE_IDENTITY, None), principal.role)
     return principal
 

@@ -1,4 +1,6 @@
 """Signed webhooks: an agency's endpoints get its events, in order, once, from the event
-log as the outbox (`routes`, `operations`, and the delivery loop).
+log as the outbox (`routes`, `operations`; the delivery loop `delivery`, with `outbox`,
+`tail`, `courier`, `connection`, `addresses`, `signing` and `delivery_log`).
 
-A feature: it may import the infrastructure and `models`, never other features' routes."""
+A feature at the top, beside `sta024`: it may import the infrastructure (`store`,
+`trust`, `live`, `web`) and `models`, never another feature."""

@@ -10,7 +10,9 @@ from tests.conftest import POSTGRES_ADMIN_URL, on_postgres
 def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     """On the test run's backend: a SQLite file, or a throwaway PostgreSQL database."""
     backend = ["--postgres", POSTGRES_ADMIN_URL] if on_postgres() else []
-    out = run_bench("bench.load", "--quick", *backend, timeout_s=300)
+    out = run_bench(
+        "bench.load", "--quick", "--webhooks", "2", "--sta024", "2", *backend, timeout_s=300
+    )
     assert "20 of 20 consoles connected (0 console errors)" in out
     assert re.search(r"^Placed around ", out, re.M), out  # which workload it was
     steady = re.search(r"\| steady \| 5 \| (\d+)/(\d+) \|.*\| (\d+) \| (\d+) \|", out)
@@ -56,3 +58,13 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     ratios = re.search(r"sustained / bare = ([\d.]+), closed-loop / bare = ([\d.]+) ", out)
     assert ratios is not None and float(ratios.group(2)) > 0, out
     assert re.search(r"^Server peak RSS: [1-9]\d* MB$", out, re.M), out
+    # the CAD side: every webhook delivery in order, every subscriber notified
+    cad = re.search(
+        r"^CAD side: 2 webhook endpoints .*: webhook deliveries (\d+) \((\d+)-(\d+) an "
+        r"endpoint, 0 out of order\); STA-024 notifications (\d+), EIDOs (\d+) \((\d+)-\d+ a",
+        out,
+        re.M,
+    )
+    assert cad is not None, out
+    deliveries, fewest, most, notes, _, least_eidos = map(int, cad.groups())
+    assert fewest > 0 and most <= deliveries and notes > 0 and least_eidos > 0, out

@@ -12,8 +12,8 @@ def test_the_quick_road_benchmark_runs_and_chooses_as_a_road_scan(tmp_path: Path
     assert "graph: 1,681 nodes, 6,480 edges; built in" in out
     ways = [
         "geodesic (`rank_responders`), today's default",
-        "by road, asked within T (`rank_by_road`)",
-        "by road, every answer exact (before)",
+        "by road (`rank_by_road`, the graph's reach)",
+        "by road, bound by the fastest road alone (before)",
     ]
     rows = [line.split(" | ")[0][2:] for line in out.splitlines() if line.startswith("| ")]
     assert [r for r in rows if r in ways] == ways * 2  # all calls, then by language

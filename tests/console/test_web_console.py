@@ -13,7 +13,7 @@ from models.vocabulary import Role
 from service.agencies.operations import create_agency
 from tests.conftest import AgencyKit, start_server, stop_server
 from tests.console.conftest import open_console
-from tests.service.factories import NEXT_YEAR, north_of, responder
+from tests.service.factories import NEXT_YEAR, call_body, north_of, responder
 
 
 def test_a_flagged_call_is_offered_accepted_and_seen_accepted_live(
@@ -146,3 +146,19 @@ def test_the_queue_shows_each_calls_rule_what_it_waits_for_and_when_it_falls_bac
         re.compile(r"^falls back to clinician in 59 min \d+ s$")
     )
     desk.screenshot(path=artifacts / "dispatcher-queue-fallback.png", full_page=True)
+
+
+def test_the_dispatcher_sees_a_call_has_been_seen_before(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """Two earlier calls about the same person, one at the same place: the board says so."""
+    person = {"cad_person_id": "P-1207"}
+    body = call_body(person=person)
+    assert dispatcher.post("/v1/calls", json=body).status_code == 201
+    elsewhere = call_body(at=north_of(5_000), person=person)
+    assert dispatcher.post("/v1/calls", json=elsewhere).status_code == 201
+    third = dispatcher.post("/v1/calls", json=call_body(person=person))
+    assert third.status_code == 201
+    desk = open_console(browser, agency.server.url, agency.token(Role.dispatcher))
+    waiting = desk.locator(f'#queue [data-call="{third.json()["id"]}"]')
+    expect(waiting).to_contain_text("2 contacts in 90 days at this person; 1 at this place")

@@ -2,15 +2,17 @@
 scan of everyone, and how few questions the road engine is asked, and how far."""
 
 import random
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+from h3.api import basic_int as h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dispatch.by_road import RoadChoice, RoadRanking, rank_by_road, road_choice_reason
+from dispatch.cells import CellRange, position_cell, ranges_of
 from dispatch.index import ResponderIndex
 from dispatch.plan import RoleNeed
 from dispatch.ranking import (
@@ -18,12 +20,13 @@ from dispatch.ranking import (
     CallSite,
     Candidate,
     Choice,
+    Fetch,
     Preferences,
     is_eligible,
     penalty_s,
     rank_responders,
 )
-from dispatch.roads import RoutingUnavailable
+from dispatch.roads import Reach, RoutingUnavailable
 from dispatch.travel import GeodesicEstimator, Point, Travel
 from models.vocabulary import ResponderKind
 from tests.dispatch.road_town import RoadTown
@@ -35,6 +38,14 @@ FALLBACK = GeodesicEstimator()
 TOWN = RoadTown()
 NO_BRIDGE = RoadTown(bridge_col=None)
 NO_RIVER = RoadTown(river_after_row=None)
+# The same towns saying nothing of where a trip can start, as a routing server: the
+# search is bounded by the fastest road alone.
+TOWN_AS_SERVER = RoadTown(reach=False)
+NO_BRIDGE_AS_SERVER = RoadTown(bridge_col=None, reach=False)
+# Blocks of 400 m: trips long enough that the search asks the town where they can
+# start from (in the town of 100 m blocks the rings at the fastest road do, mostly).
+SPRAWL = RoadTown(block_m=400, snap_limit_m=400)
+SPRAWL_NO_BRIDGE = RoadTown(block_m=400, snap_limit_m=400, bridge_col=None)
 CLINICIAN_SEAT = RoleNeed(role="clinician", kind=ResponderKind.clinician)
 CIT_SEAT = RoleNeed(role="officer", kind=ResponderKind.officer, cit_required=True)
 NAMES: dict[Hashable, str] = {"ruiz": "Ruiz", "chen": "Chen"}
@@ -59,6 +70,9 @@ class Exactly:
         self, origins: Sequence[Point], dest: Point, *, within_s: float | None = None
     ) -> list[Travel | None]:
         return self.town.to_one(origins, dest)
+
+    def reach(self, dest: Point, within_s: float) -> Reach | None:
+        return self.town.reach(dest, within_s)
 
 
 def _clinician(name: str, where: Point) -> Candidate:
@@ -272,6 +286,77 @@ def test_k_must_be_at_least_one() -> None:
         _rank(TOWN, _site(TOWN.at(2, 2)), [], k=0)
 
 
+def test_a_call_in_spanish_gathers_the_streets_to_the_nearest_speaker_not_a_disk() -> None:
+    # The nearest clinician speaks English only: 300 s on his trip puts the threshold
+    # guessed in a straight line some 5 km out at the fastest road, and everyone in
+    # that disk would be gathered. Told where trips start, the search widens from the
+    # road's own guess, finds Ortiz, who speaks Spanish, 1.6 km along the avenue, and
+    # gathers only the streets that near.
+    rng = random.Random(5)
+    spread = [SPRAWL.at(rng.uniform(0, 20), rng.uniform(0, 40)) for _ in range(400)]
+    people = [_clinician(f"r{i}", at) for i, at in enumerate(spread)]
+    people += [
+        _clinician("near", SPRAWL.at(10, 5.2)),
+        Candidate(
+            id="ortiz",
+            kind=ResponderKind.clinician,
+            lat=SPRAWL.at(10, 9).lat,
+            lon=SPRAWL.at(10, 9).lon,
+            languages=frozenset({"en", "es"}),
+        ),
+    ]
+    site = _site(SPRAWL.at(10, 5), language="es")
+    gathered: dict[str, int] = {}
+    for town, name in ((SPRAWL, "reach"), (RoadTown(block_m=400, reach=False), "fastest road")):
+        fetch = ResponderIndex(people).fetch
+
+        def counted(
+            ranges: Sequence[CellRange], name: str = name, fetch: Fetch = fetch
+        ) -> Iterator[Candidate]:
+            for cand in fetch(ranges):
+                gathered[name] = gathered.get(name, 0) + 1
+                yield cand
+
+        ranking = rank_by_road(
+            site, CLINICIAN_SEAT, k=1, fetch=counted, roads=town, fallback=FALLBACK
+        )
+        assert _ids(ranking.choices) == ["ortiz"] == _ids_of_scan(town, site, people)
+    assert gathered["reach"] * 4 < gathered["fastest road"]
+
+
+def _ids_of_scan(town: RoadTown, site: CallSite, people: list[Candidate]) -> list[str]:
+    scan = _road_scan(
+        town,
+        site,
+        CLINICIAN_SEAT,
+        people,
+        k=1,
+        prefs=DEFAULT_PREFERENCES,
+        exclude=frozenset(),
+        fallback=FALLBACK,
+    )
+    return [pid for pid, *_ in scan]
+
+
+def test_the_cells_of_a_reach_are_gathered_in_few_ranges_that_hold_just_them() -> None:
+    rng = random.Random(9)
+    counted = {"cells": 0, "ranges": 0}
+    for _ in range(40):
+        res = rng.choice([6, 7, 8, 9])
+        centre = h3.latlng_to_cell(rng.uniform(-60, 70), rng.uniform(-180, 180), res)
+        cells = [c for c in h3.grid_disk(centre, rng.randint(1, 8)) if rng.random() < 0.9]
+        ranges = ranges_of(cells)
+        counted["cells"] += len(cells)
+        counted["ranges"] += len(ranges)
+        inside = set(cells)
+        lat, lon = h3.cell_to_latlng(centre)
+        for _ in range(300):
+            spot = position_cell(lat + rng.gauss(0, 0.02), lon + rng.gauss(0, 0.02))
+            held = any(r.lo <= spot <= r.hi for r in ranges)
+            assert held == (h3.cell_to_parent(spot, res) in inside)
+    assert counted["ranges"] * 2 < counted["cells"]
+
+
 def _on_a_street(rng: random.Random, town: RoadTown) -> Point:
     """Somewhere along a street: where a responder drives and a caller's door is."""
     if rng.random() < 0.5:
@@ -329,7 +414,19 @@ _NEEDS = [
 
 @st.composite
 def _scenes(draw: st.DrawFn) -> tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]]:
-    town = draw(st.sampled_from([TOWN, NO_BRIDGE, NO_RIVER]))
+    town = draw(
+        st.sampled_from(
+            [
+                TOWN,
+                NO_BRIDGE,
+                NO_RIVER,
+                SPRAWL,
+                SPRAWL_NO_BRIDGE,
+                TOWN_AS_SERVER,
+                NO_BRIDGE_AS_SERVER,
+            ]
+        )
+    )
     call = town.at(draw(st.floats(0, 20)), draw(st.floats(0, 40)))
     # A few shared spots make exact ties; some fall off the streets (rows and
     # columns below 0 or past the edge are up to 600 m from any).
@@ -400,7 +497,8 @@ def test_the_road_ranking_equals_a_road_scan_of_everyone(
     )
     assert got == scan
     assert asked == (ranking.queries, ranking.candidates_routed)
-    assert ranking.queries <= 2 or beyond > 0  # more only when the threshold doubled
+    if not town.knows_reach:  # a server's table: each query is a round trip
+        assert ranking.queries <= 2 or beyond > 0  # more only when the threshold doubled
     if ranking.choices:  # the crow-flies nearest asked about is no farther than the chosen
         crow, chosen = ranking.crow_nearest, ranking.choices[0]
         assert isinstance(crow, RoadChoice) and isinstance(chosen, RoadChoice)
@@ -439,6 +537,7 @@ def test_answers_beyond_the_threshold_never_change_the_choice(
         fallback=fallback,
     )
     assert limited.choices == exact.choices
-    assert exact.queries <= 2  # without "beyond", never more than two
+    if not town.knows_reach:  # without "beyond", a server is asked twice at most
+        assert exact.queries <= 2
     if beyond == 0:  # the same questions, the same answers
         assert limited == exact

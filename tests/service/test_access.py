@@ -167,14 +167,15 @@ CALL_FIELDS = {
     "received_at",
     "created_at",
     "closed_at",
+    "contacts",
     "withheld",
 }
 # The sensitive fields each reader sees on an overdose call with a narrative.
 ALLOWED: dict[str, set[str]] = {
-    "admin": {"narrative", "category"},
-    "supervisor": {"narrative", "category"},
-    "dispatcher": {"narrative", "category"},
-    "cad": {"narrative", "category"},
+    "admin": {"narrative", "category", "contacts"},
+    "supervisor": {"narrative", "category", "contacts"},
+    "dispatcher": {"narrative", "category", "contacts"},
+    "cad": {"narrative", "category", "contacts"},
     "clinician offered": {"category"},
     "clinician accepted": {"narrative", "category"},
     "officer offered": set(),
@@ -184,8 +185,8 @@ ALLOWED: dict[str, set[str]] = {
 
 def _sensitive_seen(call: dict[str, Any]) -> set[str]:
     assert set(call) == CALL_FIELDS
-    seen = {f for f in ("narrative", "category") if call[f] is not None}
-    assert set(call["withheld"]) == {"narrative", "category"} - seen
+    seen = {f for f in ("narrative", "category", "contacts") if call[f] is not None}
+    assert set(call["withheld"]) == {"narrative", "category", "contacts"} - seen
     return seen
 
 

@@ -225,7 +225,7 @@ def test_the_clinician_on_an_overdose_still_sees_what_it_is_and_the_skill_it_wan
     assert offer["data"]["call"]["plan"]["ems"] is True
     with agency.client(Role.responder, responder_id=clinician["id"]) as phone_http:
         seen = phone_http.get(f"/v1/calls/{call['id']}").json()
-    assert seen["category"] == "overdose" and seen["withheld"] == []
+    assert seen["category"] == "overdose" and seen["withheld"] == ["contacts"]
     clinician_seat = next(s for s in seen["plan"]["seats"] if s["role"] == "clinician")
     assert clinician_seat["prefer_skills"] == ["substance_use"]
 
@@ -245,7 +245,7 @@ def test_an_agency_that_lets_officers_see_substance_use_still_shows_them_the_cat
     assert offer["data"]["call"]["plan"]["ems"] is True
     assert "withheld" not in offer["data"]["call"]
     seen = on_duty.car.get(f"/v1/calls/{call['id']}").json()
-    assert seen["category"] == "overdose" and seen["withheld"] == []
+    assert seen["category"] == "overdose" and seen["withheld"] == ["contacts"]
     assert seen["plan"] == call["plan"]
 
 

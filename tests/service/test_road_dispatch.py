@@ -23,6 +23,7 @@ from tests.conftest import (
     start_server,
     stop_server,
 )
+from tests.service import eido_build
 from tests.service.factories import call_body, responder
 from tests.service.osm_town import Town, write_town
 from tests.service.test_programme_rules import wait_for
@@ -347,6 +348,53 @@ def test_a_team_replaced_by_an_update_is_offered_by_road(road_server: RoadServer
         updated = desk.patch(f"/v1/calls/{call['id']}", json={"category": "mental_health_crisis"})
     assert updated.status_code == 200, updated.text
     after = updated.json()
+    assert after["plan"]["team"] == "clinic"
+    (offer,) = [a for a in after["assignments"] if a["role"] == "clinician"]
+    assert offer["responder_id"] == same_side["id"]
+    assert offer["travel_by"] == "road graph town.roads"
+
+
+def test_eidos_are_ranked_by_road_at_intake_and_when_a_later_one_changes_the_team(
+    road_server: RoadServer,
+) -> None:
+    """A CAD's EIDO makes a call whose peer seat, and then (its incident reclassified by
+    a later EIDO) a clinician seat, are each offered by road."""
+    town = road_server.town
+    kit = new_agency(road_server.server)
+    document = {
+        "timezone": "UTC",
+        "teams": {
+            "peer": {"seats": [{"kind": "peer"}]},
+            "clinic": {"seats": [{"kind": "clinician"}]},
+        },
+        "rules": [
+            {"name": "crisis", "when": {"categories": ["mental_health_crisis"]}, "send": "clinic"},
+            {"name": "the rest", "send": "peer"},
+        ],
+    }
+    with kit.client(Role.supervisor) as boss, kit.client(Role.dispatcher) as desk:
+        assert boss.put("/v1/rules", json=document).status_code == 200
+        _across, same_side = clinicians(desk, town)
+        responder(desk, kind="peer", name="Ono", at=at(town.same_side))
+    incident = "urn:emergency:uid:incidentid:road1:psap.example.gov"
+    where = eido_build.point(town.call.lat, town.call.lon)
+    with kit.client(Role.cad) as cad:
+        first = cad.post(
+            "/v1/eido",
+            json=eido_build.eido(incident=incident, incident_type="WelfareCheck", location=where),
+        )
+        assert first.status_code == 201, first.text
+        call_id = first.json()["id"]
+        (peer,) = cad.get(f"/v1/calls/{call_id}").json()["assignments"]
+        assert peer["travel_by"] == "road graph town.roads"
+        later = cad.post(
+            "/v1/eido",
+            json=eido_build.eido(
+                incident=incident, incident_type="MentalHealthCrisis", location=where
+            ),
+        )
+        assert later.status_code == 200, later.text
+        after = cad.get(f"/v1/calls/{call_id}").json()
     assert after["plan"]["team"] == "clinic"
     (offer,) = [a for a in after["assignments"] if a["role"] == "clinician"]
     assert offer["responder_id"] == same_side["id"]

@@ -1,15 +1,17 @@
 """The embedded road graph on a real OSM file of a small town (tests/service/osm_town.py):
 built, saved, loaded, and asked many-to-one, as the service will."""
 
+import math
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 from geographiclib.geodesic import Geodesic
+from h3.api import basic_int as h3
 
-from dispatch.roads import BEYOND, RoadTimes, RoutingUnavailable
-from dispatch.travel import geodesic_m
+from dispatch.roads import BEYOND, Reach, RoadTimes, RoutingUnavailable
+from dispatch.travel import Point, geodesic_m
 from service.routing.build import build_graph, parse_maxspeed_kmh, way_direction
 from service.routing.graph import GraphArrays, GraphFileError, RoadGraph, lengths_m
 from tests.service.osm_town import (
@@ -147,6 +149,85 @@ def test_only_trips_longer_than_the_limit_are_answered_beyond(graph: RoadGraph, 
                 else:
                     assert got == full
     assert beyond > 200  # and the limit did spare the search somewhere
+
+
+def _cell_of(graph: RoadGraph, where: Point, reach: Reach) -> int | None:
+    """The cell of `reach` that `where` lies in, or None (the reach's cells share one
+    resolution)."""
+    if not reach.cells:
+        return None
+    res = h3.get_resolution(reach.cells[0])
+    cell = h3.latlng_to_cell(where.lat, where.lon, res)
+    return cell if cell in reach.cells else None
+
+
+@pytest.mark.parametrize("snap_limit_m", [1_000.0, 60.0])
+@pytest.mark.parametrize("within_s", [20.0, 90.0, 240.0, 600.0])
+def test_every_trip_within_a_time_starts_in_the_reach_and_takes_no_less_than_it_says(
+    graph: RoadGraph, town: Town, within_s: float, snap_limit_m: float
+) -> None:
+    # With a short snap limit, the middles of the blocks have no road route at all.
+    graph = RoadGraph(graph.arrays, name="town", snap_limit_m=snap_limit_m)
+    rng = random.Random(int(within_s))
+    # Anywhere around the town: on its streets, between them, off the network, on
+    # the island, across the river.
+    spread = [point(rng.uniform(-1_500, 5_000), rng.uniform(-1_500, 3_500)) for _ in range(800)]
+    for dest in (town.call, town.bridge, point(2_900, 2_400)):
+        near = [
+            Point(dest.lat + rng.gauss(0, 0.001), dest.lon + rng.gauss(0, 0.001))
+            for _ in range(200)
+        ]
+        origins = spread + near
+        graph.forget()
+        reach = graph.reach(dest, within_s)
+        assert reach.within_s == within_s
+        assert list(reach.least_s) == sorted(reach.least_s)  # soonest first
+        least = dict(zip(reach.cells, reach.least_s, strict=True))
+        inside = 0
+        for origin, travel in zip(origins, graph.to_one(origins, dest), strict=True):
+            cell = _cell_of(graph, origin, reach)
+            if travel is not None and travel.eta_s <= within_s:
+                assert cell is not None, f"{origin} arrives in {travel.eta_s:.0f} s, outside"
+                inside += 1
+            if cell is not None and least[cell] > 0:  # every point there has a route
+                assert travel is not None and travel.eta_s >= least[cell]
+            if geodesic_m(origin, dest) < reach.all_routed_m:
+                assert travel is not None
+        assert inside > 0
+
+
+def test_the_reach_grows_with_the_time_and_a_shorter_one_is_served_from_a_longer(
+    graph: RoadGraph, town: Town
+) -> None:
+    graph.forget()
+    far = graph.reach(town.call, 600.0)
+    near = graph.reach(town.call, 120.0)  # from the same search: its cells, as soon
+    graph.forget()
+    alone = graph.reach(town.call, 120.0)
+    assert set(alone.cells) <= set(near.cells) <= set(far.cells)
+    assert len(alone.cells) < len(far.cells)
+    assert all(least <= 120.0 for least in near.least_s)
+    # The far corner, across the river: not within two minutes, within ten.
+    corner = point(2_950, 2_450)
+    assert _cell_of(graph, corner, alone) is None
+    assert _cell_of(graph, corner, far) is not None
+    # Nothing on the island reaches the call: no claim of a route there, and every
+    # point nearer than it has one.
+    island = _cell_of(graph, town.island, far)
+    assert island is None or far.least_s[far.cells.index(island)] == 0
+    assert 0 < far.all_routed_m < geodesic_m(town.call, town.island)
+
+
+def test_no_reach_for_a_call_off_the_network_or_a_time_that_is_not_one(
+    graph: RoadGraph, town: Town
+) -> None:
+    with pytest.raises(RoutingUnavailable, match=r"the call is 2,000 m from the nearest road"):
+        graph.reach(town.off_road, 60.0)
+    for within_s in (math.nan, math.inf):
+        with pytest.raises(ValueError, match="finite number of seconds"):
+            graph.reach(town.call, within_s)
+    graph.forget()
+    assert graph.reach(town.call, 0.0).cells == ()  # not even the leg to the road
 
 
 def test_lengths_are_never_shorter_than_the_geodesic() -> None:

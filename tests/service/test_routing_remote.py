@@ -97,6 +97,17 @@ def test_a_time_limit_is_accepted_and_the_server_still_answers_everyone_exactly(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_a_server_says_nothing_of_where_a_trip_can_start_and_is_not_asked(
+    engine: str, server: str, behave: Callable[..., None]
+) -> None:
+    # A table answers for the origins asked only: the search bounds everyone else by
+    # the fastest road, as before the embedded graph could say more.
+    roads = client(f"{engine}+http://{server}")
+    assert roads.reach(CALL, 300.0) is None
+    assert seen(server) == []
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_road_times_from_each_responder_match_the_server(
     engine: str, server: str, behave: Callable[..., None]
 ) -> None:

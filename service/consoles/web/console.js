@@ -50,11 +50,12 @@ function signOut(reason) {
   if (state.ws) { state.ws.onclose = null; state.ws.close(); }
   Object.assign(state, { token: null, principal: null, ws: null, welcomed: false, seq: 0 });
   state.seen.clear();
-  for (const id of ["dispatcher", "responder", "events-panel", "sign-out"]) $(id).hidden = true;
+  for (const id of ["dispatcher", "responder", "events-panel", "sign-out", "webhook-notice"]) $(id).hidden = true;
   $("sign-in").hidden = false;
   $("who").textContent = "";
   $("sign-in-error").textContent = reason;
   setConnection("offline", "Signed out");
+  window.dispatchEvent(new Event("corespond:signed-out"));
 }
 
 // ---- the socket: connect, resume, reconnect with backoff ---------------------------
@@ -127,9 +128,18 @@ function onEvent(frame) {
   state.seq = Math.max(state.seq, frame.seq);
   logLine(`#${frame.seq} ${new Date(frame.at).toLocaleTimeString()} ${frame.event} ${describe(frame)}`);
   if (frame.event === "assignment.offered" && isMine(frame.data.assignment)) showOffer(frame.data);
+  if (frame.event === "webhook.disabled") showWebhookDisabled(frame.data);
   send({ type: "ack", seq: frame.seq });
   scheduleRefresh();
 }
+
+// A CAD's webhook stopped getting events (docs/webhooks.md): dispatchers must know the
+// CAD is no longer told what happens, until an admin resumes it.
+function showWebhookDisabled(data) {
+  $("webhook-notice-text").textContent = `⚠ CAD not being told: ${data.reason}.`;
+  $("webhook-notice").hidden = false;
+}
+$("webhook-notice-dismiss").addEventListener("click", () => { $("webhook-notice").hidden = true; });
 
 function isMine(assignment) {
   return state.principal && state.principal.role === "responder"
@@ -170,6 +180,7 @@ function showView() {
   $("responder").hidden = !responder;
   $("dispatcher").hidden = responder;
   if (!responder) fetch("/console/config.json").then((r) => r.json()).then((c) => { state.config = c; drawMap(); });
+  window.dispatchEvent(new CustomEvent("corespond:signed-in", { detail: { principal: p, token: state.token } }));
 }
 
 function scheduleRefresh() {
@@ -200,6 +211,7 @@ async function refreshDispatcher() {
   renderCalls();
   renderBoard();
   drawMap();
+  await refreshFollowUps();
 }
 
 function since(iso) {
@@ -232,6 +244,13 @@ function lastStamp(a) {
   return a.cleared_at || a.on_scene_at || a.en_route_at || a.accepted_at || a.offered_at;
 }
 
+// Earlier calls at this person or place, as intake counted them (staff see them).
+function contactsText(c) {
+  const k = c.contacts;
+  if (!k || (!k.person && !k.place)) return "";
+  return `<br><span class="contacts">${esc(k.said)}</span>`;
+}
+
 function renderCalls() {
   const waiting = state.calls.filter((c) => c.status === "pending");
   const active = state.calls.filter((c) => c.status === "dispatched" || (c.status === "pending" && c.assignments.some((a) => ACTIVE.has(a.state))));
@@ -241,9 +260,9 @@ function renderCalls() {
     ${c.plan.rule ? `rule <em class="rule">${esc(c.plan.rule)}</em> · ` : ""}team <strong>${esc(c.plan.team)}</strong>
     waiting for <strong class="missing">${esc(c.plan.missing.join(", ") || "—")}</strong> for ${since(c.received_at)}
     <br><span class="fallback">${fallbackText(c.plan)}</span>
-    <br><small>${esc(c.plan.reason)}</small></li>`)));
+    <br><small>${esc(c.plan.reason)}</small>${contactsText(c)}</li>`)));
   $("active").replaceChildren(...active.map((c) => el(`<li data-call="${c.id}">
-    ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>
+    ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>${contactsText(c)}
     <ul>${c.assignments.filter((a) => ACTIVE.has(a.state)).map((a) => `<li data-assignment="${a.id}">
       ${esc(a.role)}: ${esc(nameOf(a.responder_id))} — <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span>
       for ${since(lastStamp(a))} · <span class="travel">${esc(travelText(a))}</span></li>`).join("")}</ul></li>`)));
@@ -288,7 +307,8 @@ $("call-form").addEventListener("submit", async (e) => {
   try {
     const call = await api("POST", "/v1/calls", body);
     const offers = call.assignments.map((a) => `${a.role} to ${nameOf(a.responder_id)} (${travelText(a)})`);
-    $("call-result").textContent = `Dispatched: ${call.plan.reason}. ${offers.length ? `Offered: ${offers.join("; ")}.` : ""} ${call.plan.missing.length ? `Waiting for: ${call.plan.missing.join(", ")}.` : ""}`;
+    const seen = call.contacts && (call.contacts.person || call.contacts.place) ? ` Seen before: ${call.contacts.said}.` : "";
+    $("call-result").textContent = `Dispatched: ${call.plan.reason}. ${offers.length ? `Offered: ${offers.join("; ")}.` : ""} ${call.plan.missing.length ? `Waiting for: ${call.plan.missing.join(", ")}.` : ""}${seen}`;
     $("call-form").reset();
     refresh();
   } catch (error) {
@@ -392,8 +412,10 @@ async function refreshResponder() {
   for (const [aid, offer] of state.offers) if (!offers.has(aid) && !work.has(aid) && offer.fresh) offers.set(aid, offer);
   state.offers = offers;
   state.work = work;
+  await loadCloseChoices(work);
   renderOffers();
   renderWork();
+  await refreshMyFollowUps(me);
 }
 
 function showOffer(data) {
@@ -444,16 +466,15 @@ function renderWork() {
       <div>As ${esc(a.role)}: <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span> for ${since(lastStamp(a))}</div>
       <button type="button" data-step="en_route" ${next === "en_route" ? "" : "disabled"}>En route</button>
       <button type="button" data-step="on_scene" ${next === "on_scene" ? "" : "disabled"}>On scene</button>
-      <label>Disposition <select class="disposition">${DISPOSITIONS.map((d) => `<option value="${d}">${d.replaceAll("_", " ")}</option>`).join("")}</select></label>
+      ${closeFormHtml(a.id)}
       <button type="button" data-step="cleared" class="danger">Clear</button></div>`);
   });
   for (const card of cards) {
     const id = card.dataset.work;
+    wireCloseForm(card, id);
     for (const button of card.querySelectorAll("[data-step]")) {
-      button.onclick = () => send({
-        type: "status", assignment_id: id, status: button.dataset.step,
-        disposition: button.dataset.step === "cleared" ? card.querySelector(".disposition").value : null,
-      });
+      if (button.dataset.step === "cleared") { button.onclick = () => clearWithClose(card, id); continue; }
+      button.onclick = () => send({ type: "status", assignment_id: id, status: button.dataset.step, disposition: null });
     }
   }
   $("work").replaceChildren(...cards);

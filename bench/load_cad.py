@@ -1,0 +1,178 @@
+"""The CAD side of a load run (issue 22): webhook endpoints registered for every event,
+with a receiver that answers each delivery, and STA-024 subscribers to every incident
+that answer each notification; each in a process of its own, off the server's cores'
+books as far as two cores allow.
+
+    python -m bench.load_cad receive <endpoints>            # prints its port, then counts
+    python -m bench.load_cad subscribe <ws url> <token> <n> # counts on SIGTERM
+"""
+
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+from websockets.asyncio.client import connect
+
+
+@dataclass
+class CadSide:
+    """What the CAD side saw, said at the end of the run."""
+
+    webhooks: int
+    subscribers: int
+    said: list[str] = field(default_factory=list)
+
+    def note(self) -> str:
+        if not (self.webhooks or self.subscribers):
+            return ""
+        return (
+            f"CAD side: {self.webhooks} webhook endpoints (every event), "
+            f"{self.subscribers} STA-024 subscribers (every incident): " + "; ".join(self.said)
+        )
+
+
+@contextlib.contextmanager
+def cad_side(
+    *, url: str, admin_token: str, cad_token: str, webhooks: int, subscribers: int
+) -> Iterator[CadSide]:
+    """Register `webhooks` endpoints on the server at `url` (its receiver on this host)
+    and open `subscribers` STA-024 subscriptions, for the run's duration."""
+    side = CadSide(webhooks, subscribers)
+    processes: list[tuple[str, subprocess.Popen[str]]] = []
+    try:
+        if webhooks:
+            receiver = subprocess.Popen(
+                [sys.executable, "-m", "bench.load_cad", "receive", str(webhooks)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(("webhooks", receiver))
+            assert receiver.stdout is not None
+            port = int(receiver.stdout.readline())
+            admin = {"Authorization": f"Bearer {admin_token}"}
+            for n in range(webhooks):
+                made = httpx.post(
+                    f"{url}/v1/webhooks",
+                    json={"url": f"http://127.0.0.1:{port}/hook/{n}", "events": ["*"]},
+                    headers=admin,
+                    timeout=10,
+                )
+                made.raise_for_status()
+        if subscribers:
+            ws = url.replace("http://", "ws://") + "/v1/sta024"
+            subscribing = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.load_cad",
+                    "subscribe",
+                    ws,
+                    cad_token,
+                    str(subscribers),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(("sta024", subscribing))
+        yield side
+    finally:
+        for _, process in processes:
+            process.send_signal(signal.SIGTERM)
+        for _, process in processes:
+            try:
+                out, _ = process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+            side.said += [line for line in out.splitlines() if line and not line.isdigit()]
+
+
+def receive(endpoints: int) -> None:
+    """Answer 200 to every delivery; on SIGTERM print how many came, and how many
+    arrived out of seq order at an endpoint."""
+    counts = [0] * endpoints
+    last = [0] * endpoints
+    disorder = [0]
+    lock = threading.Lock()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            n = int(self.path.rsplit("/", 1)[-1])
+            seq = json.loads(body).get("seq", 0)
+            with lock:
+                counts[n] += 1
+                if seq <= last[n]:
+                    disorder[0] += 1
+                last[n] = max(last[n], seq)
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    print(server.server_address[1], flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    server.serve_forever()
+    print(
+        f"webhook deliveries {sum(counts)} ({min(counts)}-{max(counts)} an endpoint, "
+        f"{disorder[0]} out of order)",
+        flush=True,
+    )
+
+
+def subscribe(url: str, token: str, count: int) -> None:
+    """`count` subscribers to every incident, answering every notification."""
+    notes = [0] * count
+    eidos = [0] * count
+
+    async def subscriber(i: int) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with connect(url, additional_headers=headers, max_size=None) as socket:
+            ask: dict[str, object] = {"requestId": str(uuid.uuid4()), "requestType": "EIDO"}
+            ask |= {"requestSubType": "new", "expires": 86400}
+            await socket.send(json.dumps({"subscribe": ask}))
+            async for frame in socket:
+                # A CAD elsewhere parses what it gets; this one shares the server's two
+                # cores, so it only finds the transaction to answer.
+                if isinstance(frame, str) and frame.startswith('{"event"'):
+                    at = frame.index('"transactionId":"') + 17
+                    transaction = frame[at : frame.index('"', at)]
+                    notes[i] += 1
+                    eidos[i] += frame.count('"eidoVersion"')
+                    answer: dict[str, object] = {"transactionId": transaction}
+                    answer |= {"statusCode": 200, "statusText": "OK"}
+                    await socket.send(json.dumps({"eventResponse": answer}))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        tasks = [asyncio.create_task(subscriber(i)) for i in range(count)]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        print(
+            f"STA-024 notifications {sum(notes)}, EIDOs {sum(eidos)} "
+            f"({min(eidos)}-{max(eidos)} a subscriber)",
+            flush=True,
+        )
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "receive":
+        receive(int(sys.argv[2]))
+    else:
+        subscribe(sys.argv[2], sys.argv[3], int(sys.argv[4]))

@@ -1,0 +1,686 @@
+"""Signed webhooks, against real receiver processes (tests/service/webhook_receiver.py):
+every event reaches a receiver that fails, goes down and comes back, in order, once,
+signed; a tampered body is caught by the receiver's check; only admins manage them;
+private addresses are refused; an endpoint failing for too long is disabled and the
+dispatchers are told; a replay from a seq; and with two replicas, each delivery is
+sent once."""
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.columns import utcnow
+from models.event import Event
+from models.vocabulary import Role
+from models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from service.agencies.operations import create_agency
+from service.live.events import purge_old_events
+from service.settings import Settings
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
+from service.webhooks.addresses import Refused, refusal_of, resolve
+from service.webhooks.connection import BadAnswer, Head, read_head
+from service.webhooks.delivery_log import KEEP, Try
+from service.webhooks.outbox import Round, record_round
+from service.webhooks.signing import signature
+from service.webhooks.tail import AgencyTail, Doorbell
+from tests.conftest import (
+    AgencyKit,
+    Server,
+    database_url,
+    free_port,
+    new_agency,
+    on_postgres,
+    redis_missing,
+    start_server,
+    stop_server,
+)
+from tests.service.consoles import console
+from tests.service.factories import NEXT_YEAR, post_call, responder
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOW_PRIVATE = {"CORESPOND_WEBHOOK_ALLOW_PRIVATE": "true"}
+
+
+def wait_for(what: str, found: Callable[[], Any], timeout_s: float = 40) -> Any:
+    """Poll until `found()` is truthy (the timeout only stops a hang)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := found()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return value
+
+
+@dataclass
+class ReceiverProcess:
+    """`tests/service/webhook_receiver.py` on a port of its own; stopped and started again
+    on the same port, it keeps its record."""
+
+    port: int
+    secret: str
+    record: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def start(self, *, fail: int = 0, tls: tuple[Path, Path] | None = None) -> None:
+        served = ("--cert", str(tls[0]), "--key", str(tls[1])) if tls else ()
+        self.process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tests.service.webhook_receiver"),
+                *("--port", str(self.port), "--secret", self.secret),
+                *("--record", str(self.record), "--fail", str(fail), *served),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == b"listening"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def entries(self) -> list[dict[str, Any]]:
+        if not self.record.exists():
+            return []
+        return [json.loads(line) for line in self.record.read_text().splitlines()]
+
+    def accepted(self) -> list[dict[str, Any]]:
+        """The deliveries it answered 2xx, parsed, in the order they came."""
+        return [json.loads(e["body"]) for e in self.entries() if e["status"] == 200]
+
+
+MakeReceiver = Callable[[str, int], ReceiverProcess]
+"""A receiver process with this secret on this port (not started)."""
+
+
+@pytest.fixture
+def receivers(tmp_path: Path) -> Iterator[MakeReceiver]:
+    made: list[ReceiverProcess] = []
+
+    def make(secret: str, port: int) -> ReceiverProcess:
+        receiver = ReceiverProcess(
+            port=port, secret=secret, record=tmp_path / f"r{len(made)}.jsonl"
+        )
+        made.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in made:
+        receiver.stop()
+
+
+@dataclass
+class Hooks:
+    """A server that may reach loopback receivers, and can be restarted on its port; it
+    trusts a certificate authority of the tests' own, if `openssl` could make one."""
+
+    server: Server
+    tmp: Path
+    env: dict[str, str]
+    leaf: tuple[Path, Path] | None  # a certificate for `localhost` and its key
+
+    def restart(self) -> None:
+        port = int(self.server.env["CORESPOND_PORT"])
+        stop_server(self.server)
+        self.server = start_server(self.tmp, port=port, extra_env=self.env)
+
+
+@pytest.fixture(scope="module")
+def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hooks]:
+    tmp = tmp_path_factory.mktemp("webhooks")
+    authority = certificate_authority(tmp) if shutil.which("openssl") else None
+    env = {**ALLOW_PRIVATE, **({"SSL_CERT_FILE": str(authority[0])} if authority else {})}
+    running = Hooks(
+        server=start_server(tmp, extra_env=env), tmp=tmp, env=env, leaf=authority and authority[1]
+    )
+    yield running
+    stop_server(running.server)
+
+
+def certificate_authority(tmp: Path) -> tuple[Path, tuple[Path, Path]]:
+    """A CA's certificate, and a certificate it signed for the name `localhost` (only:
+    not for 127.0.0.1) with its key."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True)
+
+    curve = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    openssl(
+        "req",
+        "-x509",
+        *curve,
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=CoRespond tests",
+    )
+    openssl("req", *curve, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost")
+    (tmp / "leaf.ext").write_text("subjectAltName=DNS:localhost\n")
+    openssl(
+        *("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key"),
+        *("-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext"),
+    )
+    return tmp / "ca.pem", (tmp / "leaf.pem", tmp / "leaf.key")
+
+
+@pytest.fixture(scope="module")
+def quick_give_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose endpoints are disabled after failing for 1.8 s, not 24 h."""
+    running = start_server(
+        tmp_path_factory.mktemp("give-up"),
+        extra_env={**ALLOW_PRIVATE, "CORESPOND_WEBHOOK_GIVE_UP_H": "0.0005"},
+    )
+    yield running
+    stop_server(running)
+
+
+def register(admin: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    answer = admin.post("/v1/webhooks", json={"url": url, "events": events or ["*"]})
+    assert answer.status_code == 201, answer.text
+    created: dict[str, Any] = answer.json()
+    return created
+
+
+def logged_seqs(kit: AgencyKit, after: int) -> list[int]:
+    def read(tx: Tx) -> list[int]:
+        query = select(col(Event.seq)).where(col(Event.agency_id) == kit.id, col(Event.seq) > after)
+        return list(tx.session.execute(query.order_by(col(Event.seq))).scalars())
+
+    return kit.server.uow.read_sync(read)
+
+
+def deliveries(admin: httpx.Client, webhook_id: str) -> list[dict[str, Any]]:
+    answer = admin.get(f"/v1/webhooks/{webhook_id}/deliveries")
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()
+    return found
+
+
+def busy_morning(desk: httpx.Client) -> None:
+    """Responders registered, placed and made available, and a call offered."""
+    responder(desk, kind="clinician")
+    post_call(desk)
+
+
+# ---- delivery -------------------------------------------------------------------------
+
+
+def test_every_event_reaches_a_flaky_receiver_in_order_once_and_signed(
+    hooks: Hooks, receivers: MakeReceiver
+) -> None:
+    """The receiver answers 500 twice, then goes down; it comes back as the service
+    restarts, and gets everything, as a dispatcher's console got it."""
+    kit = new_agency(hooks.server)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()
+    created = register(admin, f"http://127.0.0.1:{port}/hook")
+    receiver = receivers(created["secret"], port)
+    receiver.start(fail=2)
+
+    busy_morning(desk)
+    wait_for("two 500s", lambda: [e["status"] for e in receiver.entries()] == [500, 500])
+    receiver.stop()
+    wait_for(
+        "a try while the receiver is down",
+        lambda: "ConnectionRefusedError" in str(deliveries(admin, created["id"])[0]["error"]),
+    )
+    responder(desk, kind="officer", cit_until=NEXT_YEAR)
+    receiver.start()
+    hooks.restart()  # the failure, its next try and the endpoint's place are in the database
+
+    expected = logged_seqs(kit, created["delivered_through"])
+    got = wait_for(
+        "every event",
+        lambda: (a := receiver.accepted()) and a[-1]["seq"] >= expected[-1] and a,
+    )
+    assert [g["seq"] for g in got] == expected
+    assert all(e["signed"] for e in receiver.entries())
+    assert {e["idempotency_key"] for e in receiver.entries()} == {str(s) for s in expected}
+    with console(
+        hooks.server.ws_url, kit.token(Role.dispatcher), resume_after=expected[0] - 1
+    ) as c:
+        assert got == c.drain()
+    first = deliveries(admin, created["id"])[-1]
+    assert first["status"] == "delivered"
+    assert first["attempts"] >= 4  # two 500s, one or more refusals, then taken
+    assert first["seq"] == expected[0]
+    listed = admin.get("/v1/webhooks").json()
+    assert [(w["state"], w["delivered_through"]) for w in listed] == [("active", expected[-1])]
+
+
+def test_a_receiver_that_checks_the_signature_rejects_a_tampered_body(
+    hooks: Hooks, receivers: MakeReceiver
+) -> None:
+    """And the check in docs/webhooks.md, run as printed, agrees with the receiver."""
+    kit = new_agency(hooks.server)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()
+    created = register(admin, f"http://127.0.0.1:{port}/hook", ["responder.created"])
+    receiver = receivers(created["secret"], port)
+    receiver.start()
+    responder(desk, kind="clinician")
+    sent = wait_for("a delivery", receiver.entries)[0]
+    body = sent["body"].encode()
+    tampered = body.replace(b'"kind":"clinician"', b'"kind":"officer"')
+    assert tampered != body
+
+    def post(content: bytes) -> int:
+        headers = {"CoRespond-Signature": sent["signature"], "Content-Type": "application/json"}
+        return httpx.post(receiver.url, content=content, headers=headers).status_code
+
+    assert (post(tampered), post(body)) == (400, 200)
+    assert sent["host"] == f"127.0.0.1:{port}"
+    assert sent["event_header"] == "responder.created"
+
+    checks = documented_check()
+    now = int(sent["signature"].split(",")[0].removeprefix("t="))
+    assert checks(created["secret"], sent["signature"], body, now=now)
+    assert not checks(created["secret"], sent["signature"], tampered, now=now)
+    assert not checks("whsec_another", sent["signature"], body, now=now)
+    assert not checks(created["secret"], sent["signature"], body, now=now + 301)
+
+
+def documented_check() -> Callable[..., bool]:
+    """The receiver's check as docs/webhooks.md prints it."""
+    text = (ROOT / "docs" / "webhooks.md").read_text()
+    code = re.search(r"```python\n(.*?def verify.*?)```", text, re.S)
+    assert code is not None, "docs/webhooks.md shows no `def verify` in Python"
+    scope: dict[str, Any] = {}
+    exec(code.group(1), scope)  # noqa: S102 (the project's own documentation)
+    verify: Callable[..., bool] = scope["verify"]
+    return verify
+
+
+def test_https_deliveries_go_to_the_address_resolved_and_check_the_certificate_for_the_name(
+    hooks: Hooks, receivers: MakeReceiver
+) -> None:
+    """`https://localhost:…` is connected to the address `localhost` resolved to, with
+    `localhost` as the TLS server name: the certificate for that name is taken. The same
+    receiver reached as `https://127.0.0.1:…` is refused, as its certificate does not
+    name that address."""
+    if hooks.leaf is None:
+        pytest.skip("openssl is not installed: no certificate for the receiver")
+    kit = new_agency(hooks.server)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()
+    by_name = register(admin, f"https://localhost:{port}/hook", ["responder.created"])
+    by_address = register(admin, f"https://127.0.0.1:{port}/hook", ["responder.created"])
+    receiver = receivers(by_name["secret"], port)
+    receiver.start(tls=hooks.leaf)
+    made = responder(desk, kind="clinician")
+
+    got = wait_for("the delivery by name", receiver.accepted)
+    assert got[0]["data"]["id"] == made["id"]
+    assert receiver.entries()[0]["host"] == f"localhost:{port}"
+    refused = wait_for("the refusal", lambda: deliveries(admin, by_address["id"]))
+    assert "CERTIFICATE_VERIFY_FAILED" in refused[0]["error"]
+    assert len(receiver.entries()) == 1
+
+
+def test_an_endpoint_gets_only_the_events_it_asked_for_and_a_replay_from_a_seq(
+    hooks: Hooks, receivers: MakeReceiver
+) -> None:
+    kit = new_agency(hooks.server)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()
+    created = register(admin, f"http://127.0.0.1:{port}/hook", ["call.created"])
+    receiver = receivers(created["secret"], port)
+    receiver.start()
+    busy_morning(desk)
+    post_call(desk)
+    calls = wait_for("two calls", lambda: len(a := receiver.accepted()) == 2 and a)
+    assert [c["event"] for c in calls] == ["call.created", "call.created"]
+
+    replay = admin.post(
+        f"/v1/webhooks/{created['id']}/redeliver", json={"from_seq": calls[0]["seq"]}
+    )
+    assert replay.status_code == 200, replay.text
+    again = wait_for("the replay", lambda: len(a := receiver.accepted()) == 4 and a)
+    assert [c["seq"] for c in again] == [c["seq"] for c in calls] * 2
+
+    head = again[-1]["seq"]
+    too_late = admin.post(f"/v1/webhooks/{created['id']}/redeliver", json={"from_seq": 10**12})
+    assert too_late.status_code == 422
+    assert "after the event log's last seq" in too_late.json()["detail"]
+    while kit.server.uow.write_sync(purge_old_events, keep=timedelta(0), limit=1000) == 1000:
+        pass
+    gone = admin.post(f"/v1/webhooks/{created['id']}/redeliver", json={"from_seq": head})
+    assert gone.status_code == 422
+    assert "past the event log's retention" in gone.json()["detail"]
+
+
+def test_an_endpoint_failing_past_the_give_up_time_is_disabled_and_dispatchers_are_told(
+    quick_give_up: Server, receivers: MakeReceiver
+) -> None:
+    kit = new_agency(quick_give_up)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()  # nothing listens there yet
+    created = register(admin, f"http://127.0.0.1:{port}/hook")
+    with console(quick_give_up.ws_url, kit.token(Role.dispatcher)) as board:
+        made = responder(desk, kind="clinician", at=None, status="off_duty")
+        told = board.next_event("webhook.disabled", timeout=30)
+
+    assert told["data"]["id"] == created["id"]
+    assert "disabled" in told["data"]["reason"]
+    assert "127.0.0.1" in told["data"]["reason"]
+    listed = admin.get("/v1/webhooks").json()[0]
+    assert listed["state"] == "disabled"
+    assert "ConnectionRefusedError" in listed["last_error"]
+    log = deliveries(admin, created["id"])
+    assert [(d["seq"], d["status"]) for d in log] == [(told["data"]["seq"], "failed")]
+    assert log[0]["attempts"] >= 2
+
+    receiver = receivers(created["secret"], port)
+    receiver.start()
+    resumed = admin.post(
+        f"/v1/webhooks/{created['id']}/redeliver", json={"from_seq": told["data"]["seq"]}
+    )
+    assert resumed.json()["state"] == "active"
+    got = wait_for("the redelivery", receiver.accepted)
+    assert (got[0]["event"], got[0]["data"]["id"]) == ("responder.created", made["id"])
+
+
+# ---- who may, and where to --------------------------------------------------------------
+
+
+def test_only_admins_manage_webhooks(
+    agency: AgencyKit, make_agency: Callable[[], AgencyKit]
+) -> None:
+    admin = agency.client(Role.admin)
+    created = register(admin, "https://93.184.215.14/hook", ["webhook.disabled"])
+    path = f"/v1/webhooks/{created['id']}"
+    for role in (Role.supervisor, Role.dispatcher, Role.cad):
+        other = agency.client(role)
+        refused = [
+            other.post("/v1/webhooks", json={"url": "https://93.184.215.14/x", "events": ["*"]}),
+            other.get("/v1/webhooks"),
+            other.get(f"{path}/deliveries"),
+            other.post(f"{path}/redeliver", json={"from_seq": 1}),
+            other.delete(path),
+        ]
+        assert [r.status_code for r in refused] == [403] * 5, role
+        assert "takes admin" in refused[0].json()["detail"]
+    stranger = make_agency().client(Role.admin)
+    assert stranger.delete(path).status_code == 404
+    assert stranger.get("/v1/webhooks").json() == []
+    assert "secret" not in admin.get("/v1/webhooks").json()[0]
+    assert created["secret"].startswith("whsec_")
+    again = admin.post("/v1/webhooks", json={"url": created["url"], "events": ["*"]})
+    assert again.status_code == 409
+    assert created["id"] in again.json()["detail"]
+    assert admin.delete(path).status_code == 204
+    assert admin.delete(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://93.184.215.14/hook", "must be https://"),
+        ("https://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+        ("https://localhost:8443/hook", "localhost resolves to"),
+        ("https://10.1.2.3/hook", "a private address"),
+        ("https://192.168.0.10/hook", "a private address"),
+        ("https://169.254.169.254/latest/meta-data", "a link-local address"),
+        ("https://[::1]/hook", "a loopback address"),
+        ("https://[fe80::1]/hook", "a link-local address"),
+        ("https://[::ffff:10.0.0.1]/hook", "a private address"),
+        ("https://100.64.0.1/hook", "carrier NAT"),
+        ("https://0.0.0.0/hook", "unspecified"),
+        ("https://user:pw@93.184.215.14/hook", "no user or password"),
+        ("ftp://93.184.215.14/hook", "https:// URL"),
+        ("https:///hook", "with a host"),
+        ("https://nowhere.invalid/hook", "does not resolve"),
+    ],
+)
+def test_a_private_or_plain_address_is_refused_and_nothing_is_written(
+    agency: AgencyKit, url: str, says: str
+) -> None:
+    """The shared server runs without CORESPOND_WEBHOOK_ALLOW_PRIVATE, as deployed."""
+    admin = agency.client(Role.admin)
+    answer = admin.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "ValidationError"
+    assert "url" in answer.json()["detail"]
+    assert says in answer.json()["detail"]
+    assert admin.get("/v1/webhooks").json() == []
+
+
+@pytest.mark.parametrize(
+    ("events", "says"),
+    [
+        (["call.create"], "unknown event type call.create; known: assignment.accepted"),
+        (["*", "call.created"], "stands alone"),
+        (["call.created", "call.created"], "listed twice"),
+        ([], "at least 1 item"),
+    ],
+)
+def test_unknown_event_types_are_refused(agency: AgencyKit, events: list[str], says: str) -> None:
+    admin = agency.client(Role.admin)
+    answer = admin.post("/v1/webhooks", json={"url": "https://93.184.215.14/x", "events": events})
+    assert answer.status_code == 422
+    assert says in answer.json()["detail"]
+    assert admin.get("/v1/webhooks").json() == []
+
+
+def test_every_event_type_may_be_asked_for() -> None:
+    """Those docs/api.md lists and those the code records: a new one must be added to
+    `models.webhook.EVENT_TYPES` for an endpoint to ask for it by name."""
+    table = (ROOT / "docs" / "api.md").read_text().split("## Event types", 1)[1]
+    rows = re.findall(r"^\| (.*?) \|", table, re.M)[2:]
+    documented = {n for row in rows for n in re.findall(r"`([a-z_]+\.[a-z_]+)`", row)}
+    recorded = {
+        name
+        for source in (ROOT / "service").rglob("*.py")
+        for name in re.findall(r'record\(\s*(?:tx,\s*)?"([a-z_]+\.[a-z_]+)"', source.read_text())
+    }
+    assert documented and recorded
+    assert documented | recorded <= EVENT_TYPES, (documented | recorded) - EVENT_TYPES
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("93.184.215.14", None),
+        ("2606:4700::1111", None),
+        ("127.0.0.2", "a loopback address"),
+        ("172.16.5.4", "a private address"),
+        ("fc00::1", "a private address"),
+        ("224.0.0.1", "a multicast address"),
+        ("192.0.2.1", "a private address"),
+        ("2002:7f00:1::", "a loopback address"),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a00:1", "a private address"),  # NAT64 of 10.0.0.1
+        ("240.0.0.1", "a reserved address"),
+    ],
+)
+def test_what_a_webhook_may_reach(address: str, kind: str | None) -> None:
+    assert refusal_of(ipaddress.ip_address(address)) == kind
+
+
+def test_the_name_is_resolved_once_and_the_delivery_pinned_to_its_address() -> None:
+    where = asyncio.run(
+        resolve("https://localhost:8443/hooks?a=1", allow_private=True, timeout_s=5)
+    )
+    assert where.address.is_loopback
+    assert (where.port, where.target, where.tls) == (8443, "/hooks?a=1", True)
+    assert (where.host_header, where.server_name) == ("localhost:8443", "localhost")
+    with pytest.raises(Refused, match="must be https://"):
+        asyncio.run(resolve("http://localhost/", allow_private=False, timeout_s=5))
+
+
+@pytest.mark.parametrize(
+    ("head", "read"),
+    [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", Head(204, 0, keep=True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", Head(200, 12, keep=True)),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n",
+            Head(200, 2, keep=False),
+        ),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", Head(200, 0, keep=False)),
+        (b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n", Head(500, None, keep=False)),
+        (b"HTTP/1.1 200 OK\r\n\r\n", Head(200, None, keep=False)),  # a body until it closes
+        (b"HTTP/1.1 100 Continue\r\n\r\n", Head(100, 0, keep=True)),
+    ],
+)
+def test_what_is_read_of_an_answer(head: bytes, read: Head) -> None:
+    assert read_head(head) == read
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    ],
+)
+def test_an_answer_that_is_not_http_is_a_failure(head: bytes) -> None:
+    with pytest.raises(BadAnswer):
+        read_head(head)
+
+
+def test_the_signature_is_an_hmac_of_the_time_and_the_body() -> None:
+    body = b'{"type":"event","seq":7}'
+    expected = hmac.new(b"whsec_k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("whsec_k", timestamp=1700000000, body=body) == f"t=1700000000,v1={expected}"
+
+
+def test_the_delivery_log_keeps_an_endpoints_newest_entries(tmp_path: Path) -> None:
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    agency = uow.write_sync(create_agency, slug="logs")
+    claim = uuid.uuid4()
+
+    def endpoint(tx: Tx) -> uuid.UUID:
+        row = WebhookEndpoint(
+            agency_id=agency.id, url="https://93.184.215.14/", events=["*"], secret="s", cursor=0
+        )
+        row.lease_owner, row.lease_until = claim, tx.now + timedelta(minutes=1)
+        tx.session.add(row)
+        tx.session.flush()
+        return row.id
+
+    endpoint_id = uow.write_sync(endpoint)
+    for first in range(0, KEEP + 100, 100):
+        sent = [
+            Try(seq=s, event="call.created", at=utcnow()) for s in range(first + 1, first + 101)
+        ]
+        done = Round(endpoint_id, claim, started_at=first, through=first + 100, delivered=sent)
+        uow.write_sync(record_round, done=done, give_up=timedelta(hours=24), lease_s=60)
+
+    def kept(tx: Tx) -> list[int]:
+        query = select(col(WebhookDelivery.seq)).where(
+            col(WebhookDelivery.endpoint_id) == endpoint_id
+        )
+        return sorted(tx.session.execute(query).scalars())
+
+    assert uow.read_sync(kept) == list(range(101, KEEP + 101))
+    engine.dispose()
+
+
+def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
+    tmp_path: Path,
+) -> None:
+    """The agency's events are read once for its endpoints and only the newest are held:
+    one behind what is held reads the log itself, and gets every event, in order."""
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    ours, theirs = (uow.write_sync(create_agency, slug=s).id for s in ("ours", "theirs"))
+
+    def record(tx: Tx) -> None:
+        for n in range(300):  # every third event is another agency's
+            tx.record("call.updated", agency_id=theirs if n % 3 == 2 else ours, data={"n": n})
+
+    uow.write_sync(record)
+    expected = [s for s in range(1, 301) if s % 3 != 0]
+
+    async def read_all(tail: AgencyTail, step: int) -> list[int]:
+        seqs: list[int] = []
+        while entries := await tail.after(seqs[-1] if seqs else 0, step):
+            seqs += [e.event.seq for e in entries]
+        return seqs
+
+    async def readers() -> list[list[int]]:
+        # Each read of the log brings 20 and the tail keeps 50: one reading 7 at a time
+        # falls behind what is held, as one reading 100 at a time moves it on.
+        tail = AgencyTail(uow, Doorbell(), ours, 0, keep=50, read=20)
+        return list(await asyncio.gather(read_all(tail, 7), read_all(tail, 100)))
+
+    assert asyncio.run(readers()) == [expected, expected]
+    engine.dispose()
+
+
+# ---- replicas ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_replicas(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    if not on_postgres():
+        pytest.skip("replicas share a PostgreSQL database: run with --backend postgres")
+    if (why := redis_missing()) is not None:
+        pytest.skip(why)
+    from tests.replicas.conftest import shared_bus, start_pair
+
+    pair = start_pair(tmp_path, shared_bus("redis", tmp_path), extra_env=ALLOW_PRIVATE)
+    yield pair.a, pair.b
+    stop_server(pair.a)
+    stop_server(pair.b)
+
+
+def test_with_two_replicas_each_delivery_is_sent_once(
+    two_replicas: tuple[Server, Server], receivers: MakeReceiver
+) -> None:
+    a, b = two_replicas
+    kit = new_agency(a)
+    on_b = AgencyKit(server=b, slug=kit.slug, id=kit.id)
+    port = free_port()
+    created = register(kit.client(Role.admin), f"http://127.0.0.1:{port}/hook")
+    receiver = receivers(created["secret"], port)
+    receiver.start(fail=1)
+    with kit.client(Role.dispatcher) as desk_a, on_b.client(Role.dispatcher) as desk_b:
+        for _ in range(3):
+            responder(desk_a, kind="clinician")
+            responder(desk_b, kind="clinician")
+
+    expected = logged_seqs(kit, created["delivered_through"])
+    got = wait_for(
+        "every event", lambda: (a := receiver.accepted()) and a[-1]["seq"] >= expected[-1] and a
+    )
+    assert [g["seq"] for g in got] == expected
+    tries = [e["idempotency_key"] for e in receiver.entries()]
+    assert tries == [str(expected[0])] + [str(s) for s in expected]  # one 500, then each once
+    assert uuid.UUID(created["id"])
