@@ -24,10 +24,11 @@ import structlog
 from sqlalchemy import select
 from sqlmodel import col
 
-from dispatch.by_road import rank_by_road, road_choice_reason
+from dispatch.by_road import rank_by_road
 from dispatch.config import DispatchConfig
 from dispatch.plan import RoleNeed
 from dispatch.ranking import CallSite, Choice
+from dispatch.road_reason import road_choice_reason
 from dispatch.roads import RoadTimes, RoutingUnavailable
 from models.agency import Principal
 from models.call import Assignment, Call

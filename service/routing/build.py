@@ -25,7 +25,8 @@ from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from service.routing.graph import GraphArrays, lengths_m
+from service.routing.graph import GraphArrays
+from service.routing.sphere import lengths_m
 
 # Free-flow car speeds by class, km/h, where a way has no usable maxspeed: about
 # OSRM's car profile. The classes not here (footway, track, path, ...) are not built.

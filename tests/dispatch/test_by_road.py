@@ -8,10 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 from h3.api import basic_int as h3
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from dispatch.by_road import RoadChoice, RoadRanking, rank_by_road, road_choice_reason
+from dispatch.by_road import RoadChoice, RoadRanking, rank_by_road
 from dispatch.cells import CellRange, position_cell, ranges_of
 from dispatch.index import ResponderIndex
 from dispatch.plan import RoleNeed
@@ -26,6 +24,7 @@ from dispatch.ranking import (
     penalty_s,
     rank_responders,
 )
+from dispatch.road_reason import road_choice_reason
 from dispatch.roads import Reach, RoutingUnavailable
 from dispatch.travel import GeodesicEstimator, Point, Travel
 from models.vocabulary import ResponderKind
@@ -324,6 +323,31 @@ def test_a_call_in_spanish_gathers_the_streets_to_the_nearest_speaker_not_a_disk
     assert gathered["reach"] * 4 < gathered["fastest road"]
 
 
+def _road_scan(
+    town: RoadTown,
+    site: CallSite,
+    need: RoleNeed,
+    people: list[Candidate],
+    *,
+    k: int,
+    prefs: Preferences,
+    exclude: frozenset[Hashable],
+    fallback: GeodesicEstimator,
+) -> list[tuple[str, float, float, float, bool]]:
+    """Every eligible responder asked about by road, as the search must rank them."""
+    eligible = [p for p in people if p.id not in exclude and is_eligible(p, need, site.on)]
+    call = Point(site.lat, site.lon)
+    travels = town.to_one([Point(p.lat, p.lon) for p in eligible], call)
+    scored = []
+    for person, travel in zip(eligible, travels, strict=True):
+        by_road = travel is not None
+        if travel is None:
+            travel = fallback.travel(need.kind, Point(person.lat, person.lon), call)
+        score = travel.eta_s + penalty_s(person, need, site, prefs)
+        scored.append((score, str(person.id), travel.eta_s, travel.distance_m, by_road))
+    return [(pid, s, eta, m, road) for s, pid, eta, m, road in sorted(scored)[:k]]
+
+
 def _ids_of_scan(town: RoadTown, site: CallSite, people: list[Candidate]) -> list[str]:
     scan = _road_scan(
         town,
@@ -355,189 +379,3 @@ def test_the_cells_of_a_reach_are_gathered_in_few_ranges_that_hold_just_them() -
             held = any(r.lo <= spot <= r.hi for r in ranges)
             assert held == (h3.cell_to_parent(spot, res) in inside)
     assert counted["ranges"] * 2 < counted["cells"]
-
-
-def _on_a_street(rng: random.Random, town: RoadTown) -> Point:
-    """Somewhere along a street: where a responder drives and a caller's door is."""
-    if rng.random() < 0.5:
-        return town.at(rng.randrange(town.rows), rng.uniform(0, town.cols - 1))
-    return town.at(rng.uniform(0, town.rows - 1), rng.randrange(town.cols))
-
-
-@pytest.mark.parametrize("k", [1, 3, 5])
-@pytest.mark.parametrize("seed", range(40))
-def test_without_a_river_in_the_way_one_query_decides(seed: int, k: int) -> None:
-    rng = random.Random(seed)
-    count = rng.choice([5, 30, 200])
-    people = [_clinician(f"c{i}", _on_a_street(rng, NO_RIVER)) for i in range(count)]
-    ranking = _rank(NO_RIVER, _site(_on_a_street(rng, NO_RIVER)), people, k=k)
-    assert ranking.queries == 1
-    assert len(ranking.choices) == k
-    if count == 200:  # and not everyone is asked about
-        assert ranking.candidates_routed < count
-
-
-def _road_scan(
-    town: RoadTown,
-    site: CallSite,
-    need: RoleNeed,
-    people: list[Candidate],
-    *,
-    k: int,
-    prefs: Preferences,
-    exclude: frozenset[Hashable],
-    fallback: GeodesicEstimator,
-) -> list[tuple[str, float, float, float, bool]]:
-    """Every eligible responder asked about by road, as the search must rank them."""
-    eligible = [p for p in people if p.id not in exclude and is_eligible(p, need, site.on)]
-    call = Point(site.lat, site.lon)
-    travels = town.to_one([Point(p.lat, p.lon) for p in eligible], call)
-    scored = []
-    for person, travel in zip(eligible, travels, strict=True):
-        by_road = travel is not None
-        if travel is None:
-            travel = fallback.travel(need.kind, Point(person.lat, person.lon), call)
-        score = travel.eta_s + penalty_s(person, need, site, prefs)
-        scored.append((score, str(person.id), travel.eta_s, travel.distance_m, by_road))
-    return [(pid, s, eta, m, road) for s, pid, eta, m, road in sorted(scored)[:k]]
-
-
-_SKILLS = ["de-escalation", "youth", "veterans"]
-_NEEDS = [
-    CLINICIAN_SEAT,
-    RoleNeed(role="clinician", kind="clinician", preferred_skills=frozenset(_SKILLS[:2])),
-    RoleNeed(role="clinician", kind="clinician", prefer_language=False),
-    CIT_SEAT,
-    RoleNeed(role="officer", kind="officer", preferred_skills=frozenset({"youth"})),
-]
-
-
-@st.composite
-def _scenes(draw: st.DrawFn) -> tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]]:
-    town = draw(
-        st.sampled_from(
-            [
-                TOWN,
-                NO_BRIDGE,
-                NO_RIVER,
-                SPRAWL,
-                SPRAWL_NO_BRIDGE,
-                TOWN_AS_SERVER,
-                NO_BRIDGE_AS_SERVER,
-            ]
-        )
-    )
-    call = town.at(draw(st.floats(0, 20)), draw(st.floats(0, 40)))
-    # A few shared spots make exact ties; some fall off the streets (rows and
-    # columns below 0 or past the edge are up to 600 m from any).
-    spots = [town.at(draw(st.floats(-6, 26)), draw(st.floats(-6, 46))) for _ in range(4)]
-    people = []
-    for i in range(draw(st.integers(0, 60))):
-        if draw(st.booleans()):
-            where = draw(st.sampled_from(spots))
-        else:
-            where = town.at(draw(st.floats(-6, 26)), draw(st.floats(-6, 46)))
-        kind = draw(st.sampled_from([ResponderKind.clinician, ResponderKind.officer]))
-        until = draw(st.sampled_from([None, ON - timedelta(days=1), ON, ON + timedelta(days=9)]))
-        people.append(
-            Candidate(
-                id=f"r{i:02d}",
-                kind=kind,
-                lat=where.lat,
-                lon=where.lon,
-                cit_certified_until=until if kind == ResponderKind.officer else None,
-                languages=draw(st.sampled_from([frozenset({"en"}), frozenset({"en", "es"})])),
-                skills=frozenset(draw(st.lists(st.sampled_from(_SKILLS), max_size=2))),
-            )
-        )
-    excluded: frozenset[Hashable] = frozenset(
-        draw(st.lists(st.sampled_from([p.id for p in people] or ["x"])))
-    )
-    language = draw(st.sampled_from([None, "es"]))
-    return town, _site(call, language), people, excluded
-
-
-# The fallback the engine falls back on: slower than the town's roads (the default),
-# or faster, so that the search's bound must come from the fallback's.
-_FALLBACKS = [FALLBACK, GeodesicEstimator(circuity=1.0, speeds_mps={}, other_mps=40.0)]
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    scene=_scenes(),
-    need=st.sampled_from(_NEEDS),
-    k=st.sampled_from([1, 3]),
-    prefs=st.sampled_from(
-        [Preferences(), Preferences(language_penalty_s=37.5, skill_penalty_s=0.1)]
-    ),
-    fallback=st.sampled_from(_FALLBACKS),
-)
-def test_the_road_ranking_equals_a_road_scan_of_everyone(
-    scene: tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]],
-    need: RoleNeed,
-    k: int,
-    prefs: Preferences,
-    fallback: GeodesicEstimator,
-) -> None:
-    town, site, people, excluded = scene
-    before = (town.queries, town.origins_asked, town.beyond_answered)
-    ranking = _rank(
-        town, site, people, need=need, k=k, prefs=prefs, exclude=excluded, fallback=fallback
-    )
-    asked = (town.queries - before[0], town.origins_asked - before[1])
-    beyond = town.beyond_answered - before[2]
-
-    assert all(isinstance(c, RoadChoice) for c in ranking.choices)
-    got = [
-        (str(c.candidate.id), c.score_s, c.eta_s, c.distance_m, c.by_road)  # type: ignore[attr-defined]
-        for c in ranking.choices
-    ]
-    scan = _road_scan(
-        town, site, need, people, k=k, prefs=prefs, exclude=excluded, fallback=fallback
-    )
-    assert got == scan
-    assert asked == (ranking.queries, ranking.candidates_routed)
-    if not town.knows_reach:  # a server's table: each query is a round trip
-        assert ranking.queries <= 2 or beyond > 0  # more only when the threshold doubled
-    if ranking.choices:  # the crow-flies nearest asked about is no farther than the chosen
-        crow, chosen = ranking.crow_nearest, ranking.choices[0]
-        assert isinstance(crow, RoadChoice) and isinstance(chosen, RoadChoice)
-        assert crow.straight_m <= chosen.straight_m
-        assert not chosen.at_least
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    scene=_scenes(),
-    need=st.sampled_from(_NEEDS),
-    k=st.sampled_from([1, 2, 3]),
-    fallback=st.sampled_from(_FALLBACKS),
-)
-def test_answers_beyond_the_threshold_never_change_the_choice(
-    scene: tuple[RoadTown, CallSite, list[Candidate], frozenset[Hashable]],
-    need: RoleNeed,
-    k: int,
-    fallback: GeodesicEstimator,
-) -> None:
-    town, site, people, excluded = scene
-    prefs = Preferences(language_penalty_s=37.5, skill_penalty_s=0.1)
-    before = town.beyond_answered
-    limited = _rank(
-        town, site, people, need=need, k=k, prefs=prefs, exclude=excluded, fallback=fallback
-    )
-    beyond = town.beyond_answered - before
-    exact = _rank(
-        Exactly(town),
-        site,
-        people,
-        need=need,
-        k=k,
-        prefs=prefs,
-        exclude=excluded,
-        fallback=fallback,
-    )
-    assert limited.choices == exact.choices
-    if not town.knows_reach:  # without "beyond", a server is asked twice at most
-        assert exact.queries <= 2
-    if beyond == 0:  # the same questions, the same answers
-        assert limited == exact

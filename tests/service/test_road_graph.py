@@ -13,7 +13,8 @@ from h3.api import basic_int as h3
 from dispatch.roads import BEYOND, Reach, RoadTimes, RoutingUnavailable
 from dispatch.travel import Point, geodesic_m
 from service.routing.build import build_graph, parse_maxspeed_kmh, way_direction
-from service.routing.graph import GraphArrays, GraphFileError, RoadGraph, lengths_m
+from service.routing.graph import GraphArrays, GraphFileError, RoadGraph
+from service.routing.sphere import lengths_m
 from tests.service.osm_town import (
     BRIDGE_X,
     NORTH_BANK_Y,

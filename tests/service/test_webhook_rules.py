@@ -1,0 +1,272 @@
+"""Who may manage webhooks and where they may reach: admins only, private and plain
+addresses refused, event types checked; and the parts beneath deliveries on their own:
+the address check, pinning, reading an answer, the signature, the delivery log, the
+shared tail."""
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.columns import utcnow
+from models.vocabulary import Role
+from models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from service.agencies.operations import create_agency
+from service.settings import Settings
+from service.store.engine import make_engine
+from service.store.migrate import upgrade
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
+from service.webhooks.addresses import Refused, refusal_of, resolve
+from service.webhooks.connection import BadAnswer, Head, read_head
+from service.webhooks.delivery_log import KEEP, Try
+from service.webhooks.outbox import Round, record_round
+from service.webhooks.signing import signature
+from service.webhooks.tail import AgencyTail, Doorbell
+from tests.conftest import (
+    AgencyKit,
+    database_url,
+)
+from tests.service.test_webhooks import ROOT, register
+
+# ---- who may, and where to --------------------------------------------------------------
+
+
+def test_only_admins_manage_webhooks(
+    agency: AgencyKit, make_agency: Callable[[], AgencyKit]
+) -> None:
+    admin = agency.client(Role.admin)
+    created = register(admin, "https://93.184.215.14/hook", ["webhook.disabled"])
+    path = f"/v1/webhooks/{created['id']}"
+    for role in (Role.supervisor, Role.dispatcher, Role.cad):
+        other = agency.client(role)
+        refused = [
+            other.post("/v1/webhooks", json={"url": "https://93.184.215.14/x", "events": ["*"]}),
+            other.get("/v1/webhooks"),
+            other.get(f"{path}/deliveries"),
+            other.post(f"{path}/redeliver", json={"from_seq": 1}),
+            other.delete(path),
+        ]
+        assert [r.status_code for r in refused] == [403] * 5, role
+        assert "takes admin" in refused[0].json()["detail"]
+    stranger = make_agency().client(Role.admin)
+    assert stranger.delete(path).status_code == 404
+    assert stranger.get("/v1/webhooks").json() == []
+    assert "secret" not in admin.get("/v1/webhooks").json()[0]
+    assert created["secret"].startswith("whsec_")
+    again = admin.post("/v1/webhooks", json={"url": created["url"], "events": ["*"]})
+    assert again.status_code == 409
+    assert created["id"] in again.json()["detail"]
+    assert admin.delete(path).status_code == 204
+    assert admin.delete(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://93.184.215.14/hook", "must be https://"),
+        ("https://127.0.0.1/hook", "127.0.0.1 is a loopback address"),
+        ("https://localhost:8443/hook", "localhost resolves to"),
+        ("https://10.1.2.3/hook", "a private address"),
+        ("https://192.168.0.10/hook", "a private address"),
+        ("https://169.254.169.254/latest/meta-data", "a link-local address"),
+        ("https://[::1]/hook", "a loopback address"),
+        ("https://[fe80::1]/hook", "a link-local address"),
+        ("https://[::ffff:10.0.0.1]/hook", "a private address"),
+        ("https://100.64.0.1/hook", "carrier NAT"),
+        ("https://0.0.0.0/hook", "unspecified"),
+        ("https://user:pw@93.184.215.14/hook", "no user or password"),
+        ("ftp://93.184.215.14/hook", "https:// URL"),
+        ("https:///hook", "with a host"),
+        ("https://nowhere.invalid/hook", "does not resolve"),
+    ],
+)
+def test_a_private_or_plain_address_is_refused_and_nothing_is_written(
+    agency: AgencyKit, url: str, says: str
+) -> None:
+    """The shared server runs without CORESPOND_WEBHOOK_ALLOW_PRIVATE, as deployed."""
+    admin = agency.client(Role.admin)
+    answer = admin.post("/v1/webhooks", json={"url": url, "events": ["*"]})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "ValidationError"
+    assert "url" in answer.json()["detail"]
+    assert says in answer.json()["detail"]
+    assert admin.get("/v1/webhooks").json() == []
+
+
+@pytest.mark.parametrize(
+    ("events", "says"),
+    [
+        (["call.create"], "unknown event type call.create; known: assignment.accepted"),
+        (["*", "call.created"], "stands alone"),
+        (["call.created", "call.created"], "listed twice"),
+        ([], "at least 1 item"),
+    ],
+)
+def test_unknown_event_types_are_refused(agency: AgencyKit, events: list[str], says: str) -> None:
+    admin = agency.client(Role.admin)
+    answer = admin.post("/v1/webhooks", json={"url": "https://93.184.215.14/x", "events": events})
+    assert answer.status_code == 422
+    assert says in answer.json()["detail"]
+    assert admin.get("/v1/webhooks").json() == []
+
+
+def test_every_event_type_may_be_asked_for() -> None:
+    """Those docs/api.md lists and those the code records: a new one must be added to
+    `models.webhook.EVENT_TYPES` for an endpoint to ask for it by name."""
+    table = (ROOT / "docs" / "api.md").read_text().split("## Event types", 1)[1]
+    rows = re.findall(r"^\| (.*?) \|", table, re.M)[2:]
+    documented = {n for row in rows for n in re.findall(r"`([a-z_]+\.[a-z_]+)`", row)}
+    recorded = {
+        name
+        for source in (ROOT / "service").rglob("*.py")
+        for name in re.findall(r'record\(\s*(?:tx,\s*)?"([a-z_]+\.[a-z_]+)"', source.read_text())
+    }
+    assert documented and recorded
+    assert documented | recorded <= EVENT_TYPES, (documented | recorded) - EVENT_TYPES
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("93.184.215.14", None),
+        ("2606:4700::1111", None),
+        ("127.0.0.2", "a loopback address"),
+        ("172.16.5.4", "a private address"),
+        ("fc00::1", "a private address"),
+        ("224.0.0.1", "a multicast address"),
+        ("192.0.2.1", "a private address"),
+        ("2002:7f00:1::", "a loopback address"),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a00:1", "a private address"),  # NAT64 of 10.0.0.1
+        ("240.0.0.1", "a reserved address"),
+    ],
+)
+def test_what_a_webhook_may_reach(address: str, kind: str | None) -> None:
+    assert refusal_of(ipaddress.ip_address(address)) == kind
+
+
+def test_the_name_is_resolved_once_and_the_delivery_pinned_to_its_address() -> None:
+    where = asyncio.run(
+        resolve("https://localhost:8443/hooks?a=1", allow_private=True, timeout_s=5)
+    )
+    assert where.address.is_loopback
+    assert (where.port, where.target, where.tls) == (8443, "/hooks?a=1", True)
+    assert (where.host_header, where.server_name) == ("localhost:8443", "localhost")
+    with pytest.raises(Refused, match="must be https://"):
+        asyncio.run(resolve("http://localhost/", allow_private=False, timeout_s=5))
+
+
+@pytest.mark.parametrize(
+    ("head", "read"),
+    [
+        (b"HTTP/1.1 204 No Content\r\n\r\n", Head(204, 0, keep=True)),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", Head(200, 12, keep=True)),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n",
+            Head(200, 2, keep=False),
+        ),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", Head(200, 0, keep=False)),
+        (b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n", Head(500, None, keep=False)),
+        (b"HTTP/1.1 200 OK\r\n\r\n", Head(200, None, keep=False)),  # a body until it closes
+        (b"HTTP/1.1 100 Continue\r\n\r\n", Head(100, 0, keep=True)),
+    ],
+)
+def test_what_is_read_of_an_answer(head: bytes, read: Head) -> None:
+    assert read_head(head) == read
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n",
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+    ],
+)
+def test_an_answer_that_is_not_http_is_a_failure(head: bytes) -> None:
+    with pytest.raises(BadAnswer):
+        read_head(head)
+
+
+def test_the_signature_is_an_hmac_of_the_time_and_the_body() -> None:
+    body = b'{"type":"event","seq":7}'
+    expected = hmac.new(b"whsec_k", b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signature("whsec_k", timestamp=1700000000, body=body) == f"t=1700000000,v1={expected}"
+
+
+def test_the_delivery_log_keeps_an_endpoints_newest_entries(tmp_path: Path) -> None:
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    agency = uow.write_sync(create_agency, slug="logs")
+    claim = uuid.uuid4()
+
+    def endpoint(tx: Tx) -> uuid.UUID:
+        row = WebhookEndpoint(
+            agency_id=agency.id, url="https://93.184.215.14/", events=["*"], secret="s", cursor=0
+        )
+        row.lease_owner, row.lease_until = claim, tx.now + timedelta(minutes=1)
+        tx.session.add(row)
+        tx.session.flush()
+        return row.id
+
+    endpoint_id = uow.write_sync(endpoint)
+    for first in range(0, KEEP + 100, 100):
+        sent = [
+            Try(seq=s, event="call.created", at=utcnow()) for s in range(first + 1, first + 101)
+        ]
+        done = Round(endpoint_id, claim, started_at=first, through=first + 100, delivered=sent)
+        uow.write_sync(record_round, done=done, give_up=timedelta(hours=24), lease_s=60)
+
+    def kept(tx: Tx) -> list[int]:
+        query = select(col(WebhookDelivery.seq)).where(
+            col(WebhookDelivery.endpoint_id) == endpoint_id
+        )
+        return sorted(tx.session.execute(query).scalars())
+
+    assert uow.read_sync(kept) == list(range(101, KEEP + 101))
+    engine.dispose()
+
+
+def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
+    tmp_path: Path,
+) -> None:
+    """The agency's events are read once for its endpoints and only the newest are held:
+    one behind what is held reads the log itself, and gets every event, in order."""
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    ours, theirs = (uow.write_sync(create_agency, slug=s).id for s in ("ours", "theirs"))
+
+    def record(tx: Tx) -> None:
+        for n in range(300):  # every third event is another agency's
+            tx.record("call.updated", agency_id=theirs if n % 3 == 2 else ours, data={"n": n})
+
+    uow.write_sync(record)
+    expected = [s for s in range(1, 301) if s % 3 != 0]
+
+    async def read_all(tail: AgencyTail, step: int) -> list[int]:
+        seqs: list[int] = []
+        while entries := await tail.after(seqs[-1] if seqs else 0, step):
+            seqs += [e.event.seq for e in entries]
+        return seqs
+
+    async def readers() -> list[list[int]]:
+        # Each read of the log brings 20 and the tail keeps 50: one reading 7 at a time
+        # falls behind what is held, as one reading 100 at a time moves it on.
+        tail = AgencyTail(uow, Doorbell(), ours, 0, keep=50, read=20)
+        return list(await asyncio.gather(read_all(tail, 7), read_all(tail, 100)))
+
+    assert asyncio.run(readers()) == [expected, expected]
+    engine.dispose()
