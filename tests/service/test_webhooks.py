@@ -1,9 +1,9 @@
 """Signed webhooks, against real receiver processes (tests/service/webhook_receiver.py):
 every event reaches a receiver that fails, goes down and comes back, in order, once,
-signed; a tampered body is caught by the receiver's check; only admins manage them;
-private addresses are refused; an endpoint failing for too long is disabled and the
-dispatchers are told; a replay from a seq; and with two replicas, each delivery is
-sent once."""
+signed; a tampered body is caught by the receiver's check; an endpoint failing for
+too long is disabled and the dispatchers are told; a replay from a seq; and with two
+replicas, each delivery is sent once. Who may manage them, and where they may reach:
+test_webhook_rules.py."""
 
 import json
 import re
