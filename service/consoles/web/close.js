@@ -123,12 +123,15 @@ async function refreshMyFollowUps(me) {
   if (!carer) return;
   const tasks = await api("GET", "/v1/follow-ups?limit=100");
   const open = tasks.filter((t) => t.state !== "completed");
+  // A redraw (each follow-up event brings one) keeps the outcome a carer has picked.
+  const picked = new Map([...$("my-follow-ups").querySelectorAll("[data-follow-up]")].map((li) => [li.dataset.followUp, li.querySelector(".follow-up-outcome")?.value]));
   $("my-follow-ups").replaceChildren(...open.map((t) => {
     const mine = t.responder_id === me.id;
     const item = el(`<li data-follow-up="${t.id}">call <strong>${esc(t.call_id.slice(0, 8))}</strong>
       · due ${new Date(t.due_at).toLocaleString()}${t.overdue ? ' <span class="tag risk">overdue</span>' : ""}
       ${mine ? `<select class="follow-up-outcome" aria-label="Follow-up outcome">${FOLLOW_UP_OUTCOMES.map((o) => `<option value="${o}">${o.replaceAll("_", " ")}</option>`).join("")}</select>
         <button type="button" class="complete">Complete</button>` : '<button type="button" class="claim">Claim</button>'}</li>`);
+    if (mine && picked.get(t.id)) item.querySelector(".follow-up-outcome").value = picked.get(t.id);
     const act = (path, body) => api("POST", `/v1/follow-ups/${t.id}/${path}`, body).then(refresh, (e) => note(e.message));
     if (mine) item.querySelector(".complete").onclick = () => act("complete", { outcome: item.querySelector(".follow-up-outcome").value });
     else item.querySelector(".claim").onclick = () => act("claim");
