@@ -1,5 +1,8 @@
-// CoRespond web console: one page, no framework, no build step. It speaks the HTTP API
-// and the /v1/ws protocol described in docs/api.md, with the token kept in this tab only.
+// CoRespond web console: one page, no framework, no build step. This file is what the
+// dispatcher's board (board.js) and the responder's page (responder.js) share: the
+// token, the socket, the frames (each event is also a `corespond:event` on window). It
+// speaks the HTTP API and the /v1/ws protocol described in docs/api.md, with the token
+// kept in this tab only.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -129,6 +132,7 @@ function onEvent(frame) {
   logLine(`#${frame.seq} ${new Date(frame.at).toLocaleTimeString()} ${frame.event} ${describe(frame)}`);
   if (frame.event === "assignment.offered" && isMine(frame.data.assignment)) showOffer(frame.data);
   if (frame.event === "webhook.disabled") showWebhookDisabled(frame.data);
+  window.dispatchEvent(new CustomEvent("corespond:event", { detail: frame }));
   send({ type: "ack", seq: frame.seq });
   scheduleRefresh();
 }
@@ -198,30 +202,11 @@ async function refresh() {
   }
 }
 
-// ---- dispatcher -------------------------------------------------------------------
-
-async function refreshDispatcher() {
-  const [calls, responders] = await Promise.all([
-    api("GET", "/v1/calls?limit=200"),
-    ["admin", "supervisor", "dispatcher", "cad"].includes(state.principal.role)
-      ? api("GET", "/v1/responders?limit=500") : [],
-  ]);
-  state.calls = calls;
-  state.responders = responders;
-  renderCalls();
-  renderBoard();
-  drawMap();
-  await refreshFollowUps();
-}
+// ---- shared by the board and the responder's page ---------------------------------
 
 function since(iso) {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
-function nameOf(id) {
-  const r = state.responders.find((x) => x.id === id);
-  return r ? r.name : id.slice(0, 8);
 }
 
 function tags(call) {
@@ -244,30 +229,6 @@ function lastStamp(a) {
   return a.cleared_at || a.on_scene_at || a.en_route_at || a.accepted_at || a.offered_at;
 }
 
-// Earlier calls at this person or place, as intake counted them (staff see them).
-function contactsText(c) {
-  const k = c.contacts;
-  if (!k || (!k.person && !k.place)) return "";
-  return `<br><span class="contacts">${esc(k.said)}</span>`;
-}
-
-function renderCalls() {
-  const waiting = state.calls.filter((c) => c.status === "pending");
-  const active = state.calls.filter((c) => c.status === "dispatched" || (c.status === "pending" && c.assignments.some((a) => ACTIVE.has(a.state))));
-  $("queue-count").textContent = waiting.length;
-  $("queue").replaceChildren(...waiting.map((c) => el(`<li data-call="${c.id}">
-    ${tags(c)} <strong>${esc(c.location.address || `${c.location.lat.toFixed(4)}, ${c.location.lon.toFixed(4)}`)}</strong><br>
-    ${c.plan.rule ? `rule <em class="rule">${esc(c.plan.rule)}</em> · ` : ""}team <strong>${esc(c.plan.team)}</strong>
-    waiting for <strong class="missing">${esc(c.plan.missing.join(", ") || "—")}</strong> for ${since(c.received_at)}
-    <br><span class="fallback">${fallbackText(c.plan)}</span>
-    <br><small>${esc(c.plan.reason)}</small>${contactsText(c)}</li>`)));
-  $("active").replaceChildren(...active.map((c) => el(`<li data-call="${c.id}">
-    ${tags(c)} <strong>${esc(c.location.address || c.id.slice(0, 8))}</strong>${contactsText(c)}
-    <ul>${c.assignments.filter((a) => ACTIVE.has(a.state)).map((a) => `<li data-assignment="${a.id}">
-      ${esc(a.role)}: ${esc(nameOf(a.responder_id))} — <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span>
-      for ${since(lastStamp(a))} · <span class="travel">${esc(travelText(a))}</span></li>`).join("")}</ul></li>`)));
-}
-
 // The ETA and distance, and what made them: a road network, or the straight-line estimate.
 function travelText(a) {
   const km = `${(a.distance_m / 1000).toFixed(1)} km`;
@@ -275,145 +236,6 @@ function travelText(a) {
   if (!a.travel_by || a.travel_by === "straight line") return `${km} away · ETA ${minutes}`;
   return `${km} by road · ETA ${minutes} by road (${a.travel_by})`;
 }
-
-function fallbackText(plan) {
-  if (!plan.fallback.length) return "no fallback: waits for its team";
-  const next = esc(plan.fallback[0].team);
-  if (!plan.fallback_at) return `falls back to ${next} if a seat stays empty`;
-  const s = Math.round((new Date(plan.fallback_at).getTime() - Date.now()) / 1000);
-  return s > 0 ? `falls back to ${next} in ${s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`}` : `falling back to ${next}`;
-}
-
-function renderBoard() {
-  $("board").tBodies[0].replaceChildren(...state.responders.map((r) => el(`<table><tr>
-    <td>${esc(r.name)}</td><td>${r.kind}</td><td class="state-${r.status}">${r.status.replaceAll("_", " ")}</td>
-    <td>${r.cit_certified_until || "—"}</td><td>${esc(r.skills.join(", "))}</td><td>${esc(r.languages.join(", "))}</td>
-    <td>${r.position ? `${since(r.position.at)} ago` : "unknown"}</td></tr></table>`).querySelector("tr")));
-}
-
-setInterval(() => { if (state.principal && state.principal.role !== "responder") renderCalls(); }, 1000);
-
-$("call-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const text = (id) => $(id).value.trim() || undefined;
-  const body = {
-    location: { lat: Number($("call-lat").value), lon: Number($("call-lon").value), address: text("call-address") },
-    category: $("call-category").value,
-    risk: { weapon: $("call-weapon").checked, violence: $("call-violence").checked, medical: $("call-medical").checked },
-    priority: Number($("call-priority").value),
-    narrative: text("call-narrative"),
-    language: text("call-language"),
-  };
-  try {
-    const call = await api("POST", "/v1/calls", body);
-    const offers = call.assignments.map((a) => `${a.role} to ${nameOf(a.responder_id)} (${travelText(a)})`);
-    const seen = call.contacts && (call.contacts.person || call.contacts.place) ? ` Seen before: ${call.contacts.said}.` : "";
-    $("call-result").textContent = `Dispatched: ${call.plan.reason}. ${offers.length ? `Offered: ${offers.join("; ")}.` : ""} ${call.plan.missing.length ? `Waiting for: ${call.plan.missing.join(", ")}.` : ""}${seen}`;
-    $("call-form").reset();
-    refresh();
-  } catch (error) {
-    $("call-result").textContent = error.message;
-  }
-});
-
-// ---- responder --------------------------------------------------------------------
-
-async function refreshResponder() {
-  const id = state.principal.responder_id;
-  const [me, calls] = await Promise.all([api("GET", `/v1/responders/${id}`), api("GET", "/v1/calls?limit=50")]);
-  state.me = me;
-  $("my-status").textContent = me.status.replaceAll("_", " ");
-  $("toggle-available").textContent = me.status === "available" ? "Go off duty" : "Go available";
-  $("toggle-available").disabled = !["available", "off_duty", "out_of_service"].includes(me.status);
-  const offers = new Map(), work = new Map();
-  for (const call of calls) {
-    for (const a of call.assignments) {
-      if (a.responder_id !== id) continue;
-      if (a.state === "offered") offers.set(a.id, { assignment: a, call });
-      else if (ACTIVE.has(a.state)) work.set(a.id, { assignment: a, call });
-    }
-  }
-  for (const [aid, offer] of state.offers) if (!offers.has(aid) && !work.has(aid) && offer.fresh) offers.set(aid, offer);
-  state.offers = offers;
-  state.work = work;
-  await loadCloseChoices(work);
-  renderOffers();
-  renderWork();
-  await refreshMyFollowUps(me);
-}
-
-function showOffer(data) {
-  state.offers.set(data.assignment.id, { assignment: data.assignment, call: data.call, fresh: true });
-  renderOffers();
-  beep();
-  const accept = document.querySelector(`[data-offer="${data.assignment.id}"] button.accept`);
-  if (accept) accept.focus();
-}
-
-function callLines(call) {
-  const where = call.location.address || `${call.location.lat.toFixed(4)}, ${call.location.lon.toFixed(4)}`;
-  return `<div class="big">${call.category ? esc(call.category.replaceAll("_", " ")) : "Category withheld"}</div>
-    <div>${tags(call)}</div><div>${esc(where)}</div>
-    ${call.narrative ? `<p>${esc(call.narrative)}</p>` : ""}`;
-}
-
-function renderOffers() {
-  const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer" data-offer="${a.id}">
-    ${callLines(call)}
-    <div class="travel">${esc(travelText(a))} · as ${esc(a.role)}</div>
-    <div>Expires in <span class="countdown" data-expires="${a.offer_expires_at}"></span></div>
-    <button class="accept" type="button">Accept</button>
-    <button class="decline secondary" type="button">Decline</button></div>`));
-  for (const card of cards) {
-    const id = card.dataset.offer;
-    card.querySelector(".accept").onclick = () => send({ type: "accept", assignment_id: id });
-    card.querySelector(".decline").onclick = () => send({ type: "decline", assignment_id: id });
-  }
-  $("offers").replaceChildren(...cards);
-  $("no-offers").hidden = cards.length > 0;
-  tick();
-}
-
-function tick() {
-  for (const span of document.querySelectorAll("[data-expires]")) {
-    const s = Math.max(0, Math.round((new Date(span.dataset.expires).getTime() - Date.now()) / 1000));
-    span.textContent = s > 0 ? `${s} s` : "expired";
-  }
-}
-setInterval(tick, 500);
-
-function renderWork() {
-  const cards = [...state.work.values()].map(({ assignment: a, call }) => {
-    const next = { accepted: "en_route", en_route: "on_scene", on_scene: "cleared" }[a.state];
-    return el(`<div class="card" data-work="${a.id}">
-      ${callLines(call)}
-      <div>As ${esc(a.role)}: <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span> for ${since(lastStamp(a))}</div>
-      <button type="button" data-step="en_route" ${next === "en_route" ? "" : "disabled"}>En route</button>
-      <button type="button" data-step="on_scene" ${next === "on_scene" ? "" : "disabled"}>On scene</button>
-      ${closeFormHtml(a.id)}
-      <button type="button" data-step="cleared" class="danger">Clear</button></div>`);
-  });
-  for (const card of cards) {
-    const id = card.dataset.work;
-    wireCloseForm(card, id);
-    for (const button of card.querySelectorAll("[data-step]")) {
-      if (button.dataset.step === "cleared") { button.onclick = () => clearWithClose(card, id); continue; }
-      button.onclick = () => send({ type: "status", assignment_id: id, status: button.dataset.step, disposition: null });
-    }
-  }
-  $("work").replaceChildren(...cards);
-  $("no-work").hidden = cards.length > 0;
-}
-
-$("toggle-available").addEventListener("click", async () => {
-  const status = state.me && state.me.status === "available" ? "off_duty" : "available";
-  try {
-    await api("PUT", `/v1/responders/${state.principal.responder_id}/status`, { status });
-    refresh();
-  } catch (error) {
-    note(error.message);
-  }
-});
 
 function beep() {
   try {
@@ -432,5 +254,8 @@ function beep() {
 }
 
 // A reload in the same tab keeps the session; a new tab must sign in again.
-const saved = sessionStorage.getItem("corespond_token");
-if (saved) signIn(saved);
+// (After every script has loaded: the board's and the responder's handlers too.)
+window.addEventListener("DOMContentLoaded", () => {
+  const saved = sessionStorage.getItem("corespond_token");
+  if (saved) signIn(saved);
+});
