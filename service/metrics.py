@@ -19,7 +19,7 @@ class Metrics:
         self.calls = Counter("corespond_calls_created", "Calls taken in.", registry=self.registry)
         self.intake_seconds = self._histogram(
             "corespond_call_intake_seconds",
-            "From a POST /v1/calls arriving to its commit.",
+            "From a POST /v1/calls (or a new incident's POST /v1/eido) arriving to its commit.",
             (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
         )
         self.consoles = Gauge(

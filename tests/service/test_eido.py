@@ -321,6 +321,17 @@ def test_a_retry_with_its_idempotency_key_gets_the_first_answer(agency: AgencyKi
         assert len(calls_of(cad)) == 1
 
 
+def test_a_call_taken_as_an_eido_counts_in_the_intake_figures(agency: AgencyKit) -> None:
+    before = agency.server.metrics()
+    sent = eido()
+    with agency.client(Role.cad) as cad:
+        send(cad, sent)
+        send(cad, sent, status=200)  # an update is not a new call
+    after = agency.server.metrics()
+    for figure in ("corespond_calls_created_total", "corespond_call_intake_seconds_count"):
+        assert after[figure] - before.get(figure, 0) == 1, figure
+
+
 def test_responders_read_only_what_they_may_in_the_eido(
     agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
