@@ -317,7 +317,9 @@ def test_credentials_reach_the_server_and_no_message(
     with pytest.raises(ValueError, match=r"\*\*\*@") as bad_url:
         client(f"{engine}+http://alice:s3cret@{server}/?x=1")
 
-    assert seen(server)[0]["auth"] is True
+    # Only this test sends credentials; an earlier test's slow request, answered after
+    # the server was reset, may be listed too (and first, on a busy machine).
+    assert any(request["auth"] for request in seen(server))
     for said in (roads.name, down.name, str(refused.value), str(bad_url.value)):
         assert "s3cret" not in said
         assert "alice" not in said

@@ -11,6 +11,7 @@
   const COLOURS = ["#0b5cad", "#b00020", "#11703a", "#9a5b00"];
   let token = null;
   let charts = [];
+  let asked = 0;  // the latest Show: an earlier, slower answer must not draw over it
 
   window.addEventListener("corespond:signed-in", (event) => {
     const { principal } = event.detail;
@@ -57,12 +58,13 @@
   }
 
   async function show() {
+    const mine = ++asked;
     $("dash-error").textContent = "";
     try {
       const report = await (await fetchReport("application/json")).json();
-      render(report);
+      if (mine === asked) render(report);
     } catch (error) {
-      $("dash-error").textContent = error.message;
+      if (mine === asked) $("dash-error").textContent = error.message;
     }
   }
 
