@@ -3,12 +3,17 @@ sent one at a time (the only way before the bulk feed), in one run.
 
 In-process on a seeded SQLite file, as bench/call_cost.py: the body parsed and
 validated as the route does, then the write through the unit of work with its audit
-record and commit; no HTTP. Budget (issue 22): a batch of 1,000 within 100 ms.
+record and commit; no HTTP. Budget (issue 22): a batch of 1,000 within 100 ms, held
+at the 90th percentile. The collector runs as `corespond serve` runs it
+(service/app.py: start-up frozen, a larger youngest generation); with Python's
+defaults (`--default-gc`) a full collection of this process's heap, ~100 ms, landed
+in one batch of ten.
 
     .venv/bin/python -m bench.positions_batch                 # 20 batches, 10,000 units
 """
 
 import argparse
+import gc
 import json
 import random
 import statistics
@@ -37,9 +42,12 @@ from service.trust.auth import check_token
 BUDGET_S = 0.100
 
 
-def measure(*, batches: int, size: int, units: int) -> tuple[list[float], list[float]]:
+def measure(
+    *, batches: int, size: int, units: int, server_gc: bool = True
+) -> tuple[list[float], list[float]]:
     """Seconds per batch of `size` (parse, validate, write) and per `size` single PUTs'
-    writes, over `batches` of each, alternating."""
+    writes, over `batches` of each, alternating; the collector as the server runs it
+    unless `server_gc` is False."""
     rng = random.Random(11)
     with tempfile.TemporaryDirectory(prefix="corespond-avl-") as tmp:
         engine = make_engine(Settings(database_url=f"sqlite:///{tmp}/avl.db"))
@@ -57,6 +65,9 @@ def measure(*, batches: int, size: int, units: int) -> tuple[list[float], list[f
         ids = uow.read_sync(
             lambda tx: list(tx.session.execute(select(col(Responder.id))).scalars())
         )
+        if server_gc:  # as `corespond serve` runs (service/app.py), once started
+            gc.freeze()
+            gc.set_threshold(10_000, 50, 100)
         batched, single = [], []
         for n in range(batches):
             chosen = rng.sample(ids, size)
@@ -113,8 +124,8 @@ def report(batched: list[float], single: list[float], size: int) -> str:
         f"| one write each (today's single PUT's write) | {statistics.median(single) * 1e3:.1f} | "
         f"{ms(single, 0.9):.1f} | {max(single) * 1e3:.1f} |",
     ]
-    held = "met" if statistics.median(batched) <= BUDGET_S else "MISSED"
-    lines.append(f"\nBudget: a batch of 1,000 within 100 ms on SQLite: {held} (median).")
+    held = "met" if ms(batched, 0.9) <= BUDGET_S * 1e3 else "MISSED"
+    lines.append(f"\nBudget: a batch of 1,000 within 100 ms on SQLite: {held} (p90).")
     return "\n".join(lines)
 
 
@@ -123,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--size", type=int, default=1_000)
     parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument(
+        "--default-gc", action="store_true", help="Python's collector settings, not the server's"
+    )
     args = parser.parse_args(argv)
-    batched, single = measure(batches=args.batches, size=args.size, units=args.units)
+    batched, single = measure(
+        batches=args.batches, size=args.size, units=args.units, server_gc=not args.default_gc
+    )
     print(report(batched, single, args.size), flush=True)
     return 0
 

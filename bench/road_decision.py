@@ -5,14 +5,16 @@ On the synthetic county of `bench.road_network` (built once through the real bui
 path and cached under /tmp), 10,000 responders and the calls are placed as
 `bench.dispatch_decision` places them (around the shared sample's real call
 locations). A decision is a weapon call's plan (a CIT officer and a clinician),
-each seat chosen with k=1 over an in-memory `ResponderIndex`, three ways, one call
+each seat chosen with k=1 over an in-memory `ResponderIndex`, four ways, one call
 after another in the same run, each way starting without the graph's kept search:
 in a straight line (`rank_responders`, today's default), by road (`rank_by_road`
-on the graph, which says where trips can start), and by road with the graph saying
-nothing of that, as a routing server (the search bounded by the fastest road: the
-decision as it was before `RoadTimes.reach`). On a sample of calls the road choice
-is checked against a road scan of every eligible responder (one `to_one`, no
-limit); a mismatch exits 1.
+on the graph, which says where trips can start, with the call's language speakers
+fetched apart), the same without that fetch (the decision before it), and by road
+with the graph saying nothing of where trips start, as a routing server (the search
+bounded by the fastest road: the decision as it was before `RoadTimes.reach`). Each
+decision's wall-clock time and its thread's CPU time are reported. On a sample of
+calls the road choice is checked against a road scan of every eligible responder
+(one `to_one`, no limit); a mismatch exits 1.
 
     python -m bench.road_decision [--responders 10000] [--calls 300] [--quick]
                                   [--frozen-heap]
@@ -90,6 +92,7 @@ class Timed:
     times_ns: list[int]
     queries: list[int]
     routed: list[int]
+    cpu_ns: list[int]  # the thread's CPU time: what a machine shared with others spares
 
 
 Decide = Callable[[BenchCall, RoleNeed], tuple[Hashable | None, int, int]]
@@ -164,36 +167,52 @@ def load_facts(graph_file: Path) -> dict[str, float]:
     return facts
 
 
-def deciders(indexes: dict[str, ResponderIndex], graph: RoadGraph) -> tuple[Decide, Decide, Decide]:
+def deciders(
+    indexes: dict[str, ResponderIndex], graph: RoadGraph
+) -> tuple[Decide, Decide, Decide, Decide]:
     def geodesic(call: BenchCall, need: RoleNeed) -> tuple[Hashable | None, int, int]:
         fetch = indexes[need.kind].fetch
         best = rank_responders(call.site, need, k=1, fetch=fetch, estimator=_ESTIMATOR)
         return (best[0].candidate.id if best else None), 0, 0
 
-    def by_road(roads: RoadTimes) -> Decide:
+    def by_road(roads: RoadTimes, *, speaking: bool) -> Decide:
         def decide(call: BenchCall, need: RoleNeed) -> tuple[Hashable | None, int, int]:
-            fetch = indexes[need.kind].fetch
-            got = rank_by_road(call.site, need, k=1, fetch=fetch, roads=roads, fallback=_ESTIMATOR)
+            index = indexes[need.kind]
+            got = rank_by_road(
+                call.site,
+                need,
+                k=1,
+                fetch=index.fetch,
+                roads=roads,
+                fallback=_ESTIMATOR,
+                fetch_speaking=index.fetch_speaking if speaking else None,
+            )
             chosen = got.choices[0].candidate.id if got.choices else None
             return chosen, got.queries, got.candidates_routed
 
         return decide
 
-    return geodesic, by_road(graph), by_road(WithoutReach(graph))
+    return (
+        geodesic,
+        by_road(graph, speaking=True),
+        by_road(graph, speaking=False),
+        by_road(WithoutReach(graph), speaking=False),
+    )
 
 
 def race(calls: Sequence[BenchCall], ways: dict[str, Decide], graph: RoadGraph) -> dict[str, Timed]:
     """Each call decided each way in turn (the same moment of a shared machine), each
     way starting without the graph's last search (the call's seats share one)."""
     clear_ring_cache()
-    out = {name: Timed(name, [], [], []) for name in ways}
+    out = {name: Timed(name, [], [], [], []) for name in ways}
     for call in calls:
         needs = plan_roles(call.site, call.classification)
         for name, decide in ways.items():
             graph.forget()
-            started = time.perf_counter_ns()
+            started, cpu = time.perf_counter_ns(), time.thread_time_ns()
             work = [decide(call, need) for need in needs]
             out[name].times_ns.append(time.perf_counter_ns() - started)
+            out[name].cpu_ns.append(time.thread_time_ns() - cpu)
             out[name].queries.append(sum(w[1] for w in work))
             out[name].routed.append(sum(w[2] for w in work))
     return out
@@ -219,15 +238,15 @@ def road_scan(
 def table(results: dict[str, Timed]) -> list[str]:
     lines = [
         "| decision (k=1 a seat, officer + clinician) | median µs | p95 µs | p99 µs | max µs "
-        "| queries a decision (max) | routed a decision |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| queries a decision (max) | routed a decision | CPU median / p95 / p99 µs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for t in results.values():
-        s = Spread.of(t.times_ns)
+        s, c = Spread.of(t.times_ns), Spread.of(t.cpu_ns)
         lines.append(
             f"| {t.name} | {s.median_us:,.0f} | {s.p95_us:,.0f} | {s.p99_us:,.0f} "
             f"| {max(t.times_ns) / 1e3:,.0f} | {np.mean(t.queries):.2f} ({max(t.queries)}) "
-            f"| {np.mean(t.routed):.1f} |"
+            f"| {np.mean(t.routed):.1f} | {c.median_us:,.0f} / {c.p95_us:,.0f} / {c.p99_us:,.0f} |"
         )
     return lines
 
@@ -290,10 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     indexes = {k: ResponderIndex(group) for k, group in by_kind.items()}
     calls = make_calls(args.calls + 20, Random(f"{args.seed}-calls"), anchors)
     warm, calls = calls[:20], calls[20:]
-    geodesic, road, before = deciders(indexes, graph)
+    geodesic, road, unsplit, before = deciders(indexes, graph)
     ways = {
         "geodesic (`rank_responders`), today's default": geodesic,
         "by road (`rank_by_road`, the graph's reach)": road,
+        "by road, the graph's reach, no fetch by language (before)": unsplit,
         "by road, bound by the fastest road alone (before)": before,
     }
     race(warm, ways, graph)

@@ -21,21 +21,22 @@ responder would rank, and tests hold the two side by side.
 import heapq
 import math
 from bisect import bisect_right
-from collections.abc import Container, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from itertools import chain
 
-from dispatch.cells import CellRange, ranges_of, rings_around
+from dispatch.cells import CellRange, Ring, ranges_of, rings_around
 from dispatch.plan import RoleNeed
 from dispatch.ranking import (
     DEFAULT_PREFERENCES,
     CallSite,
     Candidate,
-    Choice,
     Fetch,
     Preferences,
 )
-from dispatch.roads import BEYOND, Reach, RoadTimes, RoutingUnavailable
+from dispatch.road_asking import Asker, Filed
+from dispatch.road_asking import RoadChoice as RoadChoice  # what callers import from here
+from dispatch.road_asking import RoadRanking as RoadRanking
+from dispatch.roads import Reach, RoadTimes
 from dispatch.travel import NearCall, Point, TravelEstimator
 
 # The order of the steps:
@@ -84,10 +85,10 @@ _GUESS_EXTRA_S = 30.0
 # a third to a half as many candidates (10,000 responders on 15-50 km), 2-3 more rings.
 _LADDER = ((10, 3), (8, 4), (7, 4), (6, 3), (5, 3), (4, 3), (3, 2))
 
-# Per candidate gathered: (score lower bound, penalty, straight metres, candidate).
-_Filed = tuple[float, float, float, Candidate]
-# Per candidate asked: (score, str(id), eta, distance, by road?, straight metres, candidate).
-_Scored = tuple[float, str, float, float, bool, float, Candidate]
+# The candidates filed under any of the ranges who speak the language given (a `Fetch`
+# filtered by language): the database, or `ResponderIndex.fetch_speaking`.
+FetchSpeaking = Callable[[Sequence[CellRange], str], Iterable[Candidate]]
+
 # Where the straight line at the fastest road gathers few, the rings cost less than
 # the engine's reach (a search of its own, its cells): a threshold under this far at
 # the fastest road is covered by the rings alone (bench/road_decision.py).
@@ -108,28 +109,18 @@ _RANGES_A_FETCH = 64
 _ABOVE_BOUND = 1.1
 # Each doubling of the threshold when fewer than k could arrive within it (step 5).
 _RAISE = 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class RoadChoice(Choice):
-    """A `Choice` whose distance and ETA are by road, or by the fallback estimate
-    when the engine found no road route from the candidate (`by_road` False)."""
-
-    straight_m: float = 0.0  # as the crow flies (to a few parts per million near the call)
-    by_road: bool = True
-    # The engine said only that the trip takes longer than eta_s (score_s likewise;
-    # distance_m is the straight line): only the crow-flies nearest is ever so.
-    at_least: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RoadRanking:
-    choices: list[Choice]  # best first, each a RoadChoice
-    crow_nearest: Choice | None  # the nearest as the crow flies of those asked about
-    # `roads.to_one` calls made: without a reach 1 usually, 2 at most unless T doubled;
-    # with one, a few (each answered from the engine's one search)
-    queries: int
-    candidates_routed: int  # origins sent to the engine in all (one asked twice, twice)
+# How the search for a call's language speakers alone widens (`FetchSpeaking`): they are
+# few (a speaker of a rare language in 25-50 of everyone, of Spanish in 5), so coarse
+# cells fetch few, and the threshold's disk at the fastest road takes a handful of
+# fetches. Their bound is the loose one, the straight line at the fastest road, yet
+# cheaper than the engine's reach that far: of 10,000 responders (bench/road_decision.py,
+# CPU time a decision, mean) Vietnamese and Chinese calls took 1.6-1.7 ms instead of
+# 2.4-3.3, Spanish 1.3-1.6 instead of 1.8-2.1; the speakers gathered from the reach's
+# cells instead, 1.9-2.6.
+_SPEAKERS_LADDER = ((8, 3), (7, 3), (6, 3), (5, 3), (4, 3), (3, 2))
+# The least a threshold must drop for the language penalty, against rounding (seconds):
+# the search of everyone goes this much farther than score - penalty.
+_PENALTY_MARGIN_S = 1e-6
 
 
 def rank_by_road(
@@ -142,6 +133,7 @@ def rank_by_road(
     fallback: TravelEstimator,
     prefs: Preferences = DEFAULT_PREFERENCES,
     exclude: frozenset[Hashable] = frozenset(),
+    fetch_speaking: FetchSpeaking | None = None,
 ) -> RoadRanking:
     """The `k` best eligible candidates for `need` by road travel time, best first
     (fewer if fewer in reach), with the same eligibility, penalties and tie-break as
@@ -157,6 +149,13 @@ def rank_by_road(
     a seat (the call's next seat mostly reuses it), and then a few times about
     candidates, from the same search.
 
+    With `fetch_speaking` (the same candidates as `fetch`, filtered by language), a
+    call's language splits the search: everyone who does not speak it scores the
+    language penalty more than their time, so beyond the threshold less that penalty
+    only speakers are gathered, in a straight line at the fastest road; the engine's
+    reach is asked only as far as everyone is. A call in a rare language with nobody
+    speaking it near then routes a few speakers instead of everyone within ~6 minutes.
+
     `fallback.lower_bound_s` must be linear in distance, as the estimators' are.
     """
     if k < 1:
@@ -166,14 +165,14 @@ def rank_by_road(
         raise ValueError(f"{roads.name} gives {fastest} m/s as its fastest road; need > 0")
     guess_per_m = fallback.lower_bound_s(need.kind, 1.0)
     call = Point(site.lat, site.lon)
-    search = _Search(site, need, k, fetch, prefs, exclude, fastest, guess_per_m)
-    asker = _Asker(roads, fallback, need.kind, call)
+    search = _Search(site, need, k, fetch, prefs, exclude, fastest, guess_per_m, fetch_speaking)
+    asker = Asker(roads, fallback, need.kind, call)
     reacher = _Reacher(roads, call)
     guessed = search.guess(guess_per_m, None)  # steps 1 and 2
     limit = min(guessed, search.road_limit)
     reach = None
     if guessed * fastest >= _REACH_FROM_M:  # far: the engine says where from, if it can
-        reach = reacher.reach(min(guessed, _AHEAD * limit))
+        reach = reacher.reach(search.everyone_up_to(min(guessed, _AHEAD * limit)))
     if reach is None:  # the straight line at the fastest road must cover it
         limit = search.guess(guess_per_m, search.bound_per_m)
     search.cover(limit, reach)
@@ -185,10 +184,15 @@ def rank_by_road(
             break  # fewer than k in reach, every one of them scored
         else:  # step 5, no farther than the bounds of those gathered need
             missing = search.least_bound(k - asker.count, asker.beyond) * _ABOVE_BOUND
+            if search.split:  # the speakers' bounds are the fastest road's: loose
+                missing = max(missing, guessed)
             limit = min(_RAISE * limit, missing) if reach is not None else _RAISE * limit
-        if limit > reach.within_s if reach is not None else limit * fastest >= _REACH_FROM_M:
+        everyone = search.everyone_up_to(limit)  # as far as everyone must be gathered
+        if everyone > reach.within_s if reach is not None else everyone * fastest >= _REACH_FROM_M:
             # Beyond the reach asked about, or far enough to want one: as far as needs be.
-            reach = reacher.reach(kth if kth < math.inf else max(limit, guessed))
+            reach = reacher.reach(
+                search.everyone_up_to(kth if kth < math.inf else max(limit, guessed))
+            )
         search.cover(limit, reach)
         search.refile(asker.ask(search.take_up_to(limit), limit))
     return asker.ranking(k)  # step 7
@@ -203,7 +207,9 @@ class _Reacher:
     def reach(self, within_s: float) -> Reach | None:
         if not self.can or within_s > _REACH_UP_TO_S:
             return None
-        reach = self.roads.reach(self.call, within_s)
+        # Split by language, everyone may need gathering no farther than the call: the
+        # engine's reach of nothing says it has one, and how far round all is routed.
+        reach = self.roads.reach(self.call, max(within_s, 0.0))
         self.can = reach is not None
         return reach
 
@@ -221,16 +227,24 @@ class _Search:
         exclude: frozenset[Hashable],
         fastest_mps: float,
         fallback_per_m: float,
+        fetch_speaking: FetchSpeaking | None = None,
     ) -> None:
         self.need, self.k, self.fetch, self.prefs = need, k, fetch, prefs
         self.language = site.language if need.prefer_language else None
+        # Split by language: everyone as far as a score less the penalty, speakers beyond.
+        self.speaking: FetchSpeaking | None = None
+        self.speakers_rings: Iterator[Ring] = iter(())
+        if self.language and fetch_speaking is not None and prefs.language_penalty_s > 0:
+            self.speaking = fetch_speaking
+            self.speakers_rings = rings_around(site.lat, site.lon, _SPEAKERS_LADDER)
+        self.speakers_m = 0.0  # no speaker outside the speakers' rings searched is nearer
         self.cit_on = site.on if need.cit_required else None
         self.near = NearCall(site.lat, site.lon)
         self.fallback_per_m = fallback_per_m  # the fallback's bound (a straight line)
         self.bound_per_m = min(1 / fastest_mps, fallback_per_m)  # anyone's, by road or not
         self.rings = rings_around(site.lat, site.lon, _LADDER)
         self.seen: set[Hashable] = set(exclude)
-        self.filed: list[_Filed] = []
+        self.filed: list[Filed] = []
         self.covered_m = 0.0  # nobody outside the rings searched is nearer
         self.fetched_cells: set[int] = set()  # the engine's reach, gathered
         self.reach: Reach | None = None  # the last reach, and how many of its cells
@@ -247,8 +261,8 @@ class _Search:
         while True:
             if len(self.guesses) == self.k:
                 limit = self.guesses[-1] + _GUESS_EXTRA_S
-                if ring_per_m is None or self.covered_m * ring_per_m > limit:
-                    return limit
+                if ring_per_m is None or self.covered_m * ring_per_m > self.everyone_up_to(limit):
+                    return limit  # `cover` gathers the speakers beyond
             else:
                 limit = math.inf
             if (ring := next(self.rings, None)) is None:
@@ -260,6 +274,19 @@ class _Search:
             scores = (p + g for g, (_, p, _, _) in zip(new, self.filed[start:], strict=True))
             self.guesses = heapq.nsmallest(self.k, chain(self.guesses, scores))
             self.road_guesses = heapq.nsmallest(self.k, chain(self.road_guesses, new))
+
+    @property
+    def split(self) -> bool:
+        """Whether speakers of the call's language are searched for apart."""
+        return self.speaking is not None
+
+    def everyone_up_to(self, limit: float) -> float:
+        """How far in time (bounds less penalties) everyone must be gathered for a
+        threshold `limit`: `limit`, or, when the search is split by language, that less
+        the language penalty (only speakers can score `limit` from farther)."""
+        if self.speaking is None:
+            return limit
+        return limit - self.prefs.language_penalty_s + _PENALTY_MARGIN_S
 
     @property
     def road_limit(self) -> float:
@@ -278,7 +305,12 @@ class _Search:
         """Gather everyone who could score `limit` or less: whoever the engine's `reach`
         holds (nobody else arrives by road in time), and the rings as far as nobody
         outside them could score that in a straight line; without a reach, as far as
-        nobody could by road either."""
+        nobody could by road either. Split by language, all that as far as
+        `everyone_up_to(limit)`, and the speakers as far as nobody outside their rings
+        could score `limit` by road or in a straight line."""
+        if self.speaking is not None:
+            self._cover_speakers(limit)
+            limit = self.everyone_up_to(limit)
         per_m, routed_m = self.bound_per_m, 0.0
         if reach is not None:
             per_m, routed_m = self.fallback_per_m, reach.all_routed_m
@@ -307,6 +339,16 @@ class _Search:
             self.file(ring.ranges)
             self.covered_m = ring.covered_m
 
+    def _cover_speakers(self, limit: float) -> None:
+        speaking, language = self.speaking, self.language
+        assert speaking is not None and language is not None
+        while self.speakers_m * self.bound_per_m <= limit:
+            if (ring := next(self.speakers_rings, None)) is None:
+                self.speakers_m = math.inf
+                return
+            self.file(ring.ranges, fetch=lambda ranges: speaking(ranges, language))
+            self.speakers_m = ring.covered_m
+
     def gather(self, cells: list[int], least_s: float) -> None:
         """File the candidates in `cells`, each of whom arrives by road in no less
         than `least_s` (0: some may have no road route)."""
@@ -322,11 +364,11 @@ class _Search:
         bounds = heapq.nsmallest(n, (f[0] for f in self.filed if f[3].id not in asked))
         return bounds[-1] if len(bounds) == n else math.inf
 
-    def refile(self, beyond: list[_Filed]) -> None:
+    def refile(self, beyond: list[Filed]) -> None:
         """Those answered beyond a threshold, back among the gathered with new bounds."""
         self.filed.extend(beyond)
 
-    def take_up_to(self, limit: float) -> list[_Filed]:
+    def take_up_to(self, limit: float) -> list[Filed]:
         """The gathered candidates whose bound is at most `limit`, to ask about, each
         measured as the crow flies (`file` leaves some unmeasured)."""
         taken = [f for f in self.filed if f[0] <= limit]
@@ -337,20 +379,26 @@ class _Search:
             for bound, penalty, m, cand in taken
         ]
 
-    def file(self, ranges: Sequence[CellRange], least_s: float = 0.0) -> int:
+    def file(
+        self,
+        ranges: Sequence[CellRange],
+        least_s: float = 0.0,
+        fetch: Callable[[Sequence[CellRange]], Iterable[Candidate]] | None = None,
+    ) -> int:
         """Gather the eligible candidates in `ranges` with their bounds; returns where
         in `filed` they start. The hot loop: a set lookup, two comparisons, one
         distance and arithmetic per candidate, as `rank_responders` does. Given the
         least time by road from where they are (`least_s`, more than 0), that and the
         penalties are the bound, and the distance waits until they are asked about
-        (most never are: a call's language puts 300 s on nearly everyone)."""
+        (most never are: a call's language puts 300 s on nearly everyone). `fetch`
+        instead of the search's own: the speakers of the call's language."""
         seen, filed, approx_m = self.seen, self.filed, self.near.approx_m
         kind, cit_on, language = self.need.kind, self.cit_on, self.language
         skills = tuple(self.need.preferred_skills)
         language_s, skill_s = self.prefs.language_penalty_s, self.prefs.skill_penalty_s
         per_m = self.bound_per_m
         start = len(filed)
-        for cand in self.fetch(ranges):
+        for cand in (fetch or self.fetch)(ranges):
             if cand.id in seen:
                 continue
             seen.add(cand.id)
@@ -375,101 +423,3 @@ class _Search:
             lowest_m = metres * (1 - error) - 1e-6  # NearCall.lower_bound_m, inlined
             filed.append((penalty + max(lowest_m, 0.0) * per_m, penalty, metres, cand))
         return start
-
-
-class _Asker:
-    """Asks the engine about candidates and keeps their scores."""
-
-    def __init__(self, roads: RoadTimes, fallback: TravelEstimator, kind: str, call: Point):
-        self.roads, self.fallback, self.kind, self.call = roads, fallback, kind, call
-        self.scored: list[_Scored] = []
-        self.beyond: dict[Hashable, _Filed] = {}  # asked, but beyond every threshold yet
-        self.queries = 0
-        self.routed = 0
-
-    @property
-    def count(self) -> int:
-        """How many are scored."""
-        return len(self.scored)
-
-    def kth(self, k: int) -> float:
-        """The k-th best score found; infinity while fewer than k are scored."""
-        if len(self.scored) < k:
-            return math.inf
-        return heapq.nsmallest(k, self.scored)[-1][0]
-
-    def ask(self, filed: list[_Filed], limit: float) -> list[_Filed]:
-        """Score `filed` by road, needing exact times only for scores up to `limit`;
-        returns those the engine answered beyond it, with their new bounds."""
-        if not filed:
-            return []
-        within = _within(limit, min(penalty for _, penalty, _, _ in filed))
-        origins = [Point(cand.lat, cand.lon) for _, _, _, cand in filed]
-        travels = self.roads.to_one(origins, self.call, within_s=within)
-        if len(travels) != len(origins):
-            raise RoutingUnavailable(
-                f"{self.roads.name} answered {len(travels)} travel times for "
-                f"{len(origins)} responders"
-            )
-        self.queries += 1
-        self.routed += len(origins)
-        scored, fallback, kind, call = self.scored, self.fallback, self.kind, self.call
-        beyond: list[_Filed] = []
-        for filing, origin, travel in zip(filed, origins, travels, strict=True):
-            bound, penalty, metres, cand = filing
-            if travel is not None and travel.eta_s == BEYOND.eta_s:
-                if within is None:
-                    raise RoutingUnavailable(
-                        f"{self.roads.name} answered 'beyond' with no time limit asked"
-                    )
-                # Its time exceeds `within`, so its score is at least this (rounding
-                # is monotonic), which `_within` made exceed `limit`.
-                beyond.append((max(bound, within + penalty), penalty, metres, cand))
-                continue
-            self.beyond.pop(cand.id, None)
-            by_road = travel is not None
-            if travel is None:
-                travel = fallback.travel(kind, origin, call)
-            eta = travel.eta_s
-            scored.append(
-                (eta + penalty, str(cand.id), eta, travel.distance_m, by_road, metres, cand)
-            )
-        self.beyond.update((f[3].id, f) for f in beyond)
-        return beyond
-
-    def ranking(self, k: int) -> RoadRanking:
-        best = heapq.nsmallest(k, self.scored)
-        crow = min(self.scored, key=lambda s: (s[5], s[1]), default=None)
-        far = min(self.beyond.values(), key=lambda f: (f[2], str(f[3].id)), default=None)
-        crow_nearest = None if crow is None else _choice(crow)
-        if far is not None and (crow is None or (far[2], str(far[3].id)) < (crow[5], crow[1])):
-            bound, penalty, metres, cand = far
-            crow_nearest = RoadChoice(
-                cand, metres, bound - penalty, bound, straight_m=metres, at_least=True
-            )
-        return RoadRanking(
-            choices=[_choice(s) for s in best],
-            crow_nearest=crow_nearest,
-            queries=self.queries,
-            candidates_routed=self.routed,
-        )
-
-
-def _within(limit: float, least_penalty: float) -> float | None:
-    """What to ask the engine for a threshold `limit` on scores: a time such that any
-    trip longer scores above `limit` (with `least_penalty` added, as computed in
-    floating point). None, for an exact answer about everyone, when `limit` is
-    infinite."""
-    if math.isinf(limit):
-        return None
-    within = limit - least_penalty
-    while within + least_penalty <= limit:
-        # A step of the threshold's size: near 0 the next float up is subnormal, and
-        # a penalty equal to the threshold would take forever to leave behind.
-        within = max(math.nextafter(within, math.inf), within + math.ulp(limit))
-    return within
-
-
-def _choice(s: _Scored) -> RoadChoice:
-    score, _, eta, distance, by_road, metres, cand = s
-    return RoadChoice(cand, distance, eta, score, straight_m=metres, by_road=by_road)

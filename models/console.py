@@ -1,10 +1,11 @@
 """The WebSocket console protocol's messages (see DESIGN.md and docs/api.md)."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from models.responder import Latitude, Longitude
 from models.vocabulary import Disposition
 
 # The largest seq a console may name: the log's seqs are 64-bit integers, and a browser
@@ -52,8 +53,49 @@ class ProgressAction(_Message):
     disposition: Disposition | None = None
 
 
+class CheckinAction(_Message):
+    """The responder on scene is safe (`POST /v1/assignments/{id}/checkin`'s twin)."""
+
+    type: Literal["checkin"]
+    assignment_id: uuid.UUID
+
+
+class EmergencyAction(_Message):
+    """The responder's own emergency (`POST /v1/responders/{id}/emergency`'s twin)."""
+
+    type: Literal["emergency"]
+    note: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+        | None
+    ) = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give lat and lon together, or neither")
+        return self
+
+
+class PositionAction(_Message):
+    """Where the responder is (`PUT /v1/responders/{id}/position`'s twin)."""
+
+    type: Literal["position"]
+    lat: Latitude
+    lon: Longitude
+
+
 ClientMessage = Annotated[
-    Ack | Ping | AssignmentAction | ProgressAction | Hello, Field(discriminator="type")
+    Ack
+    | Ping
+    | AssignmentAction
+    | ProgressAction
+    | CheckinAction
+    | EmergencyAction
+    | PositionAction
+    | Hello,
+    Field(discriminator="type"),
 ]
 
 

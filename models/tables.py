@@ -5,8 +5,10 @@ from sqlmodel import SQLModel
 from models.agency import Agency, ApiToken
 from models.audit import AuditRecord
 from models.call import Assignment, Call
+from models.checkin import Checkin
 from models.contact import AgencySecret, ContactKey
 from models.eido import IncidentTypeMappingRow
+from models.emergency import Emergency
 from models.event import Event, EventCounter
 from models.idempotency import IdempotentRequest
 from models.outcome import CallOutcome, FollowUp
@@ -26,8 +28,10 @@ __all__ = [
     "AuditRecord",
     "Call",
     "CallOutcome",
+    "Checkin",
     "ContactKey",
     "DutyPeriod",
+    "Emergency",
     "Event",
     "EventCounter",
     "FollowUp",

@@ -41,6 +41,14 @@ EVENT_TYPES = frozenset(
         "resource.deleted",
         "resource.capacity_changed",
         "webhook.disabled",
+        "checkin.due",
+        "checkin.done",
+        "checkin.missed",
+        "checkin.acknowledged",
+        "checkin.escalated",
+        "responder.emergency",
+        "emergency.position_wanted",
+        "emergency.closed",
     }
 )
 ALL_EVENTS = "*"

@@ -14,15 +14,20 @@ from prometheus_client import start_http_server
 from dispatch.config import DispatchConfig
 from dispatch.ranking import Preferences
 from dispatch.travel import GeodesicEstimator
+from service.agencies import routes as agency
 from service.assignments import routes as assignments
 from service.assignments.operations import expire_due_offers, route_due_offers
 from service.audit_log import routes as audit
 from service.calls import routes as calls
+from service.checkins import routes as checkins
+from service.checkins.timers import pass_checkin_deadlines
 from service.consoles import routes as console
 from service.consoles import socket as ws
 from service.contacts.operations import forget_old_contacts
 from service.dispatching.waiting import replan_when_due, route_waiting
 from service.eido import routes as eido
+from service.emergencies import routes as emergencies
+from service.emergencies.top_up import top_up_backup
 from service.live.bus import Bus, make_bus
 from service.live.events import record_acks
 from service.live.hub import Hub
@@ -205,6 +210,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 ),
                 name="fallbacks",
             ),
+            asyncio.create_task(
+                pass_deadlines_forever(
+                    state.uow,
+                    functools.partial(pass_checkin_deadlines, config=state.dispatch),
+                    name="checkins",
+                    interval_s=settings.timer_interval_s,
+                ),
+                name="checkins",
+            ),
+            asyncio.create_task(
+                pass_deadlines_forever(
+                    state.uow,
+                    functools.partial(top_up_backup, config=state.dispatch),
+                    name="emergency-backup",
+                    interval_s=settings.timer_interval_s,
+                ),
+                name="emergency-backup",
+            ),
             *(
                 []
                 if roads is None
@@ -286,11 +309,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         outcome_reports,
         resources,
         eido,
+        emergencies,
         webhooks,
         sta024,
         ws,
         health,
         console,
+        agency,
+        checkins,
     ):
         app.include_router(module.router)
     app.mount("/console/static", console.static, name="console-static")

@@ -144,7 +144,13 @@ class Settings(BaseSettings):
     console_tile_url: str = Field(
         default="",
         description="Map tiles for the web console (`https://…/{z}/{x}/{y}.png`); "
-        "empty: the map draws calls and responders on a plain background, offline.",
+        "empty: the map draws the service areas and a scale, offline.",
+    )
+    console_tile_attribution: str = Field(
+        default="",
+        max_length=300,
+        description="The credit the tile provider requires (e.g. `© OpenStreetMap "
+        "contributors`), shown on the map; empty: the tiles' host is named.",
     )
     gil_switch_interval_s: float = Field(
         default=0.0005,

@@ -107,11 +107,47 @@ def agency_create(slug: str, name: str | None, offer_timeout_s: int) -> None:
     default=None,
     help="Whether officers see that a call concerns substance use (default: no; 42 CFR Part 2).",
 )
+@click.option(
+    "--checkin-interval-s",
+    type=int,
+    default=None,
+    help="Seconds on scene between check-ins (5 to 7200; 0 turns them off; default 900).",
+)
+@click.option(
+    "--checkin-grace-s",
+    type=int,
+    default=None,
+    help="Seconds after the prompt before a check-in is missed (5 to 3600; default 300).",
+)
+@click.option(
+    "--checkin-missed-rule",
+    type=click.Choice(["backup", "alarm"]),
+    default=None,
+    help="After a missed check-in: offer the nearest CIT officer as backup, or alarm only.",
+)
+@click.option(
+    "--emergency-backup-count",
+    type=int,
+    default=None,
+    help="CIT officers offered as backup in an emergency (1 to 10; default 2).",
+)
+@click.option(
+    "--emergency-position-interval-s",
+    type=int,
+    default=None,
+    help="Seconds between positions asked of a responder in an emergency (2 to 60; default 5).",
+)
+@click.option(
+    "--position-report-interval-s",
+    type=int,
+    default=None,
+    help="Seconds between a consenting phone's position reports (5 to 600; default 30).",
+)
 def agency_update(
     slug: str,
-    offer_timeout_s: int | None,
     officers_see_narrative: bool | None,
     officers_see_substance_use: bool | None,
+    **settings: int | str | None,
 ) -> None:
     """Change an agency's settings; what is not given stays as it is."""
     uow = unit_of_work(load_settings())
@@ -119,15 +155,20 @@ def agency_update(
         lambda: uow.write_sync(
             agencies.update_agency,
             slug=slug,
-            offer_timeout_s=offer_timeout_s,
             officers_see_narrative=officers_see_narrative,
             officers_see_substance_use=officers_see_substance_use,
+            settings=settings,
         )
     )
     click.echo(
         f"agency {updated.slug}: offer timeout {updated.offer_timeout_s} s, officers see "
         f"narrative: {'yes' if updated.officers_see_narrative else 'no'}, "
-        f"substance use: {'yes' if updated.officers_see_substance_use else 'no'}"
+        f"substance use: {'yes' if updated.officers_see_substance_use else 'no'}; "
+        f"check-ins every {updated.checkin_interval_s} s (0: off), grace "
+        f"{updated.checkin_grace_s} s, then {updated.checkin_missed_rule}; emergency: "
+        f"{updated.emergency_backup_count} backup, position every "
+        f"{updated.emergency_position_interval_s} s; phones report position every "
+        f"{updated.position_report_interval_s} s"
     )
 
 

@@ -2,8 +2,9 @@
 
 It prints events as readable lines, takes short commands on standard input
 (`accept`, `decline`, `enroute`, `onscene`, `near`, `clear <disposition> …`,
-`available`, `off`, `help`, `quit`), acks what it has shown, and on a dropped connection
-reconnects with backoff and resumes from the last event it saw.
+`available`, `off`, `ok` (check in on scene), `sos [note]` (raise an emergency), `help`,
+`quit`), acks what it has shown, and on a dropped connection reconnects with backoff and
+resumes from the last event it saw. A check-in prompt shows as a `CHECK IN NOW` line.
 
 The close in a few keys: `near` lists the open resources with room nearest the call,
 numbered; `clear transported_crisis_centre dest=1 ref=2 backup fu=24` closes with
@@ -33,7 +34,7 @@ from models.vocabulary import Disposition
 HELP = (
     "commands: accept [id] · decline [id] · enroute [id] · onscene [id] · "
     'near [id] · clear [id] <disposition> [dest=N] [ref=N|ref="text"] [backup] [fu=H] · '
-    "available · off · help · quit   "
+    "ok [id] (check in on scene) · available · off · sos [note] · help · quit   "
     "(an id may be its first characters, or left out when only one fits; N numbers what "
     "`near` listed)\n"
     f"dispositions: {', '.join(d.value for d in Disposition)}"
@@ -110,6 +111,11 @@ class TerminalConsole:
             elif kind == "event":
                 self._event(frame)
                 await ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
+            elif kind == "result" and "checkin" in frame:
+                self.say(f"ok: {_checkin_said(frame)}")
+            elif kind == "result" and "emergency" in frame:
+                raised = "raised" if frame.get("created") else "already open"
+                self.say(f"ok: emergency {raised} · {_emergency_said(frame['emergency'])}")
             elif kind == "result":
                 a = frame["assignment"]
                 self.assignments[a["id"]] = a["state"]
@@ -133,6 +139,14 @@ class TerminalConsole:
         self.seq = max(self.seq or 0, frame["seq"])
         data, name = frame.get("data", {}), frame["event"]
         stamp = frame["at"][11:19]
+        if name in _EMERGENCY_EVENTS:
+            self.say(f"#{frame['seq']} {stamp} {_EMERGENCY_EVENTS[name](data)}")
+            return
+        if name in _CHECKIN_EVENTS:
+            if name == "checkin.due":  # the prompt says the assignment is on scene
+                self.assignments[data["checkin"]["assignment_id"]] = "on_scene"
+            self.say(f"#{frame['seq']} {stamp} {_CHECKIN_EVENTS[name](data)}")
+            return
         assignment = data.get("assignment")
         if assignment:
             self.assignments[assignment["id"]] = assignment["state"]
@@ -191,6 +205,11 @@ class TerminalConsole:
                     "disposition": disposition,
                 },
             )
+        elif verb == "ok":
+            await self._act(ws, "checkin", args, {"on_scene"}, lambda aid: {"assignment_id": aid})
+        elif verb == "sos":
+            note = " ".join(args).strip()
+            await ws.send(json.dumps({"type": "emergency", **({"note": note} if note else {})}))
         elif verb in ("available", "off"):
             await self._availability("available" if verb == "available" else "off_duty")
         else:
@@ -308,6 +327,66 @@ class TerminalConsole:
         else:
             body = answer.json()
             self.say(f"error: {body.get('error')}: {body.get('detail')}")
+
+
+def _emergency_said(emergency: dict[str, Any]) -> str:
+    """An emergency in one line: who, where, which call, what backup."""
+    who = emergency["responder"]
+    name = f"{who['name']} ({who['external_id']})" if who.get("external_id") else who["name"]
+    at = emergency.get("position")
+    where = f"at {at['lat']:.5f}, {at['lon']:.5f}" if at else "position unknown"
+    call = f"call {emergency['call_id'][:8]}" if emergency.get("call_id") else "no call"
+    backup = f"{len(emergency['backup'])} of {emergency['backup_wanted']} backup offered"
+    if emergency.get("backup_missing"):
+        backup += f" ({emergency['backup_missing']})"
+    note = f" · {emergency['note']!r}" if emergency.get("note") else ""
+    return f"{name} {where} · {call} · {backup}{note}"
+
+
+_EMERGENCY_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "responder.emergency": lambda d: f"!!! EMERGENCY {_emergency_said(d['emergency'])}",
+    "emergency.closed": lambda d: (
+        f"emergency closed by {d['emergency']['closed_by']}: {_emergency_said(d['emergency'])}"
+    ),
+    "emergency.position_wanted": lambda d: (
+        f"emergency raised: position wanted every {d['interval_s']} s (this console has no "
+        "position of its own; report it with PUT /v1/responders/{id}/position)"
+    ),
+}
+
+
+def _checkin_said(done: dict[str, Any]) -> str:
+    """A check-in's answer in one line: which assignment, and when the next is due."""
+    then = done.get("next_due_at")
+    upcoming = f"next due {then[11:19]}" if then else "check-ins are off"
+    return f"checked in {done['checkin']['assignment_id'][:8]}; {upcoming}"
+
+
+def _whose(d: dict[str, Any]) -> str:
+    who = d["responder"]
+    name = f"{who['name']} ({who['external_id']})" if who.get("external_id") else who["name"]
+    return f"{name} on call {d['call']['id'][:8]} at {d['call'].get('address') or 'no address'}"
+
+
+_CHECKIN_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "checkin.due": lambda d: (
+        f"CHECK IN NOW on {d['checkin']['assignment_id'][:8]} (by "
+        f"{d['checkin']['grace_until'][11:19]}) → ok"
+    ),
+    "checkin.done": lambda d: (
+        f"checked in on {d['checkin']['assignment_id'][:8]} by {d['checkin']['by']}"
+    ),
+    "checkin.missed": lambda d: (
+        f"!!! MISSED CHECK-IN {_whose(d)} · ack: POST /v1/checkins/{d['checkin']['id']}/acknowledge"
+    ),
+    "checkin.escalated": lambda d: (
+        f"missed check-in {d['checkin']['id'][:8]}: rule {d['rule']}, "
+        f"{len(d['backup'])} backup offered"
+    ),
+    "checkin.acknowledged": lambda d: (
+        f"missed check-in {d['checkin']['id'][:8]} acknowledged by {d['acknowledged_by']}"
+    ),
+}
 
 
 def _referral(resource_id: str | None, text: str) -> dict[str, str]:

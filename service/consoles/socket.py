@@ -13,9 +13,22 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocketDisconnect
 
 from models.agency import Principal
-from models.console import Ack, AssignmentAction, ClientEnvelope, Hello, Ping, ProgressAction
+from models.console import (
+    Ack,
+    AssignmentAction,
+    CheckinAction,
+    ClientEnvelope,
+    EmergencyAction,
+    Hello,
+    Ping,
+    PositionAction,
+    ProgressAction,
+)
+from models.emergency import EmergencyRaise
+from models.responder import PositionUpdate
 from models.vocabulary import AssignmentState, Role
 from service.assignments import operations as assignments
+from service.checkins import operations as checkins
 from service.consoles.limits import BurstTally, MessageBudget, Refusal, SocketDoor, Visit, door_of
 from service.consoles.refusals import (
     CLOSE_TOO_MANY,
@@ -24,7 +37,8 @@ from service.consoles.refusals import (
     record_repeats,
     refuse,
 )
-from service.errors import CoRespondError, describe_errors
+from service.emergencies import positions, raising
+from service.errors import CoRespondError, Forbidden, describe_errors
 from service.live.events import catch_up, record_acks
 from service.live.hub import CLOSE_BAD_TOKEN, Console, event_frame
 from service.settings import Settings
@@ -254,8 +268,10 @@ async def _answer(message: Any, console: Console, state: AppState, refused: Refu
         _ack(console, message.seq, state)
     elif isinstance(message, Ping):
         console.reply({"type": "pong"})
-    elif isinstance(message, AssignmentAction | ProgressAction):
+    elif isinstance(message, AssignmentAction | ProgressAction | CheckinAction):
         console.reply(await _act(message, console, state, refused))
+    elif isinstance(message, EmergencyAction | PositionAction):
+        console.reply(await _own_act(message, console, state, refused))
     else:
         console.reply(_error("BadMessage", "hello is sent once, first"))
 
@@ -289,7 +305,7 @@ def _source(console: Console) -> str | None:
 
 
 async def _act(
-    action: AssignmentAction | ProgressAction,
+    action: AssignmentAction | ProgressAction | CheckinAction,
     console: Console,
     state: AppState,
     refused: RefusedActions,
@@ -310,6 +326,11 @@ async def _act(
         else None,
     )
     try:
+        if isinstance(action, CheckinAction):
+            done = await state.uow.write_as(
+                actor, checkins.check_in, principal=principal, assignment_id=action.assignment_id
+            )
+            return {"type": "result", "action": action.type, **done.model_dump(mode="json")}
         if isinstance(action, ProgressAction):
             result = await state.uow.write_as(
                 actor,
@@ -356,3 +377,64 @@ async def _act(
             "assignment_id": str(action.assignment_id),
         }
     return {"type": "result", "action": action.type, "assignment": result.model_dump(mode="json")}
+
+
+async def _own_act(
+    action: EmergencyAction | PositionAction,
+    console: Console,
+    state: AppState,
+    refused: RefusedActions,
+) -> dict[str, Any]:
+    """A responder's own emergency or position, through the same service functions as
+    their HTTP twins, audited like them; refusals as `_act`'s."""
+    principal = console.principal
+    actor = Actor(
+        principal=principal,
+        source=_source(console),
+        action=f"ws {action.type}",
+        target=f"responder:{principal.responder_id}" if principal.responder_id else None,
+        detail=action.model_dump(mode="json", exclude={"type"}, exclude_none=True) or None,
+    )
+    try:
+        if isinstance(action, PositionAction):
+            moved = await state.uow.write_as(
+                actor,
+                positions.report_own_position,
+                principal=principal,
+                body=PositionUpdate(lat=action.lat, lon=action.lon),
+            )
+            return {
+                "type": "result",
+                "action": action.type,
+                "responder": moved.model_dump(mode="json"),
+            }
+        if principal.responder_id is None:
+            raise Forbidden(
+                "only a responder's console raises its own emergency; staff raise one for "
+                "a responder with POST /v1/responders/{id}/emergency"
+            )
+        raised = await state.uow.write_as(
+            actor,
+            raising.raise_emergency,
+            principal=principal,
+            responder_id=principal.responder_id,
+            body=EmergencyRaise(note=action.note, lat=action.lat, lon=action.lon),
+            config=state.dispatch,
+        )
+    except CoRespondError as exc:
+        repeats = refused.due((actor.action, audit.outcome_of(exc.status), exc.name))
+        if repeats is not None:
+            detail: dict[str, Any] = {
+                "error": exc.name,
+                **({"repeats": repeats} if repeats else {}),
+            }
+            await state.uow.write(
+                audit.record, actor=actor, outcome=audit.outcome_of(exc.status), detail=detail
+            )
+        return {**_error(exc.name, exc.detail), "action": action.type}
+    return {
+        "type": "result",
+        "action": action.type,
+        "created": raised.created,
+        "emergency": raised.emergency.model_dump(mode="json"),
+    }

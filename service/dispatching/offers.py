@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, or_, select, update
 from sqlmodel import col
 
-from dispatch.by_road import RoadChoice
+from dispatch.by_road import FetchSpeaking, RoadChoice
 from dispatch.cells import CellRange
 from dispatch.config import DispatchConfig
 from dispatch.index import ResponderIndex
@@ -95,10 +95,11 @@ def _free_of_kind() -> list[Any]:
 _AVAILABLE = Prepared(_COLUMNS.where(*_free_of_kind()))
 
 
-@functools.lru_cache(maxsize=128)
-def _available_in_ranges(count: int) -> Prepared:
+@functools.lru_cache(maxsize=256)
+def _available_in_ranges(count: int, *, speaking: bool = False) -> Prepared:
     """The ring query for `count` cell ranges, built once: building and keying a fresh
-    expression for every ring cost more than running it.
+    expression for every ring cost more than running it. `speaking`: only those whose
+    languages hold the `speaks` pattern, tested in each range's condition.
 
     Every range is a whole condition, `(agency AND kind AND available AND cell
     BETWEEN lo AND hi) OR (…)`, so SQLite scans the search index once a range
@@ -107,11 +108,16 @@ def _available_in_ranges(count: int) -> Prepared:
     filtered the cells: 159 µs instead of 34 for a narrow ring at 10,000.
     """
     cell = col(Responder.position_cell)
+    speaks = [cast(col(Responder.languages), String).like(bindparam("speaks"))] if speaking else []
     return Prepared(
         _COLUMNS.where(
             or_(
                 *(
-                    and_(*_free_of_kind(), cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")))
+                    and_(
+                        *_free_of_kind(),
+                        cell.between(bindparam(f"lo{i}"), bindparam(f"hi{i}")),
+                        *speaks,
+                    )
                     for i in range(count)
                 )
             )
@@ -127,6 +133,24 @@ def available_in(tx: Tx, *, agency_id: uuid.UUID, kind: str) -> Fetch:
         for i, r in enumerate(ranges):
             params[f"lo{i}"], params[f"hi{i}"] = r.lo, r.hi
         return [_candidate(row) for row in tx.run(_available_in_ranges(len(ranges)), params)]
+
+    return fetch
+
+
+def speaking_in(tx: Tx, *, agency_id: uuid.UUID, kind: str) -> FetchSpeaking:
+    """`available_in` filtered by a language (a `by_road.FetchSpeaking`): the database
+    drops those who do not speak it, so a rare language's far search reads rows in the
+    index and builds only its few speakers."""
+
+    def fetch(ranges: Sequence[CellRange], language: str) -> list[Candidate]:
+        # The list as stored holds the tag quoted; a tag is letters, digits and
+        # hyphens (`LanguageTag`), and SQLite's LIKE ignoring case only adds rows, whom
+        # the search's own test of the languages then treats as not speaking it.
+        params: dict[str, Any] = {"agency_id": agency_id, "kind": kind, "speaks": f'%"{language}"%'}
+        for i, r in enumerate(ranges):
+            params[f"lo{i}"], params[f"hi{i}"] = r.lo, r.hi
+        query = _available_in_ranges(len(ranges), speaking=True)
+        return [_candidate(row) for row in tx.run(query, params)]
 
     return fetch
 

@@ -10,7 +10,8 @@ by the straight-line estimate in the write, as without an engine, and the plan s
 so. A decline, the offers' expiry and the fallbacks route the same way before their
 writes (`route_reoffers`, and the timers' preparations), as do a team replaced by a
 call's update (`calls.by_road.route_update`) and the waiting queue, matched by a
-timer of its own (`waiting.route_waiting`).
+timer of its own (`waiting.route_waiting`). A call's language speakers are fetched
+apart (`offers.speaking_in`: the same ring query, filtered by the language).
 """
 
 import time
@@ -34,7 +35,13 @@ from models.agency import Principal
 from models.call import Assignment, Call
 from models.responder import Responder
 from models.vocabulary import AssignmentState, CallStatus, ResponderStatus
-from service.dispatching.offers import available_in, needs_of, site_of, tried_for
+from service.dispatching.offers import (
+    available_in,
+    needs_of,
+    site_of,
+    speaking_in,
+    tried_for,
+)
 from service.store.transaction import Tx
 from service.trust.access import STAFF
 
@@ -127,6 +134,7 @@ def route_seats(
                 need,
                 k=KEEP,
                 fetch=available_in(tx, agency_id=agency_id, kind=need.kind),
+                fetch_speaking=speaking_in(tx, agency_id=agency_id, kind=need.kind),
                 roads=roads,
                 fallback=config.estimator,
                 prefs=config.prefs,

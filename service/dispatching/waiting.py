@@ -24,6 +24,7 @@ from dispatch.ranking import Choice, Fetch
 from dispatch.roads import RoadTimes, RoutingUnavailable
 from dispatch.waiting import Rank, WaitingNeed, assign_waiting
 from models.call import Call
+from models.emergency import EMERGENCY_RULE
 from models.vocabulary import CallStatus
 from service.agencies.operations import offer_timeout_of
 from service.dispatching.call_status import missing_roles, update_call_status
@@ -139,7 +140,8 @@ def _waiting_needs(tx: Tx, agency_id: uuid.UUID) -> tuple[dict[Hashable, Call], 
                     key=(call.id, need.role),
                     site=site_of(call),
                     need=need,
-                    priority=call.priority,
+                    # A responder's emergency goes ahead of every other call.
+                    priority=0 if call.plan_rule == EMERGENCY_RULE else call.priority,
                     received_at=call.received_at,
                     exclude=frozenset(tried_for(tx, call_id=call.id, role=need.role)),
                 )

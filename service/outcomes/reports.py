@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from models.agency import Principal
 from models.call import Assignment
+from models.emergency import EMERGENCY_TEAM
 from models.outcome import CallOutcome, FollowUp
 from models.report import (
     DIVERSION,
@@ -156,6 +157,8 @@ def _records(tx: Tx, epoch: Epoch, principal: Principal, period: Period) -> list
             col(o.agency_id) == principal.agency_id,
             col(o.received_at) >= period.start,
             col(o.received_at) < period.end,
+            # A call made for a responder's emergency is not the programme's call.
+            or_(col(o.team).is_(None), col(o.team) != EMERGENCY_TEAM),
         )
     )  # fmt: skip
     found: Sequence[Any] = tx.connection().execute(statement).all()

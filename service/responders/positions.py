@@ -11,8 +11,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
-from sqlmodel import SQLModel, col
+from sqlalchemy import bindparam, select, update
+from sqlmodel import SQLModel
 
 from dispatch.cells import position_cell
 from models.agency import Principal
@@ -23,18 +23,20 @@ from models.positions import (
     PositionReport,
     PositionResult,
 )
-from models.responder import Responder
 from models.vocabulary import Role
+from service.store.prepared import Prepared
 from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
 
 FEEDERS = STAFF | {Role.cad}
 CLOCK_SKEW = timedelta(minutes=1)
 
-# Core, not the ORM: one executemany of a statement built once (positions are columns
-# of responder rows nobody holds in this transaction).
+_Unit = tuple[uuid.UUID, str | None, datetime | None]  # id, external id, position's time
+
+# Prepared statements (service/store/prepared.py), not Core: Core's handling of each of
+# 1,000 rows' parameters and results cost a batch ~7 ms of its ~35 (bench/positions_batch.py).
 _TABLE = SQLModel.metadata.tables["responder"]
-_MOVE = (
+_MOVE = Prepared(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
     .values(
@@ -44,6 +46,28 @@ _MOVE = (
         position_at=bindparam("b_at"),
     )
 )
+# A prepared IN list is of fixed length: the names go in chunks of these sizes, the last
+# padded with repeats (a repeat in an IN list changes nothing).
+_CHUNKS = (8, 64, 256)
+_COLUMNS = (_TABLE.c.id, _TABLE.c.agency_id, _TABLE.c.external_id, _TABLE.c.position_at)
+
+
+def _names(key: Any, size: int) -> Any:
+    return key.in_([bindparam(f"n{i}", type_=key.type) for i in range(size)])
+
+
+# By id alone, the agency checked on the rows: beside `agency_id = ?`, SQLite (without
+# statistics) walked all the agency's units by the external ids' index, not the ids'.
+_BY_ID = {size: Prepared(select(*_COLUMNS).where(_names(_TABLE.c.id, size))) for size in _CHUNKS}
+# By the (agency_id, external_id) index.
+_BY_EXTERNAL_ID = {
+    size: Prepared(
+        select(*_COLUMNS).where(
+            _TABLE.c.agency_id == bindparam("agency"), _names(_TABLE.c.external_id, size)
+        )
+    )
+    for size in _CHUNKS
+}
 
 
 def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> PositionBatchResult:
@@ -53,11 +77,15 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
     held: dict[uuid.UUID, datetime | None] = {rid: at for rid, _, at in known.values()}
     moves: dict[uuid.UUID, dict[str, Any]] = {}
     results = []
+    counts = dict.fromkeys(PositionOutcome, 0)
+    now = tx.now
+    construct = PositionResult.model_construct
     for index, report in enumerate(body.positions):
         name = report.responder_id if report.responder_id is not None else report.external_id
         unit = known.get(name) if name is not None else None
-        outcome, detail, rid = _judge(report, unit, held, tx.now)
-        if outcome == PositionOutcome.applied and rid is not None:
+        outcome, detail, rid = _judge(report, unit, held, now)
+        counts[outcome] += 1
+        if outcome is PositionOutcome.applied and rid is not None:
             held[rid] = report.at
             moves[rid] = {
                 "b_id": rid,
@@ -69,7 +97,7 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
         results.append(
             # Built from values already checked: validating 1,000 results again cost a
             # batch ~9 ms of its ~55 (bench/positions_batch.py).
-            PositionResult.model_construct(
+            construct(
                 index=index,
                 responder_id=rid,
                 external_id=unit[1] if unit else report.external_id,
@@ -78,7 +106,7 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
             )
         )
     if moves:
-        tx.session.connection().execute(_MOVE, list(moves.values()))
+        tx.run_many(_MOVE, list(moves.values()))
         tx.record(
             "responder.positions_changed",
             agency_id=principal.agency_id,
@@ -94,7 +122,6 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
                 ]
             },
         )
-    counts = {o: sum(r.outcome == o for r in results) for o in PositionOutcome}
     return PositionBatchResult(
         applied=counts[PositionOutcome.applied],
         stale=counts[PositionOutcome.stale],
@@ -106,7 +133,7 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
 
 def _judge(
     report: PositionReport,
-    unit: tuple[uuid.UUID, str | None, datetime | None] | None,
+    unit: _Unit | None,
     held: dict[uuid.UUID, datetime | None],
     now: datetime,
 ) -> tuple[PositionOutcome, str | None, uuid.UUID | None]:
@@ -131,26 +158,37 @@ def _judge(
     return PositionOutcome.applied, None, rid
 
 
-def _units(
-    tx: Tx, agency_id: uuid.UUID, reports: list[PositionReport]
-) -> dict[uuid.UUID | str, tuple[uuid.UUID, str | None, datetime | None]]:
+def _units(tx: Tx, agency_id: uuid.UUID, reports: list[PositionReport]) -> dict[Any, _Unit]:
     """The agency's units the batch names, by id and by external id: (id, external id,
     when their position was last set)."""
-    ids = {r.responder_id for r in reports if r.responder_id is not None}
-    names = {r.external_id for r in reports if r.external_id is not None}
-    # Only the lists given: an empty `IN ()` beside the other made SQLite scan every unit.
-    named = [col(Responder.id).in_(ids)] if ids else []
-    named += [col(Responder.external_id).in_(names)] if names else []
-    # On the connection, not the session: plain rows, without the ORM's loading.
-    rows = tx.session.connection().execute(
-        select(col(Responder.id), col(Responder.external_id), col(Responder.position_at)).where(
-            col(Responder.agency_id) == agency_id, or_(*named)
-        )
-    )
-    known: dict[uuid.UUID | str, tuple[uuid.UUID, str | None, datetime | None]] = {}
-    for row in rows:
-        unit = (row.id, row.external_id, row.position_at)
-        known[row.id] = unit
-        if row.external_id is not None:
-            known[row.external_id] = unit
+    ids = list({r.responder_id for r in reports if r.responder_id is not None})
+    names = list({r.external_id for r in reports if r.external_id is not None})
+    known: dict[Any, _Unit] = {}
+    for finders, wanted in ((_BY_ID, ids), (_BY_EXTERNAL_ID, names)):
+        for row in _find(tx, finders, agency_id, wanted):
+            if row.agency_id != agency_id:  # another agency's unit is no unit of this one
+                continue
+            unit = (row.id, row.external_id, row.position_at)
+            known[row.id] = unit
+            if row.external_id is not None:
+                known[row.external_id] = unit
     return known
+
+
+def _find(
+    tx: Tx, finders: dict[int, Prepared], agency_id: uuid.UUID, wanted: list[Any]
+) -> list[Any]:
+    """The rows of the agency's units among `wanted` (ids or external ids), a chunk of
+    names a statement."""
+    rows: list[Any] = []
+    start = 0
+    while start < len(wanted):
+        left = len(wanted) - start
+        size = next((s for s in _CHUNKS if s >= left), _CHUNKS[-1])
+        chunk = wanted[start : start + size]
+        chunk += [chunk[-1]] * (size - len(chunk))
+        params: dict[str, Any] = {f"n{i}": name for i, name in enumerate(chunk)}
+        params["agency"] = agency_id
+        rows += tx.run(finders[size], params).all()
+        start += size
+    return rows

@@ -4,10 +4,12 @@ OpenStreetMap extract, loaded once at start and queried in-process.
 One `to_one` call is one reverse Dijkstra search from the call over the reversed
 graph (scipy's csgraph, bounded by a time limit), whatever the number of origins.
 Asked `within_s`, the limit is that (less the shortest legs to the road), once; an
-origin the search does not reach is answered `BEYOND`. Otherwise the limit is a
-guess that doubles until every origin is reached. The last search is kept: `reach`
-reads from it where trips to the call can start (the cells of `CellTable`, made at
-load), and the call's next questions, and its next seat's, are answered from it.
+origin the search does not reach is answered `BEYOND`, and one it reaches exactly,
+even past `within_s` (a search goes at least 3 minutes out, or is kept from before).
+Otherwise the limit is a guess that doubles until every origin is reached. The last
+search is kept: `reach` reads from it where trips to the call can start (the cells of
+`CellTable`, made at load), and the call's next questions, and its next seat's, are
+answered from it.
 Each edge weighs `time_ms * 2**26 + length_dm`, integers that a float64 holds
 exactly: the search finds the fastest path (ties to the shorter) and its sum
 carries that path's length in the low bits, so one search answers both time and
@@ -311,12 +313,14 @@ class RoadGraph:
 
     def _search(self, target: int, sources: NDArray[np.intp], limit: float | None) -> F64:
         """Each source's weight to `target` (every source is known to reach it); with
-        `limit`, infinity for the sources farther (whatever the search kept)."""
+        `limit`, infinity for the sources farther than the search went (at least
+        `limit`; one kept from an earlier question may have gone farther, and what it
+        found is exact: answered, it need not be asked again)."""
         if len(sources) == 0:
             return np.zeros(0)
         if limit is not None:
             found: F64 = self._weights(int(target), limit)[sources]
-            return np.where(found <= limit, found, math.inf)
+            return found
         g = self._arrays
         straight = lengths_m(g.lat[sources], g.lon[sources], g.lat[target], g.lon[target])
         limit_s = float(straight.max()) * _GUESS_S_PER_M + _GUESS_EXTRA_S

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from models.agency import Principal
 from models.call import Call
+from models.emergency import EMERGENCY_RULE
 from models.programme import DAYS
 from models.rules import HourCount, Unserved, UnservedCall, UnservedReason, UnservedReport
 from models.vocabulary import Role
@@ -39,7 +40,10 @@ def record_unserved(
     tx: Tx, call: Call, *, rule: str, team: str, reason: UnservedReason, zone: ZoneInfo
 ) -> bool:
     """Note that `call` did not get `team`, which `rule` sends, for `reason`; a rule
-    already noted for the call keeps its first reason. True if this one was new."""
+    already noted for the call keeps its first reason. True if this one was new. A call
+    made for a responder's emergency is not the programme's, and is never noted."""
+    if call.plan_rule == EMERGENCY_RULE:
+        return False
     if tx.run(_RECORDED, {"call_id": call.id, "rule": rule}).first() is not None:
         return False
     local = call.received_at.astimezone(zone)

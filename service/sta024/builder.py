@@ -8,14 +8,20 @@ EIDOs were not built. So the feed's reads and the starting EIDOs are read and bu
 one worker process, which has its own GIL and its own database connection (a reader,
 beside the server's writes), and hands back the EIDOs encoded. It runs while there are
 subscriptions (it takes some 150 MB), and ends with the server, however that ends.
+
+Its own process still shares the machine's cores with the server: its start (the
+imports, seconds of CPU on a busy machine) and each feed's tick (a second's changed
+incidents built at once) took a core from the event loop making offers, on two cores:
+a load run at 50 calls/s with ten subscribers fell seconds behind. So the worker runs
+at a lower priority (`worker.NICENESS`, set before it imports anything heavy): the
+scheduler lets it have what the server leaves, and a CAD's notification waits rather
+than a dispatcher's offer. What runs in the worker is `service.sta024.worker`.
 """
 
 import asyncio
 import atexit
 import multiprocessing
 import os
-import threading
-import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -26,43 +32,12 @@ import structlog
 
 from models.agency import Principal
 from service.settings import Settings
-from service.sta024.operations import Built, News, Scope, built_eidos, read_news
-from service.store.engine import make_engine
-from service.store.unit_of_work import UnitOfWork
+from service.sta024 import worker
+from service.sta024.operations import Built, News, Scope
 
 log = structlog.get_logger(__name__)
 
-PARENT_CHECK_S = 1.0  # how soon a worker whose server is gone ends
 IDLE_S = 60.0  # the worker is stopped this long after the last subscription ended
-
-# The worker process's own unit of work, made once when it starts (`_open`): a process
-# pool's tasks are plain functions, so it lives in the process's module.
-_worker: UnitOfWork | None = None
-
-
-def _open(database_url: str, sqlite_synchronous: Any, server_pid: int) -> None:
-    global _worker
-    settings = Settings(database_url=database_url, sqlite_synchronous=sqlite_synchronous)
-    _worker = UnitOfWork(make_engine(settings), bus=None, serialize_writes=False)
-    threading.Thread(target=_end_with, args=(server_pid,), daemon=True).start()
-
-
-def _end_with(server_pid: int) -> None:
-    """End the worker when its server is gone, however it went (a server that is
-    killed cannot stop its pool)."""
-    while os.getppid() == server_pid:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
-
-
-def _news(principal: Principal, after: int, scopes: Sequence[Scope]) -> News:
-    assert _worker is not None
-    return _worker.read_sync(read_news, principal=principal, after=after, scopes=scopes)
-
-
-def _built(principal: Principal, call_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Built]:
-    assert _worker is not None
-    return _worker.read_sync(built_eidos, principal=principal, call_ids=call_ids)
 
 
 class Builder:
@@ -92,7 +67,7 @@ class Builder:
         pool = ProcessPoolExecutor(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),  # never fork a threaded server
-            initializer=_open,
+            initializer=worker.open_worker,
             initargs=(self.settings.database_url, self.settings.sqlite_synchronous, os.getpid()),
         )
         atexit.register(pool.shutdown, wait=True, cancel_futures=True)
@@ -101,13 +76,13 @@ class Builder:
 
     async def news(self, principal: Principal, after: int, scopes: Sequence[Scope]) -> News:
         """`operations.read_news`, in the worker process."""
-        return await self._run(_news, principal, after, list(scopes))  # type: ignore[no-any-return]
+        return await self._run(worker.news, principal, after, list(scopes))  # type: ignore[no-any-return]
 
     async def built(
         self, principal: Principal, call_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, Built]:
         """`operations.built_eidos`, in the worker process."""
-        return await self._run(_built, principal, list(call_ids))  # type: ignore[no-any-return]
+        return await self._run(worker.built, principal, list(call_ids))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Stop the worker (it starts again when next held)."""

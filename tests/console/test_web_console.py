@@ -143,7 +143,7 @@ def test_the_queue_shows_each_calls_rule_what_it_waits_for_and_when_it_falls_bac
     expect(queued).to_contain_text("rule HEART")
     expect(queued.locator(".missing")).to_have_text("medic")
     expect(queued.locator(".fallback")).to_have_text(
-        re.compile(r"^falls back to clinician in 59 min \d+ s$")
+        re.compile(r"^falls back to clinician in 59 min \d+ s \([0-2]\d:[0-5]\d\)$")
     )
     desk.screenshot(path=artifacts / "dispatcher-queue-fallback.png", full_page=True)
 

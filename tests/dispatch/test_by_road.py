@@ -92,16 +92,19 @@ def _rank(
     prefs: Preferences = DEFAULT_PREFERENCES,
     exclude: frozenset[Hashable] = frozenset(),
     fallback: GeodesicEstimator = FALLBACK,
+    speaking: bool = False,
 ) -> RoadRanking:
+    index = ResponderIndex(people)
     return rank_by_road(
         site,
         need,
         k=k,
-        fetch=ResponderIndex(people).fetch,
+        fetch=index.fetch,
         roads=town,
         fallback=fallback,
         prefs=prefs,
         exclude=exclude,
+        fetch_speaking=index.fetch_speaking if speaking else None,
     )
 
 

@@ -1,6 +1,7 @@
 """The bulk AVL feed over real HTTP: a CAD moves a whole fleet in batches, each report
 answered on its own, and the next call goes to whoever is nearest now."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,40 @@ def test_each_report_is_answered_on_its_own_and_the_newest_wins(
     moved = dispatcher.get(f"/v1/responders/{unit['id']}").json()["position"]
     assert (moved["lat"], moved["lon"]) == there
     assert dispatcher.get(f"/v1/responders/{other['id']}").json()["position"]["lat"] == here[0]
+
+
+def test_another_agencys_units_are_unknown_and_stay_where_they_are(
+    agency: AgencyKit, dispatcher: httpx.Client, make_agency: Callable[[], AgencyKit]
+) -> None:
+    """A CAD names units by another agency's id, and by an external id both agencies
+    use: only its own unit of that name moves."""
+    mine = dispatcher.post(
+        "/v1/responders", json={"kind": "clinician", "name": "Ana", "external_id": "unit-9"}
+    ).json()
+    neighbour = make_agency()
+    with neighbour.client(Role.dispatcher) as theirs:
+        twin = theirs.post(
+            "/v1/responders", json={"kind": "clinician", "name": "Bo", "external_id": "unit-9"}
+        ).json()
+        stranger = responder(theirs, kind="clinician", at=NORRISTOWN)
+        here = north_of(700)
+        with agency.client(Role.cad) as cad:
+            done = put(
+                cad,
+                [
+                    report(stranger["id"], here, moment(), by="responder_id"),
+                    report(twin["id"], here, moment(), by="responder_id"),
+                    report("unit-9", here, moment()),
+                ],
+            )
+        assert [r["outcome"] for r in done["results"]] == ["unknown", "unknown", "applied"]
+        assert done["results"][2]["responder_id"] == mine["id"]
+        assert (
+            theirs.get(f"/v1/responders/{stranger['id']}").json()["position"]["lat"]
+            == (NORRISTOWN[0])
+        )
+        assert theirs.get(f"/v1/responders/{twin['id']}").json()["position"] is None
+    assert dispatcher.get(f"/v1/responders/{mine['id']}").json()["position"]["lat"] == here[0]
 
 
 def test_a_batch_that_is_wrong_is_refused_whole_and_moves_nobody(

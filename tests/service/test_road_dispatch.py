@@ -75,9 +75,11 @@ def clinicians(desk: httpx.Client, town: Town) -> tuple[dict[str, Any], dict[str
     return across, same_side
 
 
-def post(desk: httpx.Client, where: Point) -> dict[str, Any]:
+def post(desk: httpx.Client, where: Point, language: str | None = None) -> dict[str, Any]:
     body = call_body(category="welfare_check")
     body["location"] = {"lat": where.lat, "lon": where.lon, "address": "South Bank St"}
+    if language is not None:
+        body["language"] = language
     answer = desk.post("/v1/calls", json=body)
     assert answer.status_code == 201, answer.text
     call: dict[str, Any] = answer.json()

@@ -125,10 +125,14 @@ def test_asked_within_a_time_the_clinician_across_the_river_is_beyond_it(
     across, same_side = graph.to_one([town.across_river, town.same_side], town.call)
     assert across is not None and same_side is not None
     origins = [town.across_river, town.same_side, town.island]
+    # The unlimited search is kept, and answers everyone exactly: start again.
+    assert graph.to_one(origins, town.call, within_s=0.0) == [across, same_side, None]
+    graph.forget()
     limited = graph.to_one(origins, town.call, within_s=same_side.eta_s)
     # The same figures for whoever arrives in time; no route is still no route.
     assert limited == [BEYOND, same_side, None]
     assert graph.to_one(origins, town.call, within_s=across.eta_s) == [across, same_side, None]
+    graph.forget()
     assert graph.to_one(origins, town.call, within_s=0.0) == [BEYOND, BEYOND, None]
     with pytest.raises(ValueError, match="not nan"):
         graph.to_one(origins, town.call, within_s=float("nan"))
@@ -141,6 +145,7 @@ def test_only_trips_longer_than_the_limit_are_answered_beyond(graph: RoadGraph, 
     for dest in (town.call, town.bridge, point(2_950, 2_450)):
         exact = graph.to_one(origins, dest)
         for within_s in (30.0, 120.0, 300.0, 1_000.0):
+            graph.forget()  # else the unlimited search, kept, answers everyone
             limited = graph.to_one(origins, dest, within_s=within_s)
             for got, full in zip(limited, exact, strict=True):
                 assert full is not None

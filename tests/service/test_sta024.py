@@ -9,6 +9,7 @@ so an unanswered notification is retried and dropped within a few seconds.
 
 import functools
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from websockets.sync.client import ClientConnection, connect
 from models.agency import ApiToken
 from models.vocabulary import Role
 from service.agencies.tokens import revoke_token
+from service.sta024.worker import NICENESS
 from service.store.transaction import Tx
 from service.trust.auth import hash_token
 from tests.conftest import AgencyKit, Server, start_server, stop_server
@@ -34,6 +36,10 @@ from tests.service.eido_schema import NENA, need_nena, schema_errors
 from tests.service.factories import audit_records, north_of, post_call, responder
 
 STA024 = NENA / "sta-024-websocket.yaml"
+# How long a test waits for the server's next message. The first notification waits
+# for the builder's worker to start, at a low priority (service/sta024/worker.py):
+# seconds on a busy machine.
+WAIT_S = 60.0
 # The schema's object for each message, by the member that names it.
 OBJECT_OF = {
     "subscribe": "subscribeObject",
@@ -84,7 +90,7 @@ class Cad:
             assert sta024_errors(message) == []
         self.ws.send(json.dumps(message))
 
-    def receive(self, name: str, timeout: float = 10) -> dict[str, Any]:
+    def receive(self, name: str, timeout: float = WAIT_S) -> dict[str, Any]:
         """The next message (`name` it must be), checked against the schemas; an event
         repeating one already answered is skipped, as a CAD would."""
         while True:
@@ -103,7 +109,7 @@ class Cad:
     def until(self, name: str) -> dict[str, Any]:
         """The next `name` message; notifications before it are answered."""
         while True:
-            message = json.loads(self.ws.recv(timeout=10))
+            message = json.loads(self.ws.recv(timeout=WAIT_S))
             assert sta024_errors(message) == [], message
             if name in message:
                 body: dict[str, Any] = message[name]
@@ -411,3 +417,24 @@ def test_a_frame_that_is_no_message_closes_the_socket_with_4400(agency: AgencyKi
 def test_the_pinned_schema_is_read_in_place() -> None:
     assert sta024_errors({"event": {"subscriptionId": "s"}}) != []  # transactionId missing
     assert Path(STA024).is_file()
+
+
+def _niceness_of_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [os.getpriority(os.PRIO_PROCESS, int(child)) for child in children]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_the_eidos_are_built_by_a_worker_that_yields_the_cores_to_the_server(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """The process that builds a subscription's EIDOs runs below the server's priority,
+    so that on a busy machine a dispatcher's offer goes first."""
+    with cad(agency) as system:
+        system.subscribe(requestSubType="new", expires=60)
+        system.notified()
+        call = post_call(dispatcher)
+        assert incidents(system.notified()) == [call["id"]]  # the worker built it
+        server_pid = agency.server.process.pid
+        below = os.getpriority(os.PRIO_PROCESS, server_pid) + NICENESS
+        assert below in _niceness_of_children(server_pid)

@@ -77,8 +77,9 @@ function wireCloseForm(card, aid) {
   });
 }
 
-// The last clear, over HTTP: the socket's `status` action carries no close parts.
-async function clearWithClose(card, aid) {
+// The last clear, over HTTP (the socket's `status` action carries no close parts),
+// through the outbox like every step: with no connection it waits there.
+function clearWithClose(card, aid) {
   const q = (selector) => card.querySelector(selector);
   const body = { status: "cleared", disposition: q(".disposition").value };
   if (!q(".destination-row").hidden && q(".destination").value) body.destination_id = q(".destination").value;
@@ -87,19 +88,24 @@ async function clearWithClose(card, aid) {
   else if (referral && referral !== "text") body.referral = { resource_id: referral };
   if (q(".backup").checked) body.backup_requested = true;
   if (q(".follow").checked) body.follow_up = { within_h: Number(q(".follow-h").value) };
-  try {
-    await api("POST", `/v1/assignments/${aid}/status`, body);
-    closing.forms.delete(aid);
-    closing.errors.delete(aid);
-    refresh();
-  } catch (error) {
-    // Kept beside the form, so a card re-drawn by a refresh still says it; and said on
-    // the card shown now, which a refresh may have drawn while the request was out.
-    closing.errors.set(aid, error.message);
-    const shown = document.querySelector(`[data-work="${aid}"] .close-error`) || q(".close-error");
-    shown.textContent = error.message;
-  }
+  closing.errors.delete(aid);
+  queueStep({
+    method: "POST", path: `/v1/assignments/${aid}/status`, body,
+    label: "Clear", assignment_id: aid, status: "cleared", own_refusal: true,
+  });
+  renderWork();
 }
+
+// A refused clear is said beside its form, which keeps what was picked, even on a card
+// re-drawn since; a clear that went through forgets the form.
+window.addEventListener("corespond:step-settled", (e) => {
+  const { step, refused } = e.detail;
+  if (step.status !== "cleared") return;
+  if (refused) closing.errors.set(step.assignment_id, refused);
+  else { closing.forms.delete(step.assignment_id); closing.errors.delete(step.assignment_id); }
+  const shown = document.querySelector(`[data-work="${step.assignment_id}"] .close-error`);
+  if (shown) shown.textContent = refused || "";
+});
 
 // ---- the desk: overdue follow-ups ----------------------------------------------------
 
@@ -109,7 +115,7 @@ async function refreshFollowUps() {
   $("follow-ups-panel").hidden = false;
   $("overdue-count").textContent = overdue.length;
   $("overdue").replaceChildren(...overdue.map((t) => el(`<li data-follow-up="${t.id}">
-    call <strong>${esc(t.call_id.slice(0, 8))}</strong> · due ${new Date(t.due_at).toLocaleString()}
+    call <strong>${esc(t.call_id.slice(0, 8))}</strong> · due ${new Date(t.due_at).toLocaleDateString("en-GB")} ${time24(t.due_at, false)}
     · ${t.state === "claimed" ? `with ${esc(nameOf(t.responder_id))}` : "unclaimed"}</li>`)));
 }
 
@@ -128,7 +134,7 @@ async function refreshMyFollowUps(me) {
   $("my-follow-ups").replaceChildren(...open.map((t) => {
     const mine = t.responder_id === me.id;
     const item = el(`<li data-follow-up="${t.id}">call <strong>${esc(t.call_id.slice(0, 8))}</strong>
-      · due ${new Date(t.due_at).toLocaleString()}${t.overdue ? ' <span class="tag risk">overdue</span>' : ""}
+      · due ${new Date(t.due_at).toLocaleDateString("en-GB")} ${time24(t.due_at, false)}${t.overdue ? ' <span class="tag risk">overdue</span>' : ""}
       ${mine ? `<select class="follow-up-outcome" aria-label="Follow-up outcome">${FOLLOW_UP_OUTCOMES.map((o) => `<option value="${o}">${o.replaceAll("_", " ")}</option>`).join("")}</select>
         <button type="button" class="complete">Complete</button>` : '<button type="button" class="claim">Claim</button>'}</li>`);
     if (mine && picked.get(t.id)) item.querySelector(".follow-up-outcome").value = picked.get(t.id);

@@ -109,7 +109,7 @@ function onFrame(frame) {
   if (frame.type === "welcome") return onWelcome(frame);
   if (frame.type === "event") return onEvent(frame);
   if (frame.type === "resync") { logLine("resync: the log no longer holds what was missed; re-reading"); return refresh(); }
-  if (frame.type === "result") { logLine(`${frame.action}: ${frame.assignment.state}`); return refresh(); }
+  if (frame.type === "result") { logLine(`${frame.action}: ${frame.assignment ? frame.assignment.state : "done"}`); return refresh(); }
   if (frame.type === "error") { note(`${frame.error}: ${frame.detail}`); return refresh(); }
 }
 
@@ -129,7 +129,9 @@ function onEvent(frame) {
   if (state.seen.has(frame.seq)) return;
   state.seen.add(frame.seq);
   state.seq = Math.max(state.seq, frame.seq);
-  logLine(`#${frame.seq} ${new Date(frame.at).toLocaleTimeString()} ${frame.event} ${describe(frame)}`);
+  // Staff read events in words with names (board.js); a responder's page has no roster.
+  const staff = state.principal && state.principal.role !== "responder";
+  logLine(`#${frame.seq} ${time24(frame.at)} ${staff ? eventInWords(frame) : describe(frame)}`);
   if (frame.event === "assignment.offered" && isMine(frame.data.assignment)) showOffer(frame.data);
   if (frame.event === "webhook.disabled") showWebhookDisabled(frame.data);
   window.dispatchEvent(new CustomEvent("corespond:event", { detail: frame }));
@@ -203,6 +205,14 @@ async function refresh() {
 }
 
 // ---- shared by the board and the responder's page ---------------------------------
+
+/** A 24-hour local time, "19:02:11" (or "19:02" with seconds false). */
+function time24(iso, seconds = true) {
+  if (!iso) return "—";
+  const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (seconds) options.second = "2-digit";
+  return new Date(iso).toLocaleTimeString("en-GB", options);
+}
 
 function since(iso) {
   const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));

@@ -1,16 +1,17 @@
 // The responder's page: offers, the assignment and its steps, going on and off duty.
-// Loaded after console.js, whose state, socket and helpers it uses.
+// Loaded after console.js, whose state, socket and helpers it uses; the steps go out
+// through the outbox (outbox.js), the check-in prompt comes from safety.js, the screen
+// lock and the vibration from device.js.
 "use strict";
 
 // ---- responder --------------------------------------------------------------------
 
 async function refreshResponder() {
   const id = state.principal.responder_id;
+  sendQueued(); // a reconnect, or any event: what waits in the outbox goes first
   const [me, calls] = await Promise.all([api("GET", `/v1/responders/${id}`), api("GET", "/v1/calls?limit=50")]);
   state.me = me;
-  $("my-status").textContent = me.status.replaceAll("_", " ");
-  $("toggle-available").textContent = me.status === "available" ? "Go off duty" : "Go available";
-  $("toggle-available").disabled = !["available", "off_duty", "out_of_service"].includes(me.status);
+  renderDuty();
   const offers = new Map(), work = new Map();
   for (const call of calls) {
     for (const a of call.assignments) {
@@ -22,6 +23,7 @@ async function refreshResponder() {
   for (const [aid, offer] of state.offers) if (!offers.has(aid) && !work.has(aid) && offer.fresh) offers.set(aid, offer);
   state.offers = offers;
   state.work = work;
+  pruneCheckins(work);
   await loadCloseChoices(work);
   renderOffers();
   renderWork();
@@ -32,6 +34,7 @@ function showOffer(data) {
   state.offers.set(data.assignment.id, { assignment: data.assignment, call: data.call, fresh: true });
   renderOffers();
   beep();
+  buzz([400, 200, 400]);
   const accept = document.querySelector(`[data-offer="${data.assignment.id}"] button.accept`);
   if (accept) accept.focus();
 }
@@ -43,8 +46,13 @@ function callLines(call) {
     ${call.narrative ? `<p>${esc(call.narrative)}</p>` : ""}`;
 }
 
+// Backup (`backup`, `backup_2`, …) is offered when a responder raised an emergency or
+// missed a check-in.
+const isBackup = (a) => a.role.startsWith("backup");
+
 function renderOffers() {
-  const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer" data-offer="${a.id}">
+  const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer${isBackup(a) ? " backup" : ""}" data-offer="${a.id}">
+    ${isBackup(a) ? '<div class="urgent">Backup: a responder on this call needs help</div>' : ""}
     ${callLines(call)}
     <div class="travel">${esc(travelText(a))} · as ${esc(a.role)}</div>
     <div>Expires in <span class="countdown" data-expires="${a.offer_expires_at}"></span></div>
@@ -57,6 +65,7 @@ function renderOffers() {
   }
   $("offers").replaceChildren(...cards);
   $("no-offers").hidden = cards.length > 0;
+  keepAwake(state.offers.size > 0 || state.work.size > 0);
   tick();
 }
 
@@ -68,36 +77,68 @@ function tick() {
 }
 setInterval(tick, 500);
 
+const STEP_LABELS = { en_route: "En route", on_scene: "On scene", cleared: "Clear" };
+
+// A step still in the outbox counts as made: the card offers the one after it.
 function renderWork() {
   const cards = [...state.work.values()].map(({ assignment: a, call }) => {
-    const next = { accepted: "en_route", en_route: "on_scene", on_scene: "cleared" }[a.state];
+    const waiting = waitingState(a.id);
+    const shown = waiting || a.state;
+    const next = { accepted: "en_route", en_route: "on_scene", on_scene: "cleared" }[shown];
+    const where = waiting
+      ? `<span class="state-waiting">${STEP_LABELS[waiting].toLowerCase()} (waiting to send)</span>`
+      : `<span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span> for ${since(lastStamp(a))}`;
     return el(`<div class="card" data-work="${a.id}">
+      ${checkinHtml(a.id)}
       ${callLines(call)}
-      <div>As ${esc(a.role)}: <span class="state-${a.state}">${a.state.replaceAll("_", " ")}</span> for ${since(lastStamp(a))}</div>
+      <div>As ${esc(a.role)}: ${where}</div>
       <button type="button" data-step="en_route" ${next === "en_route" ? "" : "disabled"}>En route</button>
       <button type="button" data-step="on_scene" ${next === "on_scene" ? "" : "disabled"}>On scene</button>
       ${closeFormHtml(a.id)}
-      <button type="button" data-step="cleared" class="danger">Clear</button></div>`);
+      <button type="button" data-step="cleared" class="danger" ${waiting === "cleared" ? "disabled" : ""}>Clear</button></div>`);
   });
   for (const card of cards) {
     const id = card.dataset.work;
     wireCloseForm(card, id);
+    wireCheckin(card, id);
     for (const button of card.querySelectorAll("[data-step]")) {
       if (button.dataset.step === "cleared") { button.onclick = () => clearWithClose(card, id); continue; }
-      button.onclick = () => send({ type: "status", assignment_id: id, status: button.dataset.step, disposition: null });
+      button.onclick = () => takeStep(id, button.dataset.step);
     }
   }
   $("work").replaceChildren(...cards);
   $("no-work").hidden = cards.length > 0;
+  keepAwake(state.offers.size > 0 || state.work.size > 0);
 }
 
-$("toggle-available").addEventListener("click", async () => {
-  const status = state.me && state.me.status === "available" ? "off_duty" : "available";
-  try {
-    await api("PUT", `/v1/responders/${state.principal.responder_id}/status`, { status });
-    refresh();
-  } catch (error) {
-    note(error.message);
-  }
+function takeStep(aid, status) {
+  queueStep({
+    method: "POST", path: `/v1/assignments/${aid}/status`, body: { status },
+    label: STEP_LABELS[status], assignment_id: aid, status,
+  });
+  renderWork();
+}
+
+function renderDuty() {
+  const me = state.me;
+  if (!me) return;
+  const duty = waitingDuty();
+  $("my-status").textContent = duty ? `${duty.replaceAll("_", " ")} (waiting to send)` : me.status.replaceAll("_", " ");
+  const status = duty || me.status;
+  $("toggle-available").textContent = status === "available" ? "Go off duty" : "Go available";
+  $("toggle-available").disabled = !["available", "off_duty", "out_of_service"].includes(status);
+}
+
+// PUT sets a status, so a repeat changes nothing; the outbox keeps its order with the steps.
+$("toggle-available").addEventListener("click", () => {
+  const now = waitingDuty() || (state.me && state.me.status);
+  const status = now === "available" ? "off_duty" : "available";
+  queueStep({
+    method: "PUT", path: `/v1/responders/${state.principal.responder_id}/status`, body: { status },
+    label: status === "available" ? "Go available" : "Go off duty", duty: status,
+  });
+  renderDuty();
 });
+
+window.addEventListener("corespond:step-settled", () => renderDuty());
 

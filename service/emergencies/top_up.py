@@ -1,0 +1,100 @@
+"""Backup kept up while an emergency is open, on the responder's own call: an offer
+declined or lapsed is made to the next nearest CIT officer, and one nobody was free
+for is made once someone is. (On an emergency call made for it, the backup roles are
+the call's seats, and its offers and waiting go as any call's.)
+
+A timer's work (`live.timers.pass_deadlines_forever`): writes take turns, so of
+several replicas running it one tops an emergency up at a time, and the next sees
+what it did.
+"""
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import col
+
+from dispatch.config import DispatchConfig
+from models.agency import Agency
+from models.call import Assignment, Call
+from models.emergency import Emergency
+from models.responder import Responder
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState
+from service.emergencies.backup import backup_roles, offer_backup
+from service.store.transaction import Tx
+
+# What still stands of an offer made: answered yes, or not yet answered.
+_STANDING = frozenset({*ACTIVE_ASSIGNMENT_STATES, AssignmentState.cleared})
+
+
+def top_up_backup(
+    tx: Tx, *, limit: int, config: DispatchConfig, prepared: Mapping[str, Any] | None = None
+) -> int:
+    """Offer backup again for open emergencies on a responder's call with fewer standing
+    offers than the agency wants; how many emergencies got a new offer."""
+    del prepared  # nothing is read before this write
+    topped = 0
+    short = tx.session.execute(
+        select(Emergency)
+        .where(col(Emergency.closed_at).is_(None), col(Emergency.call_made).is_(False))
+        .order_by(col(Emergency.raised_at))
+        .limit(limit)
+    ).scalars()
+    for emergency in list(short):
+        if _top_up(tx, emergency, config):
+            topped += 1
+    return topped
+
+
+def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
+    call = tx.session.get(Call, emergency.call_id) if emergency.call_id else None
+    if call is None:
+        return False
+    offered = [uuid.UUID(a) for a in emergency.backup]
+    states = dict(
+        tx.session.execute(
+            select(col(Assignment.responder_id), col(Assignment.state)).where(
+                col(Assignment.id).in_(offered)
+            )
+        ).all()
+    )
+    standing = sum(1 for state in states.values() if state in _STANDING)
+    missing = emergency.backup_wanted - standing
+    if missing <= 0:
+        return False
+    responder = tx.session.get(Responder, emergency.responder_id)
+    agency = tx.session.get(Agency, emergency.agency_id)
+    assert responder is not None and agency is not None
+    active = tx.session.execute(
+        select(col(Assignment.role)).where(
+            col(Assignment.call_id) == call.id,
+            col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+        )
+    ).scalars()
+    near = (
+        (responder.lat, responder.lon)
+        if responder.lat is not None and responder.lon is not None
+        else (call.lat, call.lon)
+    )
+    backup = offer_backup(
+        tx,
+        call=call,
+        roles=backup_roles(missing, taken=set(active)),
+        near=near,
+        raiser_id=responder.id,
+        offer_timeout_s=agency.offer_timeout_s,
+        config=config,
+        tried=states.keys(),
+    )
+    if not backup.offered:
+        return False
+    tx.session.execute(
+        update(Emergency)
+        .where(col(Emergency.id) == emergency.id)
+        .values(
+            backup=[*emergency.backup, *(str(a) for a in backup.offered)],
+            backup_missing=backup.missing,
+        )
+    )
+    return True
