@@ -1,141 +1,37 @@
-"""The delivery loop: each endpoint gets the events it asked for, one signed POST each,
-in seq order, from the event log.
-
-A replica claims a due endpoint (a lease in the database: one replica at a time sends
-to it) and runs it in a task of its own (`run.Run`), so a slow receiver delays only
-itself; the runs of an agency share one read of its events (`tail`). A failure gives
-the turn back until its retry time, which is in the database with the endpoint's
-cursor, so a restart, or another replica, carries on from there. The loop and the runs
-wake on the bus's wakes (any replica's commits) and otherwise look every `POLL_S`. All
-of it runs on a thread of its own, off the loop that serves (`worker`).
-"""
+"""Webhook deliveries, from the app's lifespan: `deliver_forever` keeps the delivery
+process (`process`, running `deliverer` in `child`) while endpoints exist and passes
+it the bus's wakes; `endpoints_changed` tells it, from this replica's routes, that
+an endpoint was registered, removed or redelivered."""
 
 import asyncio
-import contextlib
-import ssl
-import time
-import uuid
-from datetime import datetime, timedelta
 
-import structlog
-
-from models.columns import utcnow
-from service.settings import Settings
 from service.web.state import AppState
-from service.webhooks import outbox
-from service.webhooks.courier import Courier
-from service.webhooks.run import Run, wait_for
-from service.webhooks.tail import AgencyTail, Doorbell
-from service.webhooks.worker import DeliveryThread, ServingLoopStore, Store
+from service.webhooks.process import DeliveryProcess, stopped
 
-log = structlog.get_logger(__name__)
-
-POLL_S = 1.0  # look for due endpoints at least this often (a lapsed lease, a lost wake)
-LOOK_GAP_S = 0.05  # and at most this often, however many wakes come
-LEASE_MARGIN_S = 30.0  # a claim's lease: this and twice the delivery timeout
+# Each running app's delivery process, by its state's id (an app's routes find theirs).
+_processes: dict[int, DeliveryProcess] = {}
 
 
-class Deliverer:
-    """One replica's part: claims due endpoints and runs each in a task."""
-
-    def __init__(self, uow: Store, doorbell: Doorbell, settings: Settings) -> None:
-        self._uow = uow
-        self._settings = settings
-        self._give_up = timedelta(hours=settings.webhook_give_up_h)
-        # A run writes at least every third of it, plus one delivery's time.
-        self._lease_s = LEASE_MARGIN_S + 2 * settings.webhook_timeout_s
-        self._doorbell = doorbell  # rung from the serving loop (`deliver_forever`)
-        self._runs: dict[uuid.UUID, asyncio.Task[None]] = {}
-        self._tails: dict[uuid.UUID, AgencyTail] = {}
-        self._claims: dict[uuid.UUID, uuid.UUID] = {}
-        self._tls = ssl.create_default_context()  # the system's CAs, names checked
-
-    async def run(self) -> None:
-        """Claim and deliver until cancelled, then give the claims back."""
-        try:
-            while True:
-                bell = self._doorbell.armed()
-                looked_at = time.monotonic()
-                next_at = await self._claim_due()
-                wait_s = POLL_S
-                if next_at is not None:
-                    wait_s = min(POLL_S, (next_at - utcnow()).total_seconds())
-                await wait_for(bell, wait_s)
-                await asyncio.sleep(LOOK_GAP_S - (time.monotonic() - looked_at))
-        finally:
-            await self._stop_runs()
-
-    async def _claim_due(self) -> datetime | None:
-        """Claim and start what is due; when the next retry falls due."""
-        try:
-            due = await self._uow.read(outbox.due_endpoints, skip=frozenset(self._runs))
-            claimed = []
-            if due.ids:  # most looks find nothing: no write for them
-                claimed = await self._uow.write(outbox.claim, ids=due.ids, lease_s=self._lease_s)
-        except Exception:
-            log.exception("webhook_claim_failed")
-            return None
-        for endpoint in claimed:
-            self._claims[endpoint.id] = endpoint.claim
-            self._runs[endpoint.id] = asyncio.create_task(
-                self._deliver(endpoint), name=f"webhook-{endpoint.id}"
-            )
-        return due.next_at
-
-    async def _stop_runs(self) -> None:
-        """Stop every run and give their turns back, so another replica need not wait
-        for the leases to lapse."""
-        runs, claims = list(self._runs.values()), dict(self._claims)  # runs forget theirs
-        for task in runs:
-            task.cancel()
-        await asyncio.gather(*runs, return_exceptions=True)
-        for endpoint_id, claim in claims.items():
-            with contextlib.suppress(Exception):
-                await self._uow.write(outbox.release, endpoint_id=endpoint_id, claim=claim)
-
-    async def _deliver(self, claimed: outbox.Claimed) -> None:
-        courier = Courier(claimed, self._settings, self._tls)
-        tail = self._tails.get(claimed.agency_id)
-        if tail is None:
-            tail = AgencyTail(self._uow, self._doorbell, claimed.agency_id, claimed.cursor)
-            self._tails[claimed.agency_id] = tail
-        tail.readers += 1
-        try:
-            run = Run(
-                self._uow,
-                self._doorbell,
-                claimed,
-                courier,
-                tail,
-                give_up=self._give_up,
-                lease_s=self._lease_s,
-            )
-            await run.go()
-        except Exception:
-            log.exception("webhook_run_failed", webhook_id=str(claimed.id))
-            with contextlib.suppress(Exception):
-                await self._uow.write(outbox.release, endpoint_id=claimed.id, claim=claimed.claim)
-        finally:
-            courier.close()
-            tail.readers -= 1
-            if not tail.readers:
-                self._tails.pop(claimed.agency_id, None)
-            self._runs.pop(claimed.id, None)
-            self._claims.pop(claimed.id, None)
+def endpoints_changed(state: AppState) -> None:
+    """Start the delivery process now if it is not running, or have it look now."""
+    process = _processes.get(id(state))
+    if process is not None:
+        process.endpoints_changed()
 
 
 async def deliver_forever(state: AppState) -> None:
-    """Send every registered endpoint its events, on the delivery thread
-    (`service.webhooks.worker`), until cancelled; meanwhile pass it the bus's wakes."""
-    doorbell = Doorbell()  # lives on the delivery loop: rung there
-    store = ServingLoopStore(state.uow, asyncio.get_running_loop())
-    worker = DeliveryThread(Deliverer(store, doorbell, state.settings).run)
+    """Send every registered endpoint its events, from a process of their own, until
+    cancelled; meanwhile pass it the bus's wakes."""
+    process = DeliveryProcess(state)
+    _processes[id(state)] = process
     wakes = state.bus.subscribe()  # before the first look: no commit falls between
-    worker.start()
+    keeper = asyncio.create_task(process.keep(), name="webhook-process")
     try:
         async for wake in wakes:
-            # A wake that could not carry its events (a long batch, a reconnection)
-            # rings for every agency.
-            worker.call(doorbell.ring, {e.agency_id for e in wake.events} or None)
+            if process.running:
+                # A wake that could not carry its events (a long batch, a reconnection)
+                # is for every agency.
+                process.wake({e.agency_id for e in wake.events} or None)
     finally:
-        await worker.stop()
+        _processes.pop(id(state), None)
+        await stopped(process, keeper)

@@ -9,9 +9,10 @@ is one short transaction; no transaction is open while a delivery is in flight.
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, exists, select, update
@@ -24,6 +25,30 @@ from service.store.prepared import Prepared
 from service.store.transaction import Tx
 from service.webhooks import delivery_log
 from service.webhooks.delivery_log import Try
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Reader(Protocol):
+    """What the agencies' tails ask of a unit of work."""
+
+    async def read(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+
+class Store(Reader, Protocol):
+    """What the deliveries ask of a unit of work: reads and writes, and the writes that
+    may record an event (`record_round`), which the serving process makes, so that its
+    bus publishes the event (`child.ParentStore`)."""
+
+    async def write(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+    async def write_events(self, fn: Callable[..., T], **kwargs: Any) -> T: ...
+
 
 BACKOFF_FIRST_S = 2.0  # the first retry comes within this (jittered down to half)
 BACKOFF_MAX_S = 60.0  # and the pause doubles up to this
@@ -64,6 +89,24 @@ def due_endpoints(tx: Tx, *, skip: frozenset[uuid.UUID]) -> Due:
     ids = [i for i, at in rows if i not in skip and (at is None or at <= tx.now)]
     later = [at for i, at in rows if i not in skip and at is not None and at > tx.now]
     return Due(ids=ids, next_at=min(later, default=None))
+
+
+def enabled_endpoints(tx: Tx) -> dict[uuid.UUID, uuid.UUID]:
+    """Every endpoint not disabled, and its agency."""
+    rows = tx.session.execute(
+        select(col(WebhookEndpoint.id), col(WebhookEndpoint.agency_id)).where(
+            col(WebhookEndpoint.disabled_at).is_(None)
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def any_enabled(tx: Tx) -> bool:
+    """Whether any agency has an endpoint not disabled (the delivery process is wanted)."""
+    found = tx.session.execute(
+        select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.disabled_at).is_(None)).limit(1)
+    ).first()
+    return found is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,3 +307,7 @@ def _lasting(span: timedelta) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+# The writes the delivery process may ask the serving process to make, by name.
+EVENT_WRITES: dict[str, Callable[..., Any]] = {"record_round": record_round}

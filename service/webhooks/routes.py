@@ -20,6 +20,7 @@ from service.web.deps import CurrentActor, CurrentPrincipal, State
 from service.web.responses import Limit, errors
 from service.webhooks import operations as webhooks
 from service.webhooks.addresses import Refused, resolve
+from service.webhooks.delivery import endpoints_changed
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -52,7 +53,9 @@ async def register_webhook(
         actor.target = f"webhook:{created.id}"
         return created
 
-    return await state.uow.write_as(actor, work)
+    created = await state.uow.write_as(actor, work)
+    endpoints_changed(state)
+    return created
 
 
 @router.get("", responses=errors(403))
@@ -67,6 +70,7 @@ async def delete_webhook(webhook_id: uuid.UUID, actor: CurrentActor, state: Stat
     """Remove an endpoint and its delivery log. A delivery in flight is its last."""
     actor.target = f"webhook:{webhook_id}"
     await state.uow.write_as(actor, webhooks.remove, principal=actor.who, endpoint_id=webhook_id)
+    endpoints_changed(state)
     return Response(status_code=204)
 
 
@@ -97,10 +101,12 @@ async def redeliver(
     Resumes a disabled endpoint. A seq past the log's retention is refused (422)."""
     actor.target = f"webhook:{webhook_id}"
     actor.detail = {"from_seq": body.from_seq}
-    return await state.uow.write_as(
+    resumed = await state.uow.write_as(
         actor,
         webhooks.redeliver,
         principal=actor.who,
         endpoint_id=webhook_id,
         from_seq=body.from_seq,
     )
+    endpoints_changed(state)
+    return resumed

@@ -6,9 +6,9 @@ What it sent is written (its cursor, its log entries, its lease) in one short
 transaction at a time, never while a POST is in flight: when a burst of events ends,
 when one fails, and under a stream of events at most every `WRITE_GAP_S`, so a busy
 agency costs an endpoint a few writes a second however many events it takes (on
-SQLite writes run on the event loop, between the offers'). Should the replica stop
-between a delivery and its write, the next claim sends it again: receivers take each
-seq once.
+SQLite each takes the file's write lock, which the serving process then waits for).
+Should the replica stop between a delivery and its write, the next claim sends it
+again: receivers take each seq once.
 """
 
 import asyncio
@@ -22,7 +22,6 @@ from models.webhook import ALL_EVENTS
 from service.webhooks import outbox
 from service.webhooks.courier import Courier
 from service.webhooks.tail import AgencyTail, Doorbell, Entry
-from service.webhooks.worker import Store
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +42,7 @@ class Run:
 
     def __init__(
         self,
-        uow: Store,
+        uow: outbox.Store,
         doorbell: Doorbell,
         claimed: outbox.Claimed,
         courier: Courier,
@@ -125,7 +124,10 @@ class Run:
         """Write what is pending; whether the claim holds."""
         assert self._pending is not None
         done, self._pending = self._pending, None
-        standing = await self._uow.write(
+        # A failure may give the endpoint up, which records `webhook.disabled`: written
+        # by the serving process, whose bus tells the dispatchers' consoles.
+        write = self._uow.write if done.failed is None else self._uow.write_events
+        standing = await write(
             outbox.record_round, done=done, give_up=self._give_up, lease_s=self._lease_s
         )
         self._wrote_at = time.monotonic()

@@ -18,7 +18,7 @@ from service.live.events import events_after
 from service.live.hub import event_text
 from service.trust.access import may_see_event
 from service.trust.disclosure import disclosure_for
-from service.webhooks.worker import Store
+from service.webhooks.outbox import Reader
 
 READ_EVENTS = 500  # events read from the log at once
 KEEP_EVENTS = 2000  # held an agency; an endpoint further behind reads the log itself
@@ -32,13 +32,28 @@ class Doorbell:
 
     def __init__(self) -> None:
         self._bells: dict[uuid.UUID | None, asyncio.Event] = {}
+        # The agencies whose commits ring the bell of any agency (None: every agency's):
+        # the deliverer's, which need not look for due endpoints of an agency that has
+        # none, or whose endpoints all have a run already.
+        self.watched: frozenset[uuid.UUID] | None = None
 
     def armed(self, agency_id: uuid.UUID | None = None) -> asyncio.Event:
-        """The bell rung at the next commit of `agency_id` (None: of any agency)."""
+        """The bell rung at the next commit of `agency_id` (None: of a watched agency)."""
         return self._bells.setdefault(agency_id, asyncio.Event())
 
+    def ring_watcher(self) -> None:
+        """Ring the bell of any agency alone (the deliverer should look again now)."""
+        bell = self._bells.pop(None, None)
+        if bell is not None:
+            bell.set()
+
     def ring(self, agencies: Iterable[uuid.UUID] | None) -> None:
-        keys = list(self._bells) if agencies is None else [None, *set(agencies)]
+        if agencies is None:
+            keys: list[uuid.UUID | None] = list(self._bells)
+        else:
+            keys = list(set(agencies))
+            if self.watched is None or not self.watched.isdisjoint(keys):
+                keys.append(None)
         for key in keys:
             bell = self._bells.pop(key, None)
             if bell is not None:
@@ -78,7 +93,7 @@ class AgencyTail:
 
     def __init__(
         self,
-        uow: Store,
+        uow: Reader,
         doorbell: Doorbell,
         agency_id: uuid.UUID,
         start: int,

@@ -270,3 +270,25 @@ def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
 
     assert asyncio.run(readers()) == [expected, expected]
     engine.dispose()
+
+
+def test_only_commits_of_agencies_with_an_idle_endpoint_wake_the_deliverer() -> None:
+    """The deliverer looks for due endpoints when an agency with an endpoint that has no
+    run commits (or when the bus cannot say whose commit it was), not at every commit;
+    an endpoint's run still hears its own agency's commits."""
+    ours, theirs = uuid.uuid4(), uuid.uuid4()
+    doorbell = Doorbell()
+    doorbell.watched = frozenset({ours})
+
+    def rings(agencies: list[uuid.UUID] | None, agency: uuid.UUID | None = None) -> bool:
+        bell = doorbell.armed(agency)
+        doorbell.ring(agencies)
+        return bell.is_set()
+
+    assert not rings([theirs])
+    assert rings([theirs, ours])
+    assert rings(None)
+    assert rings([theirs], theirs)
+    doorbell.watched = frozenset()  # every endpoint has its run
+    assert not rings([ours])
+    assert rings([ours], ours)

@@ -1,13 +1,16 @@
 """Signed webhooks, against real receiver processes (tests/service/webhook_receiver.py):
 every event reaches a receiver that fails, goes down and comes back, in order, once,
 signed; a tampered body is caught by the receiver's check; an endpoint failing for
-too long is disabled and the dispatchers are told; a replay from a seq; and with two
+too long is disabled and the dispatchers are told; a replay from a seq; the delivery
+process runs only while endpoints exist and never outlives its server; and with two
 replicas, each delivery is sent once. Who may manage them, and where they may reach:
 test_webhook_rules.py."""
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -44,8 +47,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOW_PRIVATE = {"CORESPOND_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
-def wait_for(what: str, found: Callable[[], Any], timeout_s: float = 40) -> Any:
-    """Poll until `found()` is truthy (the timeout only stops a hang)."""
+def wait_for(what: str, found: Callable[[], Any], timeout_s: float = 90) -> Any:
+    """Poll until `found()` is truthy (the timeout only stops a hang: the first delivery
+    waits for the delivery process to start, which on a loaded machine took 20 s)."""
     deadline = time.monotonic() + timeout_s
     while not (value := found()):
         if time.monotonic() > deadline:
@@ -370,7 +374,7 @@ def test_an_endpoint_failing_past_the_give_up_time_is_disabled_and_dispatchers_a
     created = register(admin, f"http://127.0.0.1:{port}/hook")
     with console(quick_give_up.ws_url, kit.token(Role.dispatcher)) as board:
         made = responder(desk, kind="clinician", at=None, status="off_duty")
-        told = board.next_event("webhook.disabled", timeout=30)
+        told = board.next_event("webhook.disabled", timeout=90)
 
     assert told["data"]["id"] == created["id"]
     assert "disabled" in told["data"]["reason"]
@@ -390,6 +394,69 @@ def test_an_endpoint_failing_past_the_give_up_time_is_disabled_and_dispatchers_a
     assert resumed.json()["state"] == "active"
     got = wait_for("the redelivery", receiver.accepted)
     assert (got[0]["event"], got[0]["data"]["id"]) == ("responder.created", made["id"])
+
+
+# ---- the delivery process ---------------------------------------------------------------
+
+
+def delivery_processes(server: Server) -> list[int]:
+    """The server's delivery processes (spawned by `multiprocessing`; the other child a
+    spawning server has, its resource tracker, is not one)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            if ppid == server.process.pid and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (not ended, nor ended and waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_server(
+    tmp_path: Path, receivers: MakeReceiver, ending: signal.Signals
+) -> None:
+    """No endpoint, no delivery process; one registered starts it, and it delivers. One
+    that dies is replaced. However the server ends, stopped or killed, the delivery
+    process ends with it."""
+    running = start_server(tmp_path, extra_env=ALLOW_PRIVATE)
+    try:
+        kit = new_agency(running)
+        admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+        busy_morning(desk)
+        assert delivery_processes(running) == []
+
+        port = free_port()
+        created = register(admin, f"http://127.0.0.1:{port}/hook", ["responder.created"])
+        receiver = receivers(created["secret"], port)
+        receiver.start()
+        [pid] = wait_for("the delivery process", lambda: delivery_processes(running))
+        made = responder(desk, kind="clinician")
+        got = wait_for("the delivery", receiver.accepted)
+        assert got[0]["data"]["id"] == made["id"]
+        assert delivery_processes(running) == [pid]  # one, however many events
+
+        os.kill(pid, signal.SIGKILL)  # out of memory, say: another takes its place
+        [pid] = wait_for(
+            "another delivery process", lambda: [p for p in delivery_processes(running) if p != pid]
+        )
+        os.kill(running.process.pid, ending)
+        running.process.wait(timeout=30)
+        wait_for("the delivery process to end", lambda: not alive(pid))
+    finally:
+        stop_server(running)
 
 
 # ---- replicas ---------------------------------------------------------------------------

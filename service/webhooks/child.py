@@ -1,0 +1,154 @@
+"""The delivery process: the deliverer on an event loop of its own, in a process of its
+own (`process.DeliveryProcess` starts it), so its Python never takes turns with the
+serving loop's for the GIL.
+
+It opens its own engine from the server's `Settings` and makes its own reads and
+writes (claims, cursors, the delivery log), but one kind: a write that may record an
+event (a failed round, which may give the endpoint up and record `webhook.disabled`)
+is asked of the serving process (`ParentStore.write_events`). Events are published by
+the process that commits them; on SQLite the bus lives in the serving process, and
+only it hands seqs to the consoles in order. It ends when the serving process says
+`STOP` or its end of the pipe closes (that process ended, however).
+"""
+
+import asyncio
+import contextlib
+import itertools
+import os
+import pickle
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import structlog
+
+from service.logs import configure_logging
+from service.settings import Settings
+from service.store.engine import make_engine
+from service.store.transaction import Tx
+from service.store.unit_of_work import UnitOfWork
+from service.webhooks import channel
+from service.webhooks.deliverer import Deliverer
+from service.webhooks.tail import Doorbell
+
+log = structlog.get_logger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+STOP_WAIT_S = 10.0  # given back its claims within this, or it ends without
+# Below the server's priority: where both want a core, the offer goes first and the
+# deliveries (which wait well: in order, retried) after.
+NICENESS = 10
+
+
+class Unanswered(Exception):
+    """The serving process did not answer a write (it stopped)."""
+
+
+class ParentStore:
+    """The delivery process's unit of work: its own, but for the writes that record
+    events, which the serving process makes (`outbox.EVENT_WRITES`)."""
+
+    def __init__(self, uow: UnitOfWork, asks: asyncio.WriteTransport) -> None:
+        self._uow = uow
+        self._asks = asks
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+
+    async def read(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._uow.read(fn, *args, **kwargs)
+
+    async def write(
+        self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        return await self._uow.write(fn, *args, **kwargs)
+
+    async def write_events(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        if self._asks.is_closing():
+            raise Unanswered("the serving process is gone")
+        ask = next(self._ids)
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting[ask] = answer
+        try:
+            self._asks.write(channel.frame(channel.ASK, pickle.dumps((ask, fn.__name__, kwargs))))
+            return await answer
+        finally:
+            self._waiting.pop(ask, None)
+
+    def answered(self, payload: bytes) -> None:
+        ask, ok, value = pickle.loads(payload)  # noqa: S301 (the serving process's own)
+        answer = self._waiting.get(ask)
+        if answer is not None and not answer.done():
+            if ok:
+                answer.set_result(value)
+            else:
+                answer.set_exception(Unanswered(value))
+
+    def gone(self) -> None:
+        for answer in self._waiting.values():
+            if not answer.done():
+                answer.set_exception(Unanswered("the serving process is gone"))
+
+
+def serve(settings: Settings, wakes: Connection, asks: Connection) -> None:
+    """The process's main (`multiprocessing`'s target): deliver until told to stop."""
+    configure_logging(settings.log_level)
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    try:
+        import uvloop  # what uvicorn serves on, where installed
+    except ImportError:  # pragma: no cover (it is, with uvicorn[standard])
+        asyncio.run(_deliver(settings, wakes, asks))
+    else:
+        uvloop.run(_deliver(settings, wakes, asks))
+
+
+async def _deliver(settings: Settings, wakes: Connection, asks: Connection) -> None:
+    # On SQLite its commits do not wait for the disk, so they hold the file's write lock,
+    # which the serving loop's writes wait for, the shortest time. They are on the disk
+    # at the server's next commit (one WAL file, synced whole), and one lost to a power
+    # cut meanwhile only sends deliveries again (receivers take each seq once).
+    engine = make_engine(settings.model_copy(update={"sqlite_synchronous": "NORMAL"}))
+    loop = asyncio.get_running_loop()
+    out, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, asks)
+    store = ParentStore(UnitOfWork(engine, bus=None, serialize_writes=False), out)
+    doorbell = Doorbell()
+    deliverer = Deliverer(store, doorbell, settings)
+    main = asyncio.create_task(deliverer.run(), name="webhooks")
+
+    def stop() -> None:
+        if not main.done():
+            main.cancel()
+            # Giving the claims back must not keep a process whose server is gone.
+            loop.call_later(STOP_WAIT_S, os._exit, 0)
+
+    def on_frame(kind: bytes, payload: bytes) -> None:
+        if kind == channel.WAKE:
+            doorbell.ring(channel.agencies_of(payload))
+        elif kind == channel.WAKE_ALL:
+            doorbell.ring(None)
+        elif kind == channel.ENDPOINTS:
+            deliverer.endpoints_changed()
+        elif kind == channel.ANSWER:
+            store.answered(payload)
+        elif kind == channel.STOP:
+            stop()
+
+    def on_end() -> None:
+        store.gone()
+        stop()
+
+    await loop.connect_read_pipe(lambda: channel.FrameReader(on_frame, on_end), wakes)
+    log.info("webhook_process_started", pid=os.getpid())
+    try:
+        await main
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        log.exception("webhook_process_failed")
+    finally:
+        out.close()
+        engine.dispose()
