@@ -36,7 +36,7 @@ from tests.conftest import (
     AgencyKit,
     database_url,
 )
-from tests.service.test_webhooks import ROOT, register
+from tests.service.webhooks_kit import ROOT, register
 
 # ---- who may, and where to --------------------------------------------------------------
 

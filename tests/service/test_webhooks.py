@@ -2,19 +2,12 @@
 every event reaches a receiver that fails, goes down and comes back, in order, once,
 signed; a tampered body is caught by the receiver's check; an endpoint failing for
 too long is disabled and the dispatchers are told; a replay from a seq; the delivery
-process runs only while endpoints exist and never outlives its server; and with two
-replicas, each delivery is sent once. Who may manage them, and where they may reach:
-test_webhook_rules.py."""
+process and replicas: test_webhook_process.py. Who may manage them, and where they may
+reach: test_webhook_rules.py."""
 
-import json
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,102 +16,32 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlmodel import col
 
-from models.event import Event
 from models.vocabulary import Role
 from service.live.events import purge_old_events
-from service.store.transaction import Tx
 from tests.conftest import (
-    AgencyKit,
     Server,
     free_port,
     new_agency,
-    on_postgres,
-    redis_missing,
     start_server,
     stop_server,
 )
 from tests.service.consoles import console
 from tests.service.factories import NEXT_YEAR, post_call, responder
+from tests.service.webhooks_kit import (
+    ALLOW_PRIVATE,
+    MakeReceiver,
+    busy_morning,
+    deliveries,
+    logged_seqs,
+    receivers,
+    register,
+    wait_for,
+)
+
+__all__ = ["receivers"]  # the fixture, imported for pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ALLOW_PRIVATE = {"CORESPOND_WEBHOOK_ALLOW_PRIVATE": "true"}
-
-
-def wait_for(what: str, found: Callable[[], Any], timeout_s: float = 90) -> Any:
-    """Poll until `found()` is truthy (the timeout only stops a hang: the first delivery
-    waits for the delivery process to start, which on a loaded machine took 20 s)."""
-    deadline = time.monotonic() + timeout_s
-    while not (value := found()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
-
-
-@dataclass
-class ReceiverProcess:
-    """`tests/service/webhook_receiver.py` on a port of its own; stopped and started again
-    on the same port, it keeps its record."""
-
-    port: int
-    secret: str
-    record: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def start(self, *, fail: int = 0, tls: tuple[Path, Path] | None = None) -> None:
-        served = ("--cert", str(tls[0]), "--key", str(tls[1])) if tls else ()
-        self.process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "tests.service.webhook_receiver"),
-                *("--port", str(self.port), "--secret", self.secret),
-                *("--record", str(self.record), "--fail", str(fail), *served),
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == b"listening"
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def entries(self) -> list[dict[str, Any]]:
-        if not self.record.exists():
-            return []
-        return [json.loads(line) for line in self.record.read_text().splitlines()]
-
-    def accepted(self) -> list[dict[str, Any]]:
-        """The deliveries it answered 2xx, parsed, in the order they came."""
-        return [json.loads(e["body"]) for e in self.entries() if e["status"] == 200]
-
-
-MakeReceiver = Callable[[str, int], ReceiverProcess]
-"""A receiver process with this secret on this port (not started)."""
-
-
-@pytest.fixture
-def receivers(tmp_path: Path) -> Iterator[MakeReceiver]:
-    made: list[ReceiverProcess] = []
-
-    def make(secret: str, port: int) -> ReceiverProcess:
-        receiver = ReceiverProcess(
-            port=port, secret=secret, record=tmp_path / f"r{len(made)}.jsonl"
-        )
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.stop()
 
 
 @dataclass
@@ -188,34 +111,6 @@ def quick_give_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     yield running
     stop_server(running)
-
-
-def register(admin: httpx.Client, url: str, events: list[str] | None = None) -> dict[str, Any]:
-    answer = admin.post("/v1/webhooks", json={"url": url, "events": events or ["*"]})
-    assert answer.status_code == 201, answer.text
-    created: dict[str, Any] = answer.json()
-    return created
-
-
-def logged_seqs(kit: AgencyKit, after: int) -> list[int]:
-    def read(tx: Tx) -> list[int]:
-        query = select(col(Event.seq)).where(col(Event.agency_id) == kit.id, col(Event.seq) > after)
-        return list(tx.session.execute(query.order_by(col(Event.seq))).scalars())
-
-    return kit.server.uow.read_sync(read)
-
-
-def deliveries(admin: httpx.Client, webhook_id: str) -> list[dict[str, Any]]:
-    answer = admin.get(f"/v1/webhooks/{webhook_id}/deliveries")
-    assert answer.status_code == 200, answer.text
-    found: list[dict[str, Any]] = answer.json()
-    return found
-
-
-def busy_morning(desk: httpx.Client) -> None:
-    """Responders registered, placed and made available, and a call offered."""
-    responder(desk, kind="clinician")
-    post_call(desk)
 
 
 # ---- delivery -------------------------------------------------------------------------
@@ -394,108 +289,3 @@ def test_an_endpoint_failing_past_the_give_up_time_is_disabled_and_dispatchers_a
     assert resumed.json()["state"] == "active"
     got = wait_for("the redelivery", receiver.accepted)
     assert (got[0]["event"], got[0]["data"]["id"]) == ("responder.created", made["id"])
-
-
-# ---- the delivery process ---------------------------------------------------------------
-
-
-def delivery_processes(server: Server) -> list[int]:
-    """The server's delivery processes (spawned by `multiprocessing`; the other child a
-    spawning server has, its resource tracker, is not one)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and alive(int(entry.name)):
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-            if ppid == server.process.pid and b"spawn_main" in command:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Running (not ended, nor ended and waiting to be reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-@pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
-def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_server(
-    tmp_path: Path, receivers: MakeReceiver, ending: signal.Signals
-) -> None:
-    """No endpoint, no delivery process; one registered starts it, and it delivers. One
-    that dies is replaced. However the server ends, stopped or killed, the delivery
-    process ends with it."""
-    running = start_server(tmp_path, extra_env=ALLOW_PRIVATE)
-    try:
-        kit = new_agency(running)
-        admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
-        busy_morning(desk)
-        assert delivery_processes(running) == []
-
-        port = free_port()
-        created = register(admin, f"http://127.0.0.1:{port}/hook", ["responder.created"])
-        receiver = receivers(created["secret"], port)
-        receiver.start()
-        [pid] = wait_for("the delivery process", lambda: delivery_processes(running))
-        made = responder(desk, kind="clinician")
-        got = wait_for("the delivery", receiver.accepted)
-        assert got[0]["data"]["id"] == made["id"]
-        assert delivery_processes(running) == [pid]  # one, however many events
-
-        os.kill(pid, signal.SIGKILL)  # out of memory, say: another takes its place
-        [pid] = wait_for(
-            "another delivery process", lambda: [p for p in delivery_processes(running) if p != pid]
-        )
-        os.kill(running.process.pid, ending)
-        running.process.wait(timeout=30)
-        wait_for("the delivery process to end", lambda: not alive(pid))
-    finally:
-        stop_server(running)
-
-
-# ---- replicas ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def two_replicas(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
-    if not on_postgres():
-        pytest.skip("replicas share a PostgreSQL database: run with --backend postgres")
-    if (why := redis_missing()) is not None:
-        pytest.skip(why)
-    from tests.replicas.conftest import shared_bus, start_pair
-
-    pair = start_pair(tmp_path, shared_bus("redis", tmp_path), extra_env=ALLOW_PRIVATE)
-    yield pair.a, pair.b
-    stop_server(pair.a)
-    stop_server(pair.b)
-
-
-def test_with_two_replicas_each_delivery_is_sent_once(
-    two_replicas: tuple[Server, Server], receivers: MakeReceiver
-) -> None:
-    a, b = two_replicas
-    kit = new_agency(a)
-    on_b = AgencyKit(server=b, slug=kit.slug, id=kit.id)
-    port = free_port()
-    created = register(kit.client(Role.admin), f"http://127.0.0.1:{port}/hook")
-    receiver = receivers(created["secret"], port)
-    receiver.start(fail=1)
-    with kit.client(Role.dispatcher) as desk_a, on_b.client(Role.dispatcher) as desk_b:
-        for _ in range(3):
-            responder(desk_a, kind="clinician")
-            responder(desk_b, kind="clinician")
-
-    expected = logged_seqs(kit, created["delivered_through"])
-    got = wait_for(
-        "every event", lambda: (a := receiver.accepted()) and a[-1]["seq"] >= expected[-1] and a
-    )
-    assert [g["seq"] for g in got] == expected
-    tries = [e["idempotency_key"] for e in receiver.entries()]
-    assert tries == [str(expected[0])] + [str(s) for s in expected]  # one 500, then each once
-    assert uuid.UUID(created["id"])
