@@ -2,33 +2,13 @@
 
 import uuid
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from dispatch.config import DispatchConfig
 from dispatch.plan import RoleNeed
-from models.call import Assignment, Call
-from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus, ResponderKind
+from models.call import Call
+from models.vocabulary import CallStatus, ResponderKind
 from service.agencies.operations import offer_timeout_of
-from service.dispatching.offers import offer_role
+from service.dispatching.offers import active_roles, backup_roles, offer_role
 from service.store.transaction import Tx
-
-
-def backup_role(tx: Tx, call_id: uuid.UUID) -> str:
-    """The call's first backup seat with no active assignment: `backup`, `backup_2`, …
-    (an emergency on the same call may hold `backup` already)."""
-    taken = set(
-        tx.session.execute(
-            select(col(Assignment.role)).where(
-                col(Assignment.call_id) == call_id,
-                col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-            )
-        ).scalars()
-    )
-    n = 1
-    while (role := "backup" if n == 1 else f"backup_{n}") in taken:
-        n += 1
-    return role
 
 
 def offer_backup(tx: Tx, *, call_id: uuid.UUID, config: DispatchConfig) -> list[uuid.UUID]:
@@ -41,7 +21,7 @@ def offer_backup(tx: Tx, *, call_id: uuid.UUID, config: DispatchConfig) -> list[
     if call is None or call.status in (CallStatus.closed, CallStatus.cancelled):
         return []
     need = RoleNeed(
-        role=backup_role(tx, call_id),
+        role=backup_roles(1, taken=active_roles(tx, call_id))[0],
         kind=ResponderKind.officer.value,
         cit_required=True,
         prefer_language=False,

@@ -4,7 +4,7 @@ import functools
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responde
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
 from models.responder import Responder
-from models.vocabulary import AssignmentState, ResponderStatus
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, ResponderStatus
 from service.store.prepared import Prepared, inserting, transient
 from service.store.transaction import Tx
 
@@ -194,6 +194,30 @@ _TRIED = Prepared(
         col(Assignment.call_id) == bindparam("call_id"), col(Assignment.role) == bindparam("role")
     )
 )
+
+
+def active_roles(tx: Tx, call_id: uuid.UUID) -> set[str]:
+    """The call's roles held by an active assignment (offered to on scene)."""
+    rows = tx.session.execute(
+        select(col(Assignment.role)).where(
+            col(Assignment.call_id) == call_id,
+            col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
+        )
+    )
+    return set(rows.scalars())
+
+
+def backup_roles(count: int, *, taken: Collection[str] = ()) -> list[str]:
+    """`count` backup seats' role names, `backup`, `backup_2`, …, skipping `taken`
+    (a call's active roles: a check-in's backup and an emergency's share a call)."""
+    names: list[str] = []
+    n = 0
+    while len(names) < count:
+        n += 1
+        name = "backup" if n == 1 else f"backup_{n}"
+        if name not in taken:
+            names.append(name)
+    return names
 
 
 def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:

@@ -36,18 +36,6 @@ class Backup:
     missing: str | None
 
 
-def backup_roles(count: int, *, taken: Collection[str] = ()) -> list[str]:
-    """`count` role names, `backup`, `backup_2`, …, skipping those active on the call."""
-    names: list[str] = []
-    n = 0
-    while len(names) < count:
-        n += 1
-        name = "backup" if n == 1 else f"backup_{n}"
-        if name not in taken:
-            names.append(name)
-    return names
-
-
 def backup_seats(roles: Sequence[str]) -> list[dict[str, Any]]:
     """The roles as a call's plan stores its seats: a CIT officer each."""
     return [

@@ -21,8 +21,8 @@ from models.call import Assignment, Call
 from models.emergency import Emergency, EmergencyPublic, EmergencyRaise
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderStatus, Role
-from service.dispatching.call_status import active_assignment_ids
-from service.emergencies.backup import Backup, backup_roles, make_emergency_call, offer_backup
+from service.dispatching.offers import active_roles, backup_roles
+from service.emergencies.backup import Backup, make_emergency_call, offer_backup
 from service.emergencies.operations import open_of, public_of, who
 from service.emergencies.positions import move_to
 from service.errors import Conflict, Forbidden, NotFound
@@ -119,7 +119,7 @@ def _send_backup(
         else None
     )
     call = _current_call(tx, responder.id)
-    taken = _active_roles(tx, call) if call is not None else set()
+    taken = active_roles(tx, call.id) if call is not None else set()
     roles = backup_roles(agency.emergency_backup_count, taken=taken)
     call_made = call is None and near is not None
     if call is None and near is not None:
@@ -174,14 +174,3 @@ def _current_call(tx: Tx, responder_id: uuid.UUID) -> Call | None:
         .limit(1)
     ).scalar_one_or_none()
     return tx.session.get(Call, call_id) if call_id is not None else None
-
-
-def _active_roles(tx: Tx, call: Call) -> set[str]:
-    ids = active_assignment_ids(tx, call.id)
-    if not ids:
-        return set()
-    return set(
-        tx.session.execute(select(col(Assignment.role)).where(col(Assignment.id).in_(ids)))
-        .scalars()
-        .all()
-    )

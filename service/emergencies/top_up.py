@@ -21,7 +21,8 @@ from models.call import Assignment, Call
 from models.emergency import Emergency
 from models.responder import Responder
 from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState
-from service.emergencies.backup import backup_roles, offer_backup
+from service.dispatching.offers import active_roles, backup_roles
+from service.emergencies.backup import offer_backup
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
@@ -74,12 +75,6 @@ def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
     responder = tx.session.get(Responder, emergency.responder_id)
     agency = tx.session.get(Agency, emergency.agency_id)
     assert responder is not None and agency is not None
-    active = tx.session.execute(
-        select(col(Assignment.role)).where(
-            col(Assignment.call_id) == call.id,
-            col(Assignment.state).in_(sorted(ACTIVE_ASSIGNMENT_STATES)),
-        )
-    ).scalars()
     near = (
         (responder.lat, responder.lon)
         if responder.lat is not None and responder.lon is not None
@@ -88,7 +83,7 @@ def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
     backup = offer_backup(
         tx,
         call=call,
-        roles=backup_roles(missing, taken=set(active)),
+        roles=backup_roles(missing, taken=active_roles(tx, call.id)),
         near=near,
         raiser_id=responder.id,
         offer_timeout_s=agency.offer_timeout_s,
