@@ -17,7 +17,6 @@ consoles connected, idle), then as many while calls are posted at `--rate`.
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import random
 import signal
@@ -35,7 +34,7 @@ import websockets
 from sqlalchemy import select, update
 from sqlmodel import col
 
-from bench.load_consoles import run_consoles
+from bench.load_consoles import ConsoleHolder
 from bench.load_intake import CORESPOND, Posted, Process, post_steadily, start
 from bench.load_seed import CIT_UNTIL, Seeded, seed
 from dispatch.cells import position_cell
@@ -361,25 +360,13 @@ def run(args: argparse.Namespace) -> str:
             "CORESPOND_METRICS_PORT": "0",
         }
         server = start([*CORESPOND, "serve"], env, port, Path(tmp) / "server.log")
-        spawn = multiprocessing.get_context("spawn")
-        ready, finish, asked = spawn.Event(), spawn.Event(), spawn.Event()
-        results = spawn.Queue()
-        holder = spawn.Process(
-            target=run_consoles,
-            args=(
-                server.url.replace("http://", "ws://") + "/v1/ws",
-                [token for _, token in seeded.responder_tokens],
-                seeded.dispatcher_tokens,
-                ready,
-                finish,
-                asked,
-                results,
-            ),
-            daemon=True,
+        holder = ConsoleHolder.start(
+            server.url.replace("http://", "ws://") + "/v1/ws",
+            [token for _, token in seeded.responder_tokens],
+            seeded.dispatcher_tokens,
         )
-        holder.start()
         try:
-            if not ready.wait(timeout=600):
+            if not holder.ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
             load_before = _load_average()
             quiet, loaded, posted, busy = asyncio.run(
@@ -393,13 +380,9 @@ def run(args: argparse.Namespace) -> str:
                 )
             )
             load_after = _load_average()
-            finish.set()
-            tally: dict[str, Any] = results.get(timeout=120)
+            tally = holder.tally()
         finally:
-            finish.set()
-            holder.join(timeout=15)
-            if holder.is_alive():
-                holder.kill()
+            holder.stop()
             server.stop()
     lines = [
         f"Emergencies: {args.responders:,} responders ({tally['connected']} of "

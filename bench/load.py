@@ -13,7 +13,6 @@ double-booked, every call in a known state. See bench/README.md.
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import random
 import signal
@@ -24,12 +23,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import create_engine, text
 
 from bench.load_cad import cad_side
-from bench.load_consoles import run_consoles
+from bench.load_consoles import ConsoleHolder
 from bench.load_intake import CORESPOND, max_throughput, post_steadily, start
 from bench.load_report import LoadRun, report
 from bench.load_search import (
@@ -121,23 +119,11 @@ def run_load(
                 )
             )
         server = servers[0]  # takes the calls; the consoles are on servers[-1]
-        spawn = multiprocessing.get_context("spawn")
-        ready, finish, asked = spawn.Event(), spawn.Event(), spawn.Event()
-        results = spawn.Queue()
-        holder = spawn.Process(
-            target=run_consoles,
-            args=(
-                servers[-1].url.replace("http://", "ws://") + "/v1/ws",
-                [token for _, token in seeded.responder_tokens],
-                seeded.dispatcher_tokens,
-                ready,
-                finish,
-                asked,
-                results,
-            ),
-            daemon=True,
+        holder = ConsoleHolder.start(
+            servers[-1].url.replace("http://", "ws://") + "/v1/ws",
+            [token for _, token in seeded.responder_tokens],
+            seeded.dispatcher_tokens,
         )
-        holder.start()
         cad = cad_side(
             url=server.url,
             admin_token=seeded.admin_token,
@@ -146,7 +132,7 @@ def run_load(
             subscribers=subscribers,
         )
         try:
-            if not ready.wait(timeout=600):
+            if not holder.ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
             run.cad = cad.__enter__()
             spy = _profile(server.popen.pid, duration_s, profile) if profile else None
@@ -183,8 +169,8 @@ def run_load(
                 return phase
 
             def offers_so_far() -> dict[str, float]:
-                asked.set()
-                seen: dict[str, float] = results.get(timeout=60)["offers_seen"]
+                holder.asked.set()
+                seen: dict[str, float] = holder.results.get(timeout=60)["offers_seen"]
                 return seen
 
             steady = run_phase("steady", rate, duration_s)
@@ -209,18 +195,14 @@ def run_load(
                 )
             if spy is not None:
                 spy.wait(timeout=60)
-            finish.set()
-            tally: dict[str, Any] = results.get(timeout=120)
+            tally = holder.tally()
             run.offers_seen = tally["offers_seen"]
             run.console_errors = tally["error_count"]
             run.connected = tally["connected"]
             run.peak_rss_mb = max(s.peak_rss_mb() for s in servers)
         finally:
             cad.__exit__(None, None, None)
-            finish.set()
-            holder.join(timeout=15)
-            if holder.is_alive():
-                holder.kill()
+            holder.stop()
             for each in servers:
                 each.stop()
         _check(run, database_url)

@@ -7,6 +7,8 @@ in every process), so the intake process can subtract its send times from them.
 
 import asyncio
 import json
+import multiprocessing
+import multiprocessing.process
 import multiprocessing.synchronize
 import random
 import time
@@ -184,3 +186,41 @@ def run_consoles(
             "connected": tally.connected,
         }
     )
+
+
+@dataclass
+class ConsoleHolder:
+    """`run_consoles` in a process of its own (spawned: a fresh interpreter, no
+    inherited loop), and the events and queue that talk to it."""
+
+    process: multiprocessing.process.BaseProcess
+    ready: multiprocessing.synchronize.Event
+    finish: multiprocessing.synchronize.Event
+    asked: multiprocessing.synchronize.Event
+    results: "Queue[dict[str, Any]]"
+
+    @classmethod
+    def start(
+        cls, ws_url: str, responder_tokens: list[str], dispatcher_tokens: list[str]
+    ) -> "ConsoleHolder":
+        spawn = multiprocessing.get_context("spawn")
+        ready, finish, asked = spawn.Event(), spawn.Event(), spawn.Event()
+        results: Queue[dict[str, Any]] = spawn.Queue()
+        process = spawn.Process(
+            target=run_consoles,
+            args=(ws_url, responder_tokens, dispatcher_tokens, ready, finish, asked, results),
+            daemon=True,
+        )
+        process.start()
+        return cls(process, ready, finish, asked, results)
+
+    def tally(self) -> dict[str, Any]:
+        """Stop the consoles and take their tally."""
+        self.finish.set()
+        return self.results.get(timeout=120)
+
+    def stop(self) -> None:
+        self.finish.set()
+        self.process.join(timeout=15)
+        if self.process.is_alive():
+            self.process.kill()

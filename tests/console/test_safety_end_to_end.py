@@ -70,4 +70,9 @@ def test_sos_on_a_phone_alarms_every_board_and_offers_the_nearest_cit_officer_ba
     offer = near_car.locator("[data-offer]")
     expect(offer).to_contain_text("backup")
     expect(far_car.locator("#no-offers")).to_be_visible()
+    # Backup is offered in the raising write: by now the farther officer would hold one.
+    statuses = {
+        r: dispatcher.get(f"/v1/responders/{r}").json()["status"] for r in (near["id"], far["id"])
+    }
+    assert statuses == {near["id"]: "offered", far["id"]: "available"}
     assert_fits_the_phone(in_trouble)
