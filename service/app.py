@@ -32,6 +32,8 @@ from service.live.bus import Bus, make_bus
 from service.live.events import record_acks
 from service.live.hub import Hub
 from service.live.timers import (
+    DeadlinePreparation,
+    DeadlineWork,
     close_lapsed_consoles_forever,
     keep_house_forever,
     pass_deadlines_forever,
@@ -182,69 +184,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             token_roles=token_roles,
         )
         state: AppState = app.state.corespond
+
+        def deadlines(
+            name: str, due: DeadlineWork, prepare: DeadlinePreparation | None = None
+        ) -> asyncio.Task[None]:
+            """A feature's deadline work, every `timer_interval_s` (live.timers)."""
+            forever = pass_deadlines_forever(
+                state.uow, due, name=name, interval_s=settings.timer_interval_s, prepare=prepare
+            )
+            return asyncio.create_task(forever, name=name)
+
+        dispatch = state.dispatch
         tasks = [
             asyncio.create_task(hub.run(), name="hub"),
-            asyncio.create_task(
-                pass_deadlines_forever(
-                    state.uow,
-                    functools.partial(expire_due_offers, config=state.dispatch),
-                    name="offer-expiry",
-                    interval_s=settings.timer_interval_s,
-                    prepare=None
-                    if roads is None
-                    else functools.partial(route_due_offers, roads=roads, config=state.dispatch),
-                ),
-                name="offer-expiry",
+            deadlines(
+                "offer-expiry",
+                functools.partial(expire_due_offers, config=dispatch),
+                functools.partial(route_due_offers, roads=roads, config=dispatch)
+                if roads is not None
+                else None,
             ),
-            asyncio.create_task(
-                pass_deadlines_forever(
-                    state.uow,
-                    functools.partial(
-                        fall_back_when_due, config=state.dispatch, referred=record_if_referred
-                    ),
-                    name="fallbacks",
-                    interval_s=settings.timer_interval_s,
-                    prepare=None
-                    if roads is None
-                    else functools.partial(route_due_fallbacks, roads=roads, config=state.dispatch),
-                ),
-                name="fallbacks",
+            deadlines(
+                "fallbacks",
+                functools.partial(fall_back_when_due, config=dispatch, referred=record_if_referred),
+                functools.partial(route_due_fallbacks, roads=roads, config=dispatch)
+                if roads is not None
+                else None,
             ),
-            asyncio.create_task(
-                pass_deadlines_forever(
-                    state.uow,
-                    functools.partial(pass_checkin_deadlines, config=state.dispatch),
-                    name="checkins",
-                    interval_s=settings.timer_interval_s,
-                ),
-                name="checkins",
-            ),
-            asyncio.create_task(
-                pass_deadlines_forever(
-                    state.uow,
-                    functools.partial(top_up_backup, config=state.dispatch),
-                    name="emergency-backup",
-                    interval_s=settings.timer_interval_s,
-                ),
-                name="emergency-backup",
-            ),
+            deadlines("checkins", functools.partial(pass_checkin_deadlines, config=dispatch)),
+            deadlines("emergency-backup", functools.partial(top_up_backup, config=dispatch)),
             *(
-                []
-                if roads is None
-                else [
-                    asyncio.create_task(
-                        pass_deadlines_forever(
-                            state.uow,
-                            functools.partial(replan_when_due, config=state.dispatch),
-                            name="waiting-calls",
-                            interval_s=settings.timer_interval_s,
-                            prepare=functools.partial(
-                                route_waiting, roads=roads, config=state.dispatch
-                            ),
-                        ),
-                        name="waiting-calls",
+                [
+                    deadlines(
+                        "waiting-calls",
+                        functools.partial(replan_when_due, config=dispatch),
+                        functools.partial(route_waiting, roads=roads, config=dispatch),
                     )
                 ]
+                if roads is not None
+                else []
             ),
             asyncio.create_task(
                 keep_house_forever(
