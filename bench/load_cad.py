@@ -105,6 +105,10 @@ def receive(endpoints: int) -> None:
     lock = threading.Lock()
 
     class Hook(BaseHTTPRequestHandler):
+        # Keep-alive, as receivers in service are (HTTP/1.0 would close each connection,
+        # and the deliveries' connects and this server's threads would be the run's).
+        protocol_version = "HTTP/1.1"
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
             n = int(self.path.rsplit("/", 1)[-1])
@@ -136,8 +140,19 @@ def subscribe(url: str, token: str, count: int) -> None:
     """`count` subscribers to every incident, answering every notification."""
     notes = [0] * count
     eidos = [0] * count
+    sizes = [0] * count
+    fates: list[str] = []  # what ended a subscriber before the run did, or refused it
 
     async def subscriber(i: int) -> None:
+        try:
+            await follow(i)
+            fates.append("the server closed the socket")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # said in the report
+            fates.append(f"{type(exc).__name__}: {str(exc)[:80]}")
+
+    async def follow(i: int) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         async with connect(url, additional_headers=headers, max_size=None) as socket:
             ask: dict[str, object] = {"requestId": str(uuid.uuid4()), "requestType": "EIDO"}
@@ -150,10 +165,13 @@ def subscribe(url: str, token: str, count: int) -> None:
                     at = frame.index('"transactionId":"') + 17
                     transaction = frame[at : frame.index('"', at)]
                     notes[i] += 1
+                    sizes[i] += len(frame)
                     eidos[i] += frame.count('"eidoVersion"')
                     answer: dict[str, object] = {"transactionId": transaction}
                     answer |= {"statusCode": 200, "statusText": "OK"}
                     await socket.send(json.dumps({"eventResponse": answer}))
+                elif isinstance(frame, str) and '"statusCode":200' not in frame.replace(" ", ""):
+                    fates.append(frame[:100])  # a refusal, or a terminate
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -163,8 +181,11 @@ def subscribe(url: str, token: str, count: int) -> None:
         for task in tasks:
             task.cancel()
         print(
-            f"STA-024 notifications {sum(notes)}, EIDOs {sum(eidos)} "
-            f"({min(eidos)}-{max(eidos)} a subscriber)",
+            f"STA-024 notifications {sum(notes)} ({min(notes)}-{max(notes)} a subscriber), "
+            f"EIDOs {sum(eidos)} "
+            f"({min(eidos)}-{max(eidos)} a subscriber), "
+            f"{sum(sizes) / max(1, sum(eidos)) / 1000:.1f} kB an EIDO as sent"
+            + "".join(f"; {fate}" for fate in sorted(set(fates))),
             flush=True,
         )
 

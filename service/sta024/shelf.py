@@ -48,13 +48,15 @@ class EidoShelf:
         view = view_of(principal)
         loop = asyncio.get_running_loop()
         waiting: list[asyncio.Future[Any]] = []
-        mine: dict[uuid.UUID, tuple[Key, asyncio.Future[Any]]] = {}
+        # A call may be asked for at two seqs at once (a subscription's start and its
+        # catch-up both name it): one build answers both.
+        mine: dict[uuid.UUID, list[tuple[Key, asyncio.Future[Any]]]] = {}
         for call_id, seq in versions:
             key = (call_id, seq, view)
             build = self._builds.get(key)
             if build is None:
                 build = self._builds[key] = loop.create_future()
-                mine[call_id] = (key, build)
+                mine.setdefault(call_id, []).append((key, build))
             waiting.append(build)
         if mine:
             await self._build(principal, mine)
@@ -65,18 +67,20 @@ class EidoShelf:
         return [r for r in results if r is not _ABSENT]
 
     async def _build(
-        self, principal: Principal, mine: dict[uuid.UUID, tuple[Key, asyncio.Future[Any]]]
+        self, principal: Principal, mine: dict[uuid.UUID, list[tuple[Key, asyncio.Future[Any]]]]
     ) -> None:
         try:
             built = await self.builder.built(principal, list(mine))
         except BaseException:
-            for key, build in mine.values():
-                self._builds.pop(key, None)
-                if not build.done():
-                    build.set_result(_FAILED)
+            for builds in mine.values():
+                for key, build in builds:
+                    self._builds.pop(key, None)
+                    if not build.done():
+                        build.set_result(_FAILED)
             raise
-        for call_id, (_, build) in mine.items():
-            build.set_result(built.get(call_id, _ABSENT))
+        for call_id, builds in mine.items():
+            for _, build in builds:
+                build.set_result(built.get(call_id, _ABSENT))
 
     def _forget_oldest(self) -> None:
         while len(self._builds) > self._kept:

@@ -105,8 +105,15 @@ class Subscription:
         self._answered = asyncio.Event()
 
     def catch_up(self, calls: list[tuple[uuid.UUID, int]], through: int) -> None:
-        """Before joining: what changed after the start, up to where the feed was."""
-        self._first.extend(calls)
+        """Before joining: what changed after the start, up to where the feed was. A
+        call the start has already is sent once, in its place, as it is now."""
+        place = {call: i for i, (call, _) in enumerate(self._first)}
+        for call, seq in calls:
+            if call in place:
+                self._first[place[call]] = (call, seq)
+            else:
+                place[call] = len(self._first)
+                self._first.append((call, seq))
         self.head = self._through = through
 
     def take(self, news: News) -> None:
