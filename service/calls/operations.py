@@ -1,6 +1,7 @@
 """Calls: intake, the plan, the first offers, and what each principal may read."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -188,20 +189,55 @@ def _responder_may_see(tx: Tx, principal: Principal, call_id: uuid.UUID) -> bool
     )
 
 
-_ASSIGNMENTS_OF = Prepared(
-    select(*[col(getattr(Assignment, name)) for name in AssignmentPublic.model_fields])
-    .where(col(Assignment.call_id) == bindparam("call_id"))
-    .order_by(col(Assignment.offered_at), col(Assignment.id))
-)
+_ASSIGNMENTS = select(
+    *[col(getattr(Assignment, name)) for name in AssignmentPublic.model_fields]
+).order_by(col(Assignment.offered_at), col(Assignment.id))
+_ASSIGNMENTS_OF = Prepared(_ASSIGNMENTS.where(col(Assignment.call_id) == bindparam("call_id")))
 
 
-def call_view(tx: Tx, call: Call, principal: Principal) -> CallPublic:
+# Of many calls at once (`views_of`), a chunk's ids a query: within every backend's
+# limit on bound parameters.
+_VIEWS_CHUNK = 500
+
+
+def views_of(tx: Tx, calls: Sequence[Call], principal: Principal) -> list[CallPublic]:
+    """`call_view` of each call, their assignments read in a query a chunk, not one
+    a call (a page of calls, a second's changed incidents for STA-024)."""
+    of: dict[uuid.UUID, list[AssignmentPublic]] = {c.id: [] for c in calls}
+    ids = list(of)
+    for start in range(0, len(ids), _VIEWS_CHUNK):
+        query = _ASSIGNMENTS.where(col(Assignment.call_id).in_(ids[start : start + _VIEWS_CHUNK]))
+        for row in tx.session.execute(query):
+            of[row.call_id].append(AssignmentPublic.model_validate(row._asdict()))
+    return [call_view(tx, c, principal, assignments=of[c.id]) for c in calls]
+
+
+def calls_seen(tx: Tx, *, principal: Principal, call_ids: Sequence[uuid.UUID]) -> list[Call]:
+    """Those of the calls that `principal` may see (`get_call`), in one query a chunk;
+    the rest are left out, as if absent."""
+    calls: list[Call] = []
+    for start in range(0, len(call_ids), _VIEWS_CHUNK):
+        query = select(Call).where(
+            col(Call.id).in_(call_ids[start : start + _VIEWS_CHUNK]),
+            col(Call.agency_id) == principal.agency_id,
+        )
+        calls += tx.session.execute(query).scalars()
+    if principal.role == Role.responder:
+        calls = [c for c in calls if _responder_may_see(tx, principal, c.id)]
+    return calls
+
+
+def call_view(
+    tx: Tx, call: Call, principal: Principal, *, assignments: list[AssignmentPublic] | None = None
+) -> CallPublic:
     """The call as `principal` may read it: the narrative and the category only for
-    those who need them (`trust.disclosure`)."""
-    assignments = [
-        AssignmentPublic.model_validate(row._asdict())
-        for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
-    ]
+    those who need them (`trust.disclosure`). `assignments`: the call's, if read
+    already (`views_of`), in the order `_ASSIGNMENTS` reads them."""
+    if assignments is None:
+        assignments = [
+            AssignmentPublic.model_validate(row._asdict())
+            for row in tx.run(_ASSIGNMENTS_OF, {"call_id": call.id})
+        ]
     missing = []
     if call.status == CallStatus.pending:  # from every assignment, before a responder's filter
         filled = {a.role for a in assignments if a.state in ACTIVE_ASSIGNMENT_STATES}
@@ -308,7 +344,7 @@ def list_calls(
     if status is not None:
         query = query.where(col(Call.status) == status)
     query = query.order_by(col(Call.received_at).desc(), col(Call.id)).limit(limit).offset(offset)
-    return [call_view(tx, c, principal) for c in tx.session.execute(query).scalars()]
+    return views_of(tx, list(tx.session.execute(query).scalars()), principal)
 
 
 _CLOSE = Prepared(

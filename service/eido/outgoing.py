@@ -88,15 +88,19 @@ def incident_id_of(view: CallPublic) -> str:
     return view.external_id or f"urn:emergency:uid:incidentid:{view.id.hex}:{ISSUER}"
 
 
-def eido_of(tx: Tx, view: CallPublic, principal: Principal) -> Eido:
-    """The call `view` (as `principal` may read it) as an EIDO."""
+def eido_of(
+    tx: Tx, view: CallPublic, principal: Principal, *, units: dict[uuid.UUID, Unit] | None = None
+) -> Eido:
+    """The call `view` (as `principal` may read it) as an EIDO. `units`: its
+    responders, if read already (`units_of`, for many calls at once)."""
     agency_ref = f"urn:{ISSUER}:agency:{principal.agency_slug}"
     own = Reference(ref=agency_ref)
     at = rfc3339(_last_change(view))
     prologue = Stamp(last_update_time_stamp=at, updated_by_agency_reference=own)
     base = f"urn:{ISSUER}:call:{view.id}"
     resources = [a for a in view.assignments if a.state in UNIT_STATUS_OF]
-    units = _units(tx, principal, {a.responder_id for a in resources})
+    if units is None:
+        units = units_of(tx, principal, {a.responder_id for a in resources})
     location = _location(view, f"{base}:location", prologue)
     notes = _notes(view, base, prologue)
     cautions = [
@@ -259,7 +263,10 @@ def _last_change(view: CallPublic) -> datetime:
     return max(m for m in moments if m is not None)
 
 
-def _units(tx: Tx, principal: Principal, responders: Iterable[uuid.UUID]) -> dict[uuid.UUID, Unit]:
+def units_of(
+    tx: Tx, principal: Principal, responders: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Unit]:
+    """The agency's responders among these, as EIDOs name them."""
     wanted = list(responders)
     if not wanted:
         return {}

@@ -1,7 +1,7 @@
 """What the subscriptions read, each in one read transaction: the incident or unit a
 subscription names, the incidents it starts with, and (for an agency's feed) which
 incidents changed in the event log, with their EIDOs built and encoded once. The EIDOs
-themselves are `eido.operations.call_as_eido`."""
+themselves are `eido.operations.calls_as_eidos`."""
 
 import json
 import uuid
@@ -18,7 +18,7 @@ from models.call import Assignment, Call
 from models.event import Event
 from models.responder import Responder
 from models.vocabulary import AssignmentState, CallStatus
-from service.eido.operations import call_as_eido, sensitive_shown_in
+from service.eido.operations import calls_as_eidos, sensitive_shown_in
 from service.errors import NotFound
 from service.live.events import head_seq, purged_through
 from service.store.transaction import Tx
@@ -240,11 +240,7 @@ def built_eidos(
     """Each call's EIDO as `principal` may see it, encoded as sent; a call it may not
     see is left out."""
     built: dict[uuid.UUID, Built] = {}
-    for call_id in call_ids:
-        try:
-            eido = call_as_eido(tx, principal=principal, call_id=call_id)
-        except NotFound:
-            continue
+    for call_id, eido in calls_as_eidos(tx, principal=principal, call_ids=call_ids).items():
         text = json.dumps(eido, separators=(",", ":"), ensure_ascii=False)
         built[call_id] = Built(call_id, text, tuple(sensitive_shown_in(eido)))
     return built
