@@ -32,8 +32,7 @@ from service.live.bus import Bus, make_bus
 from service.live.events import record_acks
 from service.live.hub import Hub
 from service.live.timers import (
-    DeadlinePreparation,
-    DeadlineWork,
+    Deadlines,
     close_lapsed_consoles_forever,
     keep_house_forever,
     pass_deadlines_forever,
@@ -185,44 +184,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state: AppState = app.state.corespond
 
-        def deadlines(
-            name: str, due: DeadlineWork, prepare: DeadlinePreparation | None = None
-        ) -> asyncio.Task[None]:
-            """A feature's deadline work, every `timer_interval_s` (live.timers)."""
-            forever = pass_deadlines_forever(
-                state.uow, due, name=name, interval_s=settings.timer_interval_s, prepare=prepare
-            )
-            return asyncio.create_task(forever, name=name)
-
         dispatch = state.dispatch
-        tasks = [
-            asyncio.create_task(hub.run(), name="hub"),
-            deadlines(
+        deadlines = [
+            Deadlines(
                 "offer-expiry",
                 functools.partial(expire_due_offers, config=dispatch),
                 functools.partial(route_due_offers, roads=roads, config=dispatch)
                 if roads is not None
                 else None,
             ),
-            deadlines(
+            Deadlines(
                 "fallbacks",
                 functools.partial(fall_back_when_due, config=dispatch, referred=record_if_referred),
                 functools.partial(route_due_fallbacks, roads=roads, config=dispatch)
                 if roads is not None
                 else None,
             ),
-            deadlines("checkins", functools.partial(pass_checkin_deadlines, config=dispatch)),
-            deadlines("emergency-backup", functools.partial(top_up_backup, config=dispatch)),
-            *(
-                [
-                    deadlines(
-                        "waiting-calls",
-                        functools.partial(replan_when_due, config=dispatch),
-                        functools.partial(route_waiting, roads=roads, config=dispatch),
-                    )
-                ]
-                if roads is not None
-                else []
+            Deadlines("checkins", functools.partial(pass_checkin_deadlines, config=dispatch)),
+            Deadlines("emergency-backup", functools.partial(top_up_backup, config=dispatch)),
+        ]
+        if roads is not None:
+            deadlines.append(
+                Deadlines(
+                    "waiting-calls",
+                    functools.partial(replan_when_due, config=dispatch),
+                    functools.partial(route_waiting, roads=roads, config=dispatch),
+                )
+            )
+        tasks = [
+            asyncio.create_task(hub.run(), name="hub"),
+            asyncio.create_task(
+                pass_deadlines_forever(state.uow, deadlines, interval_s=settings.timer_interval_s),
+                name="deadlines",
             ),
             asyncio.create_task(
                 keep_house_forever(
