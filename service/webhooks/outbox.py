@@ -39,9 +39,10 @@ class Reader(Protocol):
 
 
 class Store(Reader, Protocol):
-    """What the deliveries ask of a unit of work: reads and writes, and the writes that
-    may record an event (`record_round`), which the serving process makes, so that its
-    bus publishes the event (`child.ParentStore`)."""
+    """What the deliveries ask of a unit of work: reads and writes, and the writes the
+    serving process makes (`record_round`, every round: its bus publishes the events
+    a round may record, and its writer takes the round in a batch of its own writes,
+    with no other process holding the database's write lock; `child.ParentStore`)."""
 
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs

@@ -5,8 +5,8 @@ lease lapsed), or it has had nothing to send for `IDLE_HOLD_S`.
 What it sent is written (its cursor, its log entries, its lease) in one short
 transaction at a time, never while a POST is in flight: when a burst of events ends,
 when one fails, and under a stream of events at most every `WRITE_GAP_S`, so a busy
-agency costs an endpoint a few writes a second however many events it takes (on
-SQLite each takes the file's write lock, which the serving process then waits for).
+agency costs an endpoint a few writes a second however many events it takes. The
+serving process makes them (`outbox.record_round`, asked through `child.ParentStore`).
 Should the replica stop between a delivery and its write, the next claim sends it
 again: receivers take each seq once.
 """
@@ -124,10 +124,12 @@ class Run:
         """Write what is pending; whether the claim holds."""
         assert self._pending is not None
         done, self._pending = self._pending, None
-        # A failure may give the endpoint up, which records `webhook.disabled`: written
-        # by the serving process, whose bus tells the dispatchers' consoles.
-        write = self._uow.write if done.failed is None else self._uow.write_events
-        standing = await write(
+        # Written by the serving process, in a batch of its writer: a write of this
+        # process's own would take the database's write lock between the offers', and
+        # hold it while this process (at a lower priority) waits for a core. And a
+        # failure may give the endpoint up, which records `webhook.disabled`, which
+        # that process's bus tells the dispatchers' consoles.
+        standing = await self._uow.write_events(
             outbox.record_round, done=done, give_up=self._give_up, lease_s=self._lease_s
         )
         self._wrote_at = time.monotonic()
