@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     )
     timer_interval_s: float = Field(
         default=1.0,
+        gt=0,
         description="How often offer and fallback deadlines are checked, in seconds.",
     )
     event_retention_days: int = Field(

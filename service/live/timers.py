@@ -98,16 +98,27 @@ async def pass_deadlines_forever(
     the app; it returns how many it handled, and a full batch is followed at once.
     With `prepare`, a work first reads what its write will want, outside it.
 
-    Every work's write is asked at the same moment each tick, so on SQLite they go in
-    one batch of the loop's writer (each in a savepoint, one commit), not a write turn
-    of their own each, between the offers' (five features, five turns a second).
+    Each work runs in a loop of its own (a slow one, a preparation asking a routing
+    server, never holds up another), but they all wake on the same ticks of the clock,
+    so their writes are asked together: on SQLite they go in one batch of the loop's
+    writer (each in a savepoint, one commit), not a write turn of their own each,
+    between the offers' (five features, five turns a second).
 
     A failure is logged and retried on the next tick: a timer that died silently
     would leave offers hanging and calls unanswered.
     """
+    async with asyncio.TaskGroup() as group:
+        for work in works:
+            group.create_task(_keep(uow, work, interval_s), name=work.name)
+
+
+async def _keep(uow: UnitOfWork, work: Deadlines, interval_s: float) -> None:
     while True:
-        handled = await asyncio.gather(*(_pass(uow, work) for work in works))
-        await asyncio.sleep(0 if _BATCH in handled else interval_s)
+        handled = await _pass(uow, work)
+        if handled >= _BATCH:
+            await asyncio.sleep(0)  # a full batch: the next at once
+        else:  # the next tick of the clock, the same for every work
+            await asyncio.sleep(interval_s - time.monotonic() % interval_s)
 
 
 async def _pass(uow: UnitOfWork, work: Deadlines) -> int:

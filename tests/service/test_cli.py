@@ -173,10 +173,12 @@ def test_bad_settings_are_named_and_nothing_starts(tmp_path: Path) -> None:
         "CORESPOND_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
         "CORESPOND_BUS_URL": "kafka://127.0.0.1:9092",
         "CORESPOND_RATE_LIMIT_STORAGE": "memcached://127.0.0.1",
+        "CORESPOND_TIMER_INTERVAL_S": "0",
     }
     done = subprocess.run([CORESPOND, "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "CORESPOND_BUS_URL: unsupported bus URL 'kafka://127.0.0.1:9092'" in done.stderr
     assert "CORESPOND_RATE_LIMIT_STORAGE: unsupported rate-limit storage" in done.stderr
+    assert "CORESPOND_TIMER_INTERVAL_S: Input should be greater than 0" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "never.db").exists()
