@@ -16,13 +16,13 @@ from models.agency import Principal
 from models.call import Call, CallCreate, CallUpdate
 from models.eido import Eido, EidoTaken
 from service.calls import by_road
-from service.calls.operations import call_view, calls_seen, create_call, get_call, views_of
+from service.calls.operations import calls_seen, create_call, get_call, views_of
 from service.calls.updates import update_call
 from service.dispatching.routed import Routed
 from service.eido.incoming import Incoming, read_incident
 from service.eido.mapping import mapping_of
 from service.eido.outgoing import NARRATIVE_NOTE, eido_of, units_of
-from service.errors import Conflict, Invalid, describe_errors
+from service.errors import Conflict, Invalid, NotFound, describe_errors
 from service.store.transaction import Tx
 from service.trust.access import CALL_TAKERS, require_role
 from service.trust.disclosure import SUBSTANCE_USE
@@ -37,9 +37,10 @@ def call_as_eido(tx: Tx, *, principal: Principal, call_id: uuid.UUID) -> dict[st
     and no one else. NotFound, as `read_call`, for a call it may not see.
 
     Whoever sends it on must audit what it shows, as for a call (`sensitive_shown_in`)."""
-    call = get_call(tx, principal=principal, call_id=call_id)
-    view = call_view(tx, call, principal)
-    return eido_of(tx, view, principal).model_dump(mode="json", exclude_none=True)
+    eido = calls_as_eidos(tx, principal=principal, call_ids=[call_id]).get(call_id)
+    if eido is None:
+        raise NotFound(f"no call {call_id} in this agency")
+    return eido
 
 
 def calls_as_eidos(

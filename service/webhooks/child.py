@@ -4,7 +4,7 @@ serving loop's for the GIL.
 
 It opens its own engine from the server's `Settings` and makes its own reads and its
 rare writes (claims, releases), but the frequent one, a round's (cursor, delivery log,
-lease, a failure), is asked of the serving process (`ParentStore.write_events`):
+lease, a failure), is asked of the serving process (`ParentStore.write_in_server`):
 
 - a failed round may give the endpoint up and record `webhook.disabled`. Events are
   published by the process that commits them; on SQLite the bus lives in the serving
@@ -74,7 +74,7 @@ class ParentStore:
     ) -> T:
         return await self._uow.write(fn, *args, **kwargs)
 
-    async def write_events(self, fn: Callable[..., T], **kwargs: Any) -> T:
+    async def write_in_server(self, fn: Callable[..., T], **kwargs: Any) -> T:
         if self._asks.is_closing():
             raise Unanswered("the serving process is gone")
         ask = next(self._ids)

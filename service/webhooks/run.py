@@ -129,7 +129,7 @@ class Run:
         # hold it while this process (at a lower priority) waits for a core. And a
         # failure may give the endpoint up, which records `webhook.disabled`, which
         # that process's bus tells the dispatchers' consoles.
-        standing = await self._uow.write_events(
+        standing = await self._uow.write_in_server(
             outbox.record_round, done=done, give_up=self._give_up, lease_s=self._lease_s
         )
         self._wrote_at = time.monotonic()
