@@ -92,7 +92,11 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """One event sent to one endpoint: how it went (the last few hundred an endpoint)."""
+    """An entry of an endpoint's delivery log (the last few hundred an endpoint): an
+    event that failed, however often it was tried; or a run of events delivered in one
+    round, from `seq` through `through_seq`, `events` of them (one entry a round, not
+    one an event: the rounds are written in the serving process's batches, beside the
+    offers')."""
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (Index("ix_webhook_delivery_endpoint", "endpoint_id", "id"),)
@@ -100,7 +104,9 @@ class WebhookDelivery(SQLModel, table=True):
     id: int | None = sqlmodel.Field(default=None, sa_type=_ID, primary_key=True)
     endpoint_id: uuid.UUID = sqlmodel.Field(foreign_key="webhook_endpoint.id")
     seq: int = sqlmodel.Field(sa_type=BigInteger)
-    event: str = sqlmodel.Field(max_length=64)
+    through_seq: int = sqlmodel.Field(sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
+    events: int = sqlmodel.Field(default=1, sa_column_kwargs={"server_default": "1"})
+    event: str = sqlmodel.Field(max_length=64)  # `EVENT_RUN_MIXED` for a run of several types
     status: DeliveryStatus = sqlmodel.Field(sa_type=String(16))
     attempts: int
     http_status: int | None = None
@@ -224,9 +230,17 @@ class WebhookCreated(WebhookPublic):
     )
 
 
+EVENT_RUN_MIXED = "*"  # a run's `event` when its events were of several types
+
+
 class DeliveryPublic(BaseModel):
-    seq: int
-    event: str
+    """An entry of the delivery log: one event that failed (or was delivered after
+    failing), or a run of events delivered in one go."""
+
+    seq: int = Field(description="The event's seq; a run's first.")
+    through_seq: int = Field(description="A run's last seq (`seq` for one event).")
+    events: int = Field(description="How many events the entry is of (1, or a run's).")
+    event: str = Field(description='The events\' type, or "*" for a run of several types.')
     status: DeliveryStatus
     attempts: int
     http_status: int | None = Field(description="What the receiver last answered, if it did.")

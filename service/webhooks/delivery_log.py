@@ -1,6 +1,9 @@
-"""The delivery log: one entry an event sent to an endpoint (its status, tries, last
-error), the newest `KEEP` an endpoint. Written with each round, on the hot path: the
-statements are prepared."""
+"""The delivery log, the newest `KEEP` entries an endpoint: an entry for each event that
+failed (its status, tries, last error), and one for each round's run of deliveries
+(`seq` through `through_seq`). Written with each round, on the hot path: the
+statements are prepared, and a round writes one entry, not one an event (at 25 calls a
+second, three endpoints took some 950 rows a second into the serving process's
+batches, beside the offers', and POST -> offer's p99 rose by a fifth)."""
 
 import uuid
 from collections.abc import Sequence
@@ -10,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlmodel import col
 
-from models.webhook import DeliveryStatus, WebhookDelivery
+from models.webhook import EVENT_RUN_MIXED, DeliveryStatus, WebhookDelivery
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
@@ -29,15 +32,15 @@ class Try:
 
 
 def delivered(tx: Tx, endpoint_id: uuid.UUID, sent: Sequence[Try], *, retried: int) -> None:
-    """Log a round's deliveries; the first closes the entry of the event that had
-    failed `retried` times before, if any."""
+    """Log a round's deliveries, in order, as one entry; the first closes the entry of
+    the event that had failed `retried` times before, if any."""
     if not sent:
         return
     rest = sent
     if retried and _settle(tx, endpoint_id, sent[0], retried + 1, DeliveryStatus.delivered):
         rest = sent[1:]
     if rest:
-        tx.run_many(_INSERT, [_entry(endpoint_id, t, 1, DeliveryStatus.delivered) for t in rest])
+        tx.run_many(_INSERT, [_run(endpoint_id, rest)])
 
 
 def failed(
@@ -77,12 +80,34 @@ def _settle(
     )
 
 
+def _run(endpoint_id: uuid.UUID, sent: Sequence[Try]) -> dict[str, object]:
+    """The entry of a round's deliveries (each a 2xx): the receiver's last answer, the
+    events' type if they were all of one."""
+    first, last = sent[0], sent[-1]
+    kinds = {t.event for t in sent}
+    return {
+        "endpoint_id": endpoint_id,
+        "seq": first.seq,
+        "through_seq": last.seq,
+        "events": len(sent),
+        "event": first.event if len(kinds) == 1 else EVENT_RUN_MIXED,
+        "status": DeliveryStatus.delivered,
+        "attempts": 1,
+        "http_status": last.http_status,
+        "error": None,
+        "first_tried_at": first.at,
+        "last_tried_at": last.at,
+    }
+
+
 def _entry(
     endpoint_id: uuid.UUID, attempt: Try, attempts: int, status: DeliveryStatus
 ) -> dict[str, object]:
     return {
         "endpoint_id": endpoint_id,
         "seq": attempt.seq,
+        "through_seq": attempt.seq,
+        "events": 1,
         "event": attempt.event,
         "status": status,
         "attempts": attempts,

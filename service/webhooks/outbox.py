@@ -311,4 +311,4 @@ def _lasting(span: timedelta) -> str:
 
 
 # The writes the delivery process may ask the serving process to make, by name.
-EVENT_WRITES: dict[str, Callable[..., Any]] = {"record_round": record_round}
+SERVER_WRITES: dict[str, Callable[..., Any]] = {"record_round": record_round}

@@ -189,7 +189,7 @@ class DeliveryProcess:
         """Make a write the process asked for (one that records events: this process's
         bus publishes them) and answer how it went."""
         try:
-            value = await self._state.uow.write(outbox.EVENT_WRITES[name], **kwargs)
+            value = await self._state.uow.write(outbox.SERVER_WRITES[name], **kwargs)
             answer = (ask, True, value)
         except Exception as exc:
             log.exception("webhook_write_failed", write=name)

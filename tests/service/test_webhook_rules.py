@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -205,7 +206,12 @@ def test_the_signature_is_an_hmac_of_the_time_and_the_body() -> None:
     assert signature("whsec_k", timestamp=1700000000, body=body) == f"t=1700000000,v1={expected}"
 
 
-def test_the_delivery_log_keeps_an_endpoints_newest_entries(tmp_path: Path) -> None:
+def test_a_rounds_deliveries_are_one_entry_and_an_endpoint_keeps_its_newest(
+    tmp_path: Path,
+) -> None:
+    """A round's deliveries are logged as one run (its first seq through its last, how
+    many, their type or "*" for several), not an entry an event; the newest `KEEP`
+    entries of an endpoint are kept."""
     engine = make_engine(Settings(database_url=database_url(tmp_path)))
     upgrade(engine)
     uow = UnitOfWork(engine, bus=None, serialize_writes=False)
@@ -222,20 +228,30 @@ def test_the_delivery_log_keeps_an_endpoints_newest_entries(tmp_path: Path) -> N
         return row.id
 
     endpoint_id = uow.write_sync(endpoint)
-    for first in range(0, KEEP + 100, 100):
+    rounds = KEEP + 10
+    for n in range(rounds):  # two events a round: of one type in odd rounds, of two in even
+        second = "call.created" if n % 2 else "assignment.offered"
         sent = [
-            Try(seq=s, event="call.created", at=utcnow()) for s in range(first + 1, first + 101)
+            Try(seq=2 * n + 1, event="call.created", at=utcnow(), http_status=200),
+            Try(seq=2 * n + 2, event=second, at=utcnow(), http_status=204),
         ]
-        done = Round(endpoint_id, claim, started_at=first, through=first + 100, delivered=sent)
+        done = Round(endpoint_id, claim, started_at=2 * n, through=2 * n + 2, delivered=sent)
         uow.write_sync(record_round, done=done, give_up=timedelta(hours=24), lease_s=60)
 
-    def kept(tx: Tx) -> list[int]:
-        query = select(col(WebhookDelivery.seq)).where(
-            col(WebhookDelivery.endpoint_id) == endpoint_id
-        )
-        return sorted(tx.session.execute(query).scalars())
+    def kept(tx: Tx) -> list[tuple[Any, ...]]:
+        query = select(
+            col(WebhookDelivery.seq),
+            col(WebhookDelivery.through_seq),
+            col(WebhookDelivery.events),
+            col(WebhookDelivery.event),
+            col(WebhookDelivery.http_status),
+        ).where(col(WebhookDelivery.endpoint_id) == endpoint_id)
+        return [tuple(row) for row in tx.session.execute(query.order_by(col(WebhookDelivery.seq)))]
 
-    assert uow.read_sync(kept) == list(range(101, KEEP + 101))
+    entries = uow.read_sync(kept)
+    assert len(entries) == KEEP
+    assert entries[:2] == [(21, 22, 2, "*", 204), (23, 24, 2, "call.created", 204)]
+    assert entries[-1] == (2 * rounds - 1, 2 * rounds, 2, "call.created", 204)
     engine.dispose()
 
 

@@ -151,10 +151,17 @@ def test_every_event_reaches_a_flaky_receiver_in_order_once_and_signed(
         hooks.server.ws_url, kit.token(Role.dispatcher), resume_after=expected[0] - 1
     ) as c:
         assert got == c.drain()
-    first = deliveries(admin, created["id"])[-1]
+    log = deliveries(admin, created["id"])
+    first = log[-1]
     assert first["status"] == "delivered"
     assert first["attempts"] >= 4  # two 500s, one or more refusals, then taken
-    assert first["seq"] == expected[0]
+    assert (first["seq"], first["through_seq"], first["events"]) == (expected[0], expected[0], 1)
+    covered: list[int] = []  # the rest: a run a round, every event in one of them
+    for entry in reversed(log):
+        assert entry["status"] == "delivered" and entry["seq"] == expected[len(covered)]
+        covered += expected[len(covered) : len(covered) + entry["events"]]
+        assert entry["through_seq"] == covered[-1]
+    assert covered == expected
     listed = admin.get("/v1/webhooks").json()
     assert [(w["state"], w["delivered_through"]) for w in listed] == [("active", expected[-1])]
 
