@@ -55,8 +55,8 @@ class Unanswered(Exception):
 
 
 class ParentStore:
-    """The delivery process's unit of work: its own, but for the writes that record
-    events, which the serving process makes (`outbox.EVENT_WRITES`)."""
+    """The delivery process's unit of work: its own reads (on its loop) and rare writes,
+    and the rounds' writes, which the serving process makes (`outbox.SERVER_WRITES`)."""
 
     def __init__(self, uow: UnitOfWork, asks: asyncio.WriteTransport) -> None:
         self._uow = uow
@@ -67,7 +67,11 @@ class ParentStore:
     async def read(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        return await self._uow.read(fn, *args, **kwargs)
+        # On the loop itself: it has nothing else to do meanwhile but take the pipe's
+        # frames and the receivers' answers, which wait a millisecond; a worker thread's
+        # hand-offs (`Condition.wait`, `notify`) were a tenth of this process's CPU,
+        # which it takes from the cores the serving process runs on.
+        return self._uow.read_sync(fn, *args, **kwargs)
 
     async def write(
         self, fn: Callable[Concatenate[Tx, P], T], *args: P.args, **kwargs: P.kwargs
