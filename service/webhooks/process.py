@@ -186,8 +186,9 @@ class DeliveryProcess:
         task.add_done_callback(self._writing.discard)
 
     async def _write(self, ask: int, name: str, kwargs: dict[str, object]) -> None:
-        """Make a write the process asked for (one that records events: this process's
-        bus publishes them) and answer how it went."""
+        """Make a write the process asked for (a round's: in this process's writer's
+        batches, and its events published by this process's bus) and answer how it
+        went."""
         try:
             value = await self._state.uow.write(outbox.SERVER_WRITES[name], **kwargs)
             answer = (ask, True, value)
