@@ -1,4 +1,5 @@
-"""A responder's own position, as `PUT /v1/responders/{id}/position` sets it: for the
+"""A responder's position, written one way (`move_to`) for every path that moves one:
+`PUT /v1/responders/{id}/position` (`responders.operations.set_position`), the
 emergency's body (`lat`, `lon`) and the console socket's `position` action (the socket
 sits beside `responders` in the layers, so it reaches the write through this room).
 

@@ -6,7 +6,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from dispatch.cells import position_cell
 from dispatch.config import DispatchConfig
 from models.agency import Principal
 from models.report import DutyPeriod
@@ -17,6 +16,7 @@ from models.vocabulary import (
     Role,
 )
 from service.dispatching.waiting import replan_waiting
+from service.emergencies.positions import move_to
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.rules.programmes import kinds_of
 from service.store.transaction import Tx
@@ -77,16 +77,7 @@ def set_position(
     """Move a responder; its search cell follows. CAD (AVL feeds) may set it too."""
     responder = get_responder(tx, principal=principal, responder_id=responder_id)
     _require_self_or(principal, responder_id, STAFF | {Role.cad}, "move responders")
-    responder.lat, responder.lon = body.lat, body.lon
-    responder.position_cell = position_cell(body.lat, body.lon)
-    responder.position_at = tx.now
-    tx.session.flush()
-    tx.record(
-        "responder.position_changed",
-        agency_id=principal.agency_id,
-        responder_id=responder.id,
-        data={"responder_id": str(responder.id), "lat": body.lat, "lon": body.lon},
-    )
+    move_to(tx, responder, body.lat, body.lon)
     return ResponderPublic.of(responder)
 
 
