@@ -5,7 +5,6 @@ import json
 import uuid
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, WebSocket
@@ -29,9 +28,9 @@ from models.responder import PositionUpdate
 from models.vocabulary import AssignmentState, Role
 from service.assignments import operations as assignments
 from service.checkins import operations as checkins
+from service.consoles.admission import CLOSE_NOT_ALLOWED, close_if_not_allowed, sign_in
 from service.consoles.limits import BurstTally, MessageBudget, Refusal, SocketDoor, Visit, door_of
 from service.consoles.refusals import (
-    CLOSE_TOO_MANY,
     RefusedActions,
     close_flooded,
     record_repeats,
@@ -40,11 +39,9 @@ from service.consoles.refusals import (
 from service.emergencies import positions, raising
 from service.errors import CoRespondError, Forbidden, describe_errors
 from service.live.events import catch_up, record_acks
-from service.live.hub import CLOSE_BAD_TOKEN, Console, event_frame
-from service.settings import Settings
+from service.live.hub import Console, event_frame
 from service.trust import audit
 from service.trust.audit import Actor
-from service.trust.auth import check_token
 from service.web.state import AppState
 
 log = structlog.get_logger(__name__)
@@ -52,7 +49,6 @@ log = structlog.get_logger(__name__)
 router = APIRouter()
 
 CLOSE_BAD_MESSAGE = 4400
-CLOSE_NOT_ALLOWED = 4403
 CLOSE_NO_HELLO = 4408
 MAX_REPLAY = 10_000
 TOKEN_COOKIE = "corespond_token"  # noqa: S105 (a cookie name)
@@ -68,17 +64,6 @@ def _handshake_token(websocket: WebSocket) -> tuple[str | None, str | None]:
     bearer = next((p for p in offered if p.startswith("bearer.")), None)
     token = bearer.removeprefix("bearer.") if bearer else websocket.cookies.get(TOKEN_COOKIE)
     return token, SUBPROTOCOL if SUBPROTOCOL in offered else None
-
-
-def _origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
-    """Browsers send Origin; other clients need not. Without a configured list,
-    only pages served by this host may connect."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    if settings.allowed_origins:
-        return origin in settings.allowed_origins
-    return urlsplit(origin).netloc == websocket.headers.get("host")
 
 
 def _error(name: str, detail: str) -> dict[str, Any]:
@@ -148,26 +133,15 @@ async def _visit(
     handshake_token: str | None,
 ) -> None:
     """An admitted socket's life: its hello, its token, then its console."""
-    if not _origin_allowed(websocket, state.settings):
-        await websocket.close(CLOSE_NOT_ALLOWED, "origin not allowed")
+    if await close_if_not_allowed(websocket, state.settings):
         return
     hello = await _hello(websocket, state.settings.ws_hello_timeout_s)
     visit.greeted()
     if hello is None:
         return
     token = hello.token or handshake_token
-    principal, refusal = await state.uow.read(check_token, token) if token else (None, "missing")
-    logon = Actor(principal=principal, source=visit.address, action="logon")
-    if refusal is not None or principal is None:
-        # Counted with the address's failed HTTP logons; past the limit, not audited.
-        if (retry_after := await state.auth_failures.failed(visit.address)) is not None:
-            reason = f"too many failed logons from this address; retry after {retry_after} s"
-            await websocket.close(CLOSE_TOO_MANY, reason)
-            return
-        await state.uow.write(
-            audit.record, actor=logon, outcome="denied", detail={"token": refusal, "via": "ws"}
-        )
-        await websocket.close(CLOSE_BAD_TOKEN, "token unknown, revoked or expired")
+    principal, logon = await sign_in(websocket, state, token, address=visit.address, via="ws")
+    if principal is None:
         return
     if principal.role == Role.provider:  # it reads its resource over HTTP, nothing here
         await state.uow.write(
