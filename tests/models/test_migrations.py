@@ -61,3 +61,40 @@ def test_positions_filed_before_the_finer_search_are_refiled(tmp_path: Path) -> 
     with engine.connect() as connection:
         cell = connection.execute(text("SELECT position_cell FROM responder")).scalar_one()
     assert cell == position_cell(40.1215, -75.3399) != old_cell
+
+
+def test_delivery_log_entries_of_before_the_runs_are_runs_of_one(tmp_path: Path) -> None:
+    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
+    upgrade(engine, "0015")
+    ids = {"agency": "a" * 32, "endpoint": "e" * 32}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO agency (id, slug, name, offer_timeout_s, created_at) "
+                "VALUES (:agency, 'a', 'A', 60, '2026-01-01')"
+            ),
+            ids,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO webhook_endpoint (id, agency_id, url, events, secret, created_at, "
+                "cursor, attempts) VALUES (:endpoint, :agency, 'https://93.184.215.14/', "
+                "'[\"*\"]', 's', '2026-01-01', 7, 0)"
+            ),
+            ids,
+        )
+        for seq, status in ((6, "delivered"), (7, "retrying")):
+            connection.execute(
+                text(
+                    "INSERT INTO webhook_delivery (endpoint_id, seq, event, status, attempts, "
+                    "first_tried_at, last_tried_at) VALUES (:endpoint, :seq, 'call.created', "
+                    ":status, 1, '2026-01-01', '2026-01-01')"
+                ),
+                {**ids, "seq": seq, "status": status},
+            )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT seq, through_seq, events, status FROM webhook_delivery ORDER BY seq")
+        ).all()
+    assert [tuple(r) for r in rows] == [(6, 6, 1, "delivered"), (7, 7, 1, "retrying")]
