@@ -80,13 +80,15 @@ async def list_deliveries(
     principal: CurrentPrincipal,
     state: State,
     before: Annotated[
-        int | None, Query(ge=1, le=MAX_SEQ, description="Page back: only events before this seq.")
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="Page back: only entries starting before this seq."),
     ] = None,
     limit: Limit = 100,
 ) -> list[DeliveryPublic]:
-    """The endpoint's deliveries, newest first: each event's status (`delivered`,
-    `retrying`, `failed`), tries, and the last error or HTTP status. The newest 500
-    are kept."""
+    """The endpoint's delivery log, newest first: an entry for each event that failed
+    (`retrying`, `failed`, or `delivered` once it got through), with its tries and the
+    last error or HTTP status; and one for each run of events delivered in one go
+    (`seq` through `through_seq`, `events` of them). The newest 500 are kept."""
     return await state.uow.read(
         webhooks.deliveries, principal=principal, endpoint_id=webhook_id, before=before, limit=limit
     )
