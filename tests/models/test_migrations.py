@@ -5,7 +5,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from h3.api import basic_int as h3
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from dispatch.cells import position_cell
 from models.tables import metadata
@@ -36,18 +36,10 @@ def test_migrating_twice_changes_nothing_and_seeds_the_event_counter(tmp_path: P
 
 
 def test_positions_filed_before_the_finer_search_are_refiled(tmp_path: Path) -> None:
-    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
-    upgrade(engine, "0004")
+    engine = _with_agency(tmp_path, "0004")
     old_cell = h3.latlng_to_cell(40.1215, -75.3399, 9)
-    ids = {"agency": "a" * 32, "responder": "b" * 32, "cell": old_cell}
+    ids = {"agency": AGENCY, "responder": "b" * 32, "cell": old_cell}
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO agency (id, slug, name, offer_timeout_s, created_at) "
-                "VALUES (:agency, 'a', 'A', 60, '2026-01-01')"
-            ),
-            ids,
-        )
         connection.execute(
             text(
                 "INSERT INTO responder (id, agency_id, kind, name, credentials, languages, "
@@ -64,17 +56,9 @@ def test_positions_filed_before_the_finer_search_are_refiled(tmp_path: Path) -> 
 
 
 def test_delivery_log_entries_of_before_the_runs_are_runs_of_one(tmp_path: Path) -> None:
-    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
-    upgrade(engine, "0015")
-    ids = {"agency": "a" * 32, "endpoint": "e" * 32}
+    engine = _with_agency(tmp_path, "0015")
+    ids = {"agency": AGENCY, "endpoint": "e" * 32}
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO agency (id, slug, name, offer_timeout_s, created_at) "
-                "VALUES (:agency, 'a', 'A', 60, '2026-01-01')"
-            ),
-            ids,
-        )
         connection.execute(
             text(
                 "INSERT INTO webhook_endpoint (id, agency_id, url, events, secret, created_at, "
@@ -98,3 +82,22 @@ def test_delivery_log_entries_of_before_the_runs_are_runs_of_one(tmp_path: Path)
             text("SELECT seq, through_seq, events, status FROM webhook_delivery ORDER BY seq")
         ).all()
     assert [tuple(r) for r in rows] == [(6, 6, 1, "delivered"), (7, 7, 1, "retrying")]
+
+
+AGENCY = "a" * 32  # the agency `_with_agency` writes
+
+
+def _with_agency(tmp_path: Path, revision: str) -> Engine:
+    """A SQLite database migrated up to `revision`, holding one agency, written as
+    rows were then: what a later migration must carry over."""
+    engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}"))
+    upgrade(engine, revision)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO agency (id, slug, name, offer_timeout_s, created_at) "
+                "VALUES (:agency, 'a', 'A', 60, '2026-01-01')"
+            ),
+            {"agency": AGENCY},
+        )
+    return engine
