@@ -40,7 +40,7 @@ def delivered(tx: Tx, endpoint_id: uuid.UUID, sent: Sequence[Try], *, retried: i
     if retried and _settle(tx, endpoint_id, sent[0], retried + 1, DeliveryStatus.delivered):
         rest = sent[1:]
     if rest:
-        tx.run_many(_INSERT, [_run(endpoint_id, rest)])
+        tx.run_many(_INSERT, [_entry(endpoint_id, rest, 1, DeliveryStatus.delivered)])
 
 
 def failed(
@@ -49,7 +49,7 @@ def failed(
     """Log a failed try: a new entry for an event's first, else its entry brought up to date."""
     status = DeliveryStatus.failed if gave_up else DeliveryStatus.retrying
     if fresh or not _settle(tx, endpoint_id, attempt, attempts, status):
-        tx.run_many(_INSERT, [_entry(endpoint_id, attempt, attempts, status)])
+        tx.run_many(_INSERT, [_entry(endpoint_id, [attempt], attempts, status)])
 
 
 def prune(tx: Tx, endpoint_id: uuid.UUID) -> None:
@@ -80,41 +80,25 @@ def _settle(
     )
 
 
-def _run(endpoint_id: uuid.UUID, sent: Sequence[Try]) -> dict[str, object]:
-    """The entry of a round's deliveries (each a 2xx): the receiver's last answer, the
-    events' type if they were all of one."""
-    first, last = sent[0], sent[-1]
-    kinds = {t.event for t in sent}
+def _entry(
+    endpoint_id: uuid.UUID, tries: Sequence[Try], attempts: int, status: DeliveryStatus
+) -> dict[str, object]:
+    """The entry of one event's tries, or of a round's run of deliveries (each a 2xx):
+    the receiver's last answer, the events' type if they were all of one."""
+    first, last = tries[0], tries[-1]
+    kinds = {t.event for t in tries}
     return {
         "endpoint_id": endpoint_id,
         "seq": first.seq,
         "through_seq": last.seq,
-        "events": len(sent),
+        "events": len(tries),
         "event": first.event if len(kinds) == 1 else EVENT_RUN_MIXED,
-        "status": DeliveryStatus.delivered,
-        "attempts": 1,
-        "http_status": last.http_status,
-        "error": None,
-        "first_tried_at": first.at,
-        "last_tried_at": last.at,
-    }
-
-
-def _entry(
-    endpoint_id: uuid.UUID, attempt: Try, attempts: int, status: DeliveryStatus
-) -> dict[str, object]:
-    return {
-        "endpoint_id": endpoint_id,
-        "seq": attempt.seq,
-        "through_seq": attempt.seq,
-        "events": 1,
-        "event": attempt.event,
         "status": status,
         "attempts": attempts,
-        "http_status": attempt.http_status,
-        "error": attempt.error,
-        "first_tried_at": attempt.at,
-        "last_tried_at": attempt.at,
+        "http_status": last.http_status,
+        "error": last.error,
+        "first_tried_at": first.at,
+        "last_tried_at": last.at,
     }
 
 
