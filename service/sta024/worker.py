@@ -3,18 +3,19 @@
 It lowers its own priority before it imports anything heavy: the import of the models,
 the EIDO code and the database layer is its largest burst of CPU (some seconds on a
 busy machine), and it comes when the first CAD subscribes, while the server makes
-offers. So this module imports only the standard library at its top, the process
-pool unpickles `open_worker` (this module) first, and `open_worker` imports the rest
-after `os.nice`.
+offers. So this module imports only the standard library and `service.priority` (itself
+only that) at its top, the process pool unpickles `open_worker` (this module) first,
+and `open_worker` imports the rest after `yield_to_server`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
+
+from service.priority import yield_to_server
 
 if TYPE_CHECKING:
     import uuid
@@ -24,9 +25,8 @@ if TYPE_CHECKING:
     from service.sta024.operations import Built, News, Scope
     from service.store.unit_of_work import UnitOfWork
 
-# Above the server's (0): when both want a core, the server's wake-ups go first and the
-# worker gets about a quarter of the time. Not further: on a machine the server keeps
-# busy, the CADs' notifications must still go out, later.
+# Behind the server (`priority`: the idle class; this, where there is none): when both
+# want a core, the server's wake-ups go first, and the CADs' notifications go out later.
 NICENESS = 5
 PARENT_CHECK_S = 1.0  # how soon a worker whose server is gone ends
 
@@ -38,8 +38,7 @@ _worker: UnitOfWork | None = None
 def open_worker(database_url: str, sqlite_synchronous: Any, server_pid: int) -> None:
     """The pool's initializer: lower the priority, then open a reader on the database."""
     global _worker
-    with contextlib.suppress(OSError):  # (a platform that refuses it: at equal priority)
-        os.nice(NICENESS)
+    yield_to_server(NICENESS)
     from service.settings import Settings
     from service.store.engine import make_engine
     from service.store.unit_of_work import UnitOfWork

@@ -20,7 +20,6 @@ process ended, however).
 """
 
 import asyncio
-import contextlib
 import itertools
 import os
 import pickle
@@ -31,6 +30,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import structlog
 
 from service.logs import configure_logging
+from service.priority import yield_to_server
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.transaction import Tx
@@ -45,7 +45,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 STOP_WAIT_S = 10.0  # given back its claims within this, or it ends without
-# Below the server's priority: where both want a core, the offer goes first and the
+# Behind the server (`priority`): where both want a core, the offer goes first and the
 # deliveries (which wait well: in order, retried) after.
 NICENESS = 10
 
@@ -108,8 +108,7 @@ class ParentStore:
 def serve(settings: Settings, wakes: Connection, asks: Connection) -> None:
     """The process's main (`multiprocessing`'s target): deliver until told to stop."""
     configure_logging(settings.log_level)
-    with contextlib.suppress(OSError):
-        os.nice(NICENESS)
+    yield_to_server(NICENESS)
     try:
         import uvloop  # what uvicorn serves on, where installed
     except ImportError:  # pragma: no cover (it is, with uvicorn[standard])

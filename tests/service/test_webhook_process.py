@@ -86,6 +86,13 @@ def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_se
         got = wait_for("the delivery", receiver.accepted)
         assert got[0]["data"]["id"] == made["id"]
         assert delivery_processes(running) == [pid]  # one, however many events
+        # Behind the server: every thread of it in the idle class, below the server's.
+        assert {os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")} == {
+            os.SCHED_IDLE
+        }
+        assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(
+            os.PRIO_PROCESS, running.process.pid
+        )
 
         os.kill(pid, signal.SIGKILL)  # out of memory, say: another takes its place
         [pid] = wait_for(
