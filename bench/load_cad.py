@@ -104,9 +104,8 @@ def receive(endpoints: int) -> None:
 
     A CAD's receiver runs on the CAD's machines; this one shares the server's two cores,
     so it costs what it must: an asyncio protocol on uvloop with httptools' parser (what
-    uvicorn parses with), reading only the path and the seq. http.server's threads cost
-    about 150 µs a delivery, some 4 s of a core in a 30 s run at 25 calls/s; this, a
-    fifth of that (bench/HISTORY.md, 2026-12-07).
+    uvicorn parses with), reading only the path and the seq: a third to a half of the
+    CPU http.server's threads took a delivery (bench/HISTORY.md, 2026-12-07).
     """
     counts = [0] * endpoints
     last = [0] * endpoints

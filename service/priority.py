@@ -5,8 +5,8 @@ The webhooks' delivery process and the STA-024 EIDO builder do work that waits w
 the idle scheduling class (SCHED_IDLE): a server thread that wakes takes a core from
 them at once, and a core that runs only them counts as free when the kernel places
 it. Lowered by `nice` alone they kept a core for the rest of their turn while an offer
-waited for it: with three webhook endpoints and ten STA-024 subscribers, POST → offer's
-p99 was 1.8 times that without them; in the idle class, within the runs' spread
+waited for it: in a busy hour, with three webhook endpoints and ten STA-024 subscribers,
+POST → offer's p99 was 1.8 times that without them; in the idle class, 1.3 times
 (bench/HISTORY.md, 2026-12-07).
 
 The idle class is not starvation: where every core is wanted they still get a little
