@@ -138,7 +138,8 @@ def receive(endpoints: int) -> None:
             n = int(self.url.rsplit(b"/", 1)[-1])
             body = b"".join(self.body)
             at = body.find(b'"seq":') + 6  # the envelope: {"type":"event","seq":N,...}
-            seq = int(body[at : body.index(b",", at)]) if at > 5 else 0
+            end = body.find(b",", at)
+            seq = int(body[at:end]) if at > 5 and end > 0 else json.loads(body)["seq"]
             counts[n] += 1
             if seq <= last[n]:
                 disorder[0] += 1

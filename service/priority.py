@@ -10,8 +10,8 @@ POST → offer's p99 was 1.8 times that without them; in the idle class, 1.3 tim
 (bench/HISTORY.md, 2026-12-07).
 
 The idle class is not starvation: where every core is wanted they still get a little
-time (a weight of 3 to a thread's 1,024) and catch up when the load falls. Elsewhere
-`nice` is what there is.
+time (a weight of 3 to a thread's 1,024, some 0.3 % of a core) and catch up when the
+load falls. They are also `nice`: alone, where there is no idle class.
 """
 
 import contextlib
@@ -22,16 +22,21 @@ from pathlib import Path
 def yield_to_server(niceness: int) -> None:
     """Put this process behind the server: every thread it has (an import may have
     started some: OpenBLAS's, with numpy) and every thread started after, `niceness`
-    lower and in the idle class where the platform has them (both are a thread's own on
-    Linux)."""
+    lower, and in the idle class where the platform has one (both are a thread's own
+    on Linux, and a new thread takes its starter's)."""
     tasks = Path("/proc/self/task")
-    threads = [int(task.name) for task in tasks.iterdir()] if tasks.is_dir() else [0]
     idle = getattr(os, "SCHED_IDLE", None)
-    for thread in threads:
-        with contextlib.suppress(OSError):  # (refused: at equal priority; ended meanwhile)
-            os.setpriority(
-                os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness
-            )
-        if idle is not None:
-            with contextlib.suppress(OSError):
-                os.sched_setscheduler(thread, idle, os.sched_param(0))
+    done: set[int] = set()
+    while True:  # again, for a thread started meanwhile by one not yet lowered
+        threads = {int(task.name) for task in tasks.iterdir()} if tasks.is_dir() else {0}
+        if threads <= done:
+            return
+        for thread in threads - done:
+            with contextlib.suppress(OSError):  # (refused: at equal priority; ended)
+                os.setpriority(
+                    os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness
+                )
+            if idle is not None:
+                with contextlib.suppress(OSError):
+                    os.sched_setscheduler(thread, idle, os.sched_param(0))
+        done |= threads

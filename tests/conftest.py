@@ -320,3 +320,14 @@ def programme(supervisor: httpx.Client) -> Callable[..., dict[str, Any]]:
         return result
 
     return put
+
+
+def classes_of_threads(pid: int) -> dict[int, int]:
+    """Each thread's scheduling class, of the threads still running when read."""
+    found = {}
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            found[int(task)] = os.sched_getscheduler(int(task))
+        except ProcessLookupError:
+            continue  # ended meanwhile
+    return found

@@ -13,9 +13,9 @@ Its own process still shares the machine's cores with the server: its start (the
 imports, seconds of CPU on a busy machine) and each feed's tick (a second's changed
 incidents built at once) took a core from the event loop making offers, on two cores:
 a load run at 50 calls/s with ten subscribers fell seconds behind. So the worker runs
-at a lower priority (`worker.NICENESS`, set before it imports anything heavy): the
-scheduler lets it have what the server leaves, and a CAD's notification waits rather
-than a dispatcher's offer. What runs in the worker is `service.sta024.worker`.
+behind the server (`service.priority`: the idle class, set before its own heavy
+imports): the scheduler lets it have what the server leaves, and a CAD's notification
+waits rather than a dispatcher's offer. What runs in the worker is `service.sta024.worker`.
 """
 
 import asyncio

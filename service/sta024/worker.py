@@ -1,11 +1,13 @@
 """The builder's worker process: what runs in it, and nothing the server needs.
 
-It lowers its own priority before it imports anything heavy: the import of the models,
-the EIDO code and the database layer is its largest burst of CPU (some seconds on a
-busy machine), and it comes when the first CAD subscribes, while the server makes
-offers. So this module imports only the standard library and `service.priority` (itself
-only that) at its top, the process pool unpickles `open_worker` (this module) first,
-and `open_worker` imports the rest after `yield_to_server`.
+It lowers its own priority before its own heavy imports: the import of the models, the
+EIDO code and the database layer is its largest burst of CPU (some seconds on a busy
+machine), and it comes when the first CAD subscribes, while the server makes offers.
+So this module imports only the standard library and `service.priority` (itself only
+that) at its top, the process pool unpickles `open_worker` (this module) first, and
+`open_worker` imports the rest after `yield_to_server`. (Spawning, `multiprocessing`
+first imports the server's main module again, at the server's priority: `service.cli`
+and what it imports. Left for now.)
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
     from service.sta024.operations import Built, News, Scope
     from service.store.unit_of_work import UnitOfWork
 
-# Behind the server (`priority`: the idle class; this, where there is none): when both
-# want a core, the server's wake-ups go first, and the CADs' notifications go out later.
+# Behind the server (`priority`: the idle class, and this niceness): when both want a
+# core, the server's wake-ups go first, and the CADs' notifications go out later.
 NICENESS = 5
 PARENT_CHECK_S = 1.0  # how soon a worker whose server is gone ends
 

@@ -14,6 +14,7 @@ from models.vocabulary import Role
 from tests.conftest import (
     AgencyKit,
     Server,
+    classes_of_threads,
     free_port,
     new_agency,
     on_postgres,
@@ -87,9 +88,7 @@ def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_se
         assert got[0]["data"]["id"] == made["id"]
         assert delivery_processes(running) == [pid]  # one, however many events
         # Behind the server: every thread of it in the idle class, below the server's.
-        assert {os.sched_getscheduler(int(t)) for t in os.listdir(f"/proc/{pid}/task")} == {
-            os.SCHED_IDLE
-        }
+        assert set(classes_of_threads(pid).values()) == {os.SCHED_IDLE}
         assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(
             os.PRIO_PROCESS, running.process.pid
         )
