@@ -10,7 +10,6 @@ books as far as two cores allow.
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,8 @@ import httptools
 import httpx
 import uvloop
 from websockets.asyncio.client import connect
+
+from service.priority import yield_to_server
 
 
 @dataclass
@@ -222,8 +223,7 @@ def subscribe(url: str, token: str, count: int) -> None:
 if __name__ == "__main__":
     # The CAD side stands for the CADs' machines, which are not the server's: it takes
     # only the CPU the server and the consoles leave (Linux's idle class).
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    yield_to_server(0)
     if sys.argv[1] == "receive":
         receive(int(sys.argv[2]))
     else:

@@ -423,10 +423,6 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
-def _classes_of_threads(pid: int) -> set[int]:
-    return set(classes_of_threads(pid).values())
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_the_eidos_are_built_by_a_worker_that_yields_the_cores_to_the_server(
     agency: AgencyKit, dispatcher: httpx.Client
@@ -442,5 +438,5 @@ def test_the_eidos_are_built_by_a_worker_that_yields_the_cores_to_the_server(
         server_pid = agency.server.process.pid
         below = os.getpriority(os.PRIO_PROCESS, server_pid) + NICENESS
         [worker] = [c for c in _children(server_pid) if os.getpriority(os.PRIO_PROCESS, c) == below]
-        assert _classes_of_threads(worker) == {os.SCHED_IDLE}
-        assert os.SCHED_IDLE not in _classes_of_threads(server_pid)
+        assert set(classes_of_threads(worker).values()) == {os.SCHED_IDLE}
+        assert os.SCHED_IDLE not in classes_of_threads(server_pid).values()
