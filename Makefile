@@ -13,10 +13,14 @@ COMPILE := $(UV) pip compile --quiet --universal --generate-hashes pyproject.tom
 .PHONY: run test lint lock upgrade vendor bench bench-load demo clean test-tools
 
 # The venv holds exactly the lock (uv pip sync), then the project itself, editable.
-$(STAMP): pyproject.toml requirements-dev.txt
+# Compiled to bytecode, as pip compiles the image's (Dockerfile): uv does not by default,
+# and where PYTHONDONTWRITEBYTECODE is set (these machines) every process would compile
+# SQLAlchemy, pydantic and the rest again as it starts, 3 s of CPU each
+# (bench/HISTORY.md, 2026-12-07).
+$(STAMP): pyproject.toml requirements-dev.txt Makefile
 	test -x $(UV) || ($(PYTHON) -m venv $(VENV) && \
 		$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION))
-	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes requirements-dev.txt
+	$(UV) pip sync --quiet --compile-bytecode --python $(BIN)/python --require-hashes requirements-dev.txt
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -28,7 +28,14 @@ from sqlalchemy import create_engine, text
 
 from bench.load_cad import cad_side
 from bench.load_consoles import ConsoleHolder
-from bench.load_intake import CORESPOND, max_throughput, post_steadily, start
+from bench.load_intake import (
+    CORESPOND,
+    max_throughput,
+    pids_cpu_seconds,
+    post_steadily,
+    settle,
+    start,
+)
 from bench.load_report import LoadRun, report
 from bench.load_search import (
     Phase,
@@ -134,12 +141,15 @@ def run_load(
         try:
             if not holder.ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
-            run.cad = cad.__enter__()
+            run.cad = side = cad.__enter__()
+            # The server's group (its workers too) and this one's (consoles, CAD side).
+            run.settled = settle([os.getpgid(s.popen.pid) for s in servers] + [os.getpgrp()])
             spy = _profile(server.popen.pid, duration_s, profile) if profile else None
 
             def run_phase(name: str, phase_rate: float, seconds: float) -> Phase:
                 inside_before = server.metrics()
                 cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
+                sides_before = server.workers_cpu_seconds(), pids_cpu_seconds(side.pids)
                 posted = asyncio.run(
                     post_steadily(
                         server.url,
@@ -163,6 +173,8 @@ def run_load(
                     (loop - loop0) / wall,
                     inside,
                     wall,
+                    workers_cpu=(server.workers_cpu_seconds() - sides_before[0]) / wall,
+                    cad_cpu=(pids_cpu_seconds(side.pids) - sides_before[1]) / wall,
                 )
                 run.phases.append(phase)
                 time.sleep(6)  # responders clear their calls and come free again

@@ -4,7 +4,8 @@ that answer each notification; each in a process of its own, off the server's co
 books as far as two cores allow.
 
     python -m bench.load_cad receive <endpoints>            # prints its port, then counts
-    python -m bench.load_cad subscribe <ws url> <token> <n> # counts on SIGTERM
+    python -m bench.load_cad subscribe <ws url> <token> <n> # prints how many subscribed,
+                                                            # then counts
 """
 
 import asyncio
@@ -33,6 +34,7 @@ class CadSide:
     webhooks: int
     subscribers: int
     said: list[str] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # its processes (receiver, subscribers)
 
     def note(self) -> str:
         if not (self.webhooks or self.subscribers):
@@ -59,6 +61,7 @@ def cad_side(
                 text=True,
             )
             processes.append(("webhooks", receiver))
+            side.pids.append(receiver.pid)
             assert receiver.stdout is not None
             port = int(receiver.stdout.readline())
             admin = {"Authorization": f"Bearer {admin_token}"}
@@ -86,6 +89,11 @@ def cad_side(
                 text=True,
             )
             processes.append(("sta024", subscribing))
+            side.pids.append(subscribing.pid)
+            assert subscribing.stdout is not None
+            taken = subscribing.stdout.readline().strip()
+            if taken != str(subscribers):
+                raise RuntimeError(f"{taken or 0} of {subscribers} STA-024 subscriptions taken")
         yield side
     finally:
         for _, process in processes:
@@ -170,6 +178,12 @@ def subscribe(url: str, token: str, count: int) -> None:
     eidos = [0] * count
     sizes = [0] * count
     fates: list[str] = []  # what ended a subscriber before the run did, or refused it
+    said: dict[int, bool] = {}  # whether each one's subscription was taken
+
+    def answered(i: int, taken: bool) -> None:
+        said[i] = taken
+        if len(said) == count:  # all answered: how many were taken (the run may start)
+            print(sum(said.values()), flush=True)
 
     async def subscriber(i: int) -> None:
         try:
@@ -179,6 +193,8 @@ def subscribe(url: str, token: str, count: int) -> None:
             raise
         except Exception as exc:  # said in the report
             fates.append(f"{type(exc).__name__}: {str(exc)[:80]}")
+            if i not in said:
+                answered(i, False)
 
     async def follow(i: int) -> None:
         headers = {"Authorization": f"Bearer {token}"}
@@ -186,6 +202,10 @@ def subscribe(url: str, token: str, count: int) -> None:
             ask: dict[str, object] = {"requestId": str(uuid.uuid4()), "requestType": "EIDO"}
             ask |= {"requestSubType": "new", "expires": 86400}
             await socket.send(json.dumps({"subscribe": ask}))
+            response = json.loads(await socket.recv())
+            if response.get("subscribeResponse", {}).get("statusCode") != 200:
+                raise RuntimeError(f"subscribe refused: {str(response)[:100]}")
+            answered(i, True)
             async for frame in socket:
                 # A CAD elsewhere parses what it gets; this one shares the server's two
                 # cores, so it only finds the transaction to answer.

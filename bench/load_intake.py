@@ -2,6 +2,7 @@
 posted at a steady rate, and the baseline's throughput."""
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -52,13 +53,13 @@ class Process:
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far (user + system): the whole process, and its main thread
         (the event loop, where uvicorn serves and, on SQLite, every write runs)."""
-
-        def used(stat: Path) -> float:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
         pid = self.popen.pid
-        return used(Path(f"/proc/{pid}/stat")), used(Path(f"/proc/{pid}/task/{pid}/stat"))
+        return _used(Path(f"/proc/{pid}/stat"))[1], _used(Path(f"/proc/{pid}/task/{pid}/stat"))[1]
+
+    def workers_cpu_seconds(self) -> float:
+        """CPU time used so far by the server's live child processes (webhook delivery,
+        the EIDO builder), which share its process group."""
+        return groups_cpu_seconds([self.popen.pid]) - self.cpu_seconds()[0]
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -68,6 +69,52 @@ class Process:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait()
+
+
+def _used(stat: Path) -> tuple[int, float]:
+    """A process's (or thread's) process group, and its CPU time so far (user + system)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def groups_cpu_seconds(groups: Sequence[int]) -> float:
+    """CPU time used so far by the live processes of these process groups, together."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            group, used = _used(stat)
+        except OSError:  # ended meanwhile
+            continue
+        if group in groups:
+            total += used
+    return total
+
+
+def pids_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time used so far by these processes (those still running), together."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            total += _used(Path(f"/proc/{pid}/stat"))[1]
+    return total
+
+
+def settle(
+    groups: Sequence[int], *, below: float = 0.1, window_s: float = 1.0, within_s: float = 120.0
+) -> tuple[float, float]:
+    """Wait until the processes of `groups` together use less than `below` of a core
+    over `window_s` (or `within_s` has passed): a process started just before a phase
+    (the CAD side's, the server's workers for it) imports and connects first, seconds
+    of CPU that belong to no phase. The seconds waited and the CPU seconds used."""
+    started, used_at_start = time.monotonic(), groups_cpu_seconds(groups)
+    last = used_at_start
+    while time.monotonic() - started < within_s:
+        time.sleep(window_s)
+        used = groups_cpu_seconds(groups)
+        if used - last < below * window_s:
+            break
+        last = used
+    return time.monotonic() - started, groups_cpu_seconds(groups) - used_at_start
 
 
 def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> Process:

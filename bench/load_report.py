@@ -23,6 +23,7 @@ class LoadRun:
     calls_in_db: int = -1
     calls_unknown_state: int = -1
     cad: CadSide | None = None  # webhooks and STA-024 subscribers, if the run had any
+    settled: tuple[float, float] = (0.0, 0.0)  # waited before the steady phase: s, CPU s
 
 
 def inside_the_server(phases: list[Phase]) -> list[str]:
@@ -100,9 +101,17 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
         f"sustained / bare = {sustained / bare_rps:.3f}, closed-loop / bare = "
         f"{run.closed_loop_rps / bare_rps:.3f} (budget ≥ 0.05, DESIGN.md)",
         f"Server peak RSS: {run.peak_rss_mb:.0f} MB",
+        f"Quiet before the steady phase (the server's processes, the consoles', the CAD "
+        f"side's): after {run.settled[0]:.0f} s, {run.settled[1]:.1f} s of CPU meanwhile",
     ]
     if run.cad is not None and run.cad.note():
         lines.append(run.cad.note())
+        lines += [
+            f"CPU over the {phase.name} phase besides the server's, in cores: its workers "
+            f"(webhook delivery, EIDO builder) {phase.workers_cpu:.0%}, "
+            f"the CAD side's processes {phase.cad_cpu:.0%}"
+            for phase in run.phases[:1]
+        ]
     if rss_run is not None:
         lines.append(
             f"Server peak RSS with {rss_run.responders:,} responders and {rss_run.connected:,} "

@@ -20,6 +20,8 @@ class Phase:
     loop_cpu: float  # of it, its main thread's (the event loop's)
     inside: dict[str, float] = field(default_factory=dict)  # its metrics over the phase
     wall: float = 0.0  # the phase's seconds
+    workers_cpu: float = 0.0  # the server's child processes' CPU, in cores
+    cad_cpu: float = 0.0  # the CAD side's (bench/load_cad.py), in cores
 
 
 def pct(values: list[float], q: float) -> float:

@@ -71,3 +71,12 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     deliveries, fewest, most, notes, least_notes, _, least_eidos = map(int, cad.groups())
     assert fewest > 0 and most <= deliveries and notes > 0, out
     assert least_notes > 0 and least_eidos > 0, out
+    # the CPU besides the server's, and the wait for quiet (the CAD side's processes and
+    # the server's workers start just before the steady phase)
+    assert re.search(
+        r"^CPU over the steady phase besides the server's, in cores: its workers "
+        r"\(webhook delivery, EIDO builder\) \d+%, the CAD side's processes \d+%$",
+        out,
+        re.M,
+    ), out
+    assert re.search(r"^Quiet before the steady phase .*: after \d+ s, [\d.]+ s of CPU", out, re.M)
