@@ -322,6 +322,32 @@ def programme(supervisor: httpx.Client) -> Callable[..., dict[str, Any]]:
     return put
 
 
+def spawned_children(pid: int) -> list[int]:
+    """The running processes that `multiprocessing` spawned for process `pid` (its
+    delivery process, its EIDO builder; not its resource tracker), from whichever of
+    its threads started them."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and alive(int(entry.name)):
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+            if ppid == pid and b"spawn_main" in command:
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running (not ended, nor ended and waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def classes_of_threads(pid: int) -> dict[int, int]:
     """Each thread's scheduling class, of the threads still running when read."""
     found = {}

@@ -30,7 +30,7 @@ def head_seq(tx: Tx) -> int:
     )
 
 
-# Prepared (compiled once): the webhooks' tail reads an agency's new events up to ten
+# Prepared (compiled once): the webhooks' tail reads an agency's new events up to fifty
 # times a second, where the ORM's query building and loading cost more than the rows.
 _AFTER = (
     select(*[col(getattr(Event, name)) for name in EventMessage.model_fields])

@@ -6,8 +6,8 @@ machine), and it comes when the first CAD subscribes, while the server makes off
 So this module imports only the standard library and `service.priority` (itself only
 that) at its top, the process pool unpickles `open_worker` (this module) first, and
 `open_worker` imports the rest after `yield_to_server`. (Spawning, `multiprocessing`
-first imports the server's main module again, at the server's priority: `service.cli`
-and what it imports. Left for now.)
+first runs the server's main script again: the `corespond` script's entry point,
+`service.cli.main`, imports the commands only when it runs, so that costs nothing.)
 """
 
 from __future__ import annotations

@@ -22,11 +22,10 @@ from service.webhooks.outbox import Reader
 
 READ_EVENTS = 500  # events read from the log at once
 KEEP_EVENTS = 2000  # held an agency; an endpoint further behind reads the log itself
-# One read of an agency's new events this often at most. At 20 ms the reads took a
-# third of the delivery process's CPU under load (25 calls/s, three endpoints), a core
-# the offers want too; a read's own cost is most of it, so a read a tenth of a second
-# costs a fraction, for deliveries up to 100 ms later (STA-024 reads once a second).
-REFRESH_GAP_S = 0.1
+# One read of an agency's new events this often at most. Not rarer: read ten times a
+# second, the deliveries took a third less CPU but came in bursts, and the offers' p95
+# and p99 rose by a tenth to a fifth (bench/HISTORY.md, 2026-12-07, "fewer reads").
+REFRESH_GAP_S = 0.02
 
 
 class Doorbell:

@@ -1,9 +1,11 @@
 """The command line as a newcomer uses it: agency, token, demo, and a fresh serve."""
 
+import json
 import os
 import re
 import shlex
 import subprocess
+import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -182,3 +184,20 @@ def test_bad_settings_are_named_and_nothing_starts(tmp_path: Path) -> None:
     assert "CORESPOND_TIMER_INTERVAL_S: Input should be greater than 0" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+def test_a_process_the_server_spawns_runs_the_script_without_importing_the_service() -> None:
+    """`multiprocessing` starts the delivery process and the EIDO builder by running the
+    server's main script again (as `__mp_main__`, for its definitions) before their
+    own code can put them behind the server: the `corespond` script must cost no more
+    than its entry point there, not the commands and all they import."""
+    probe = (
+        "import json, runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('service', 'models', 'sqlalchemy', 'fastapi', 'numpy'))))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, CORESPOND], capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout) == ["service", "service.cli"]

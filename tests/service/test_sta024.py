@@ -31,7 +31,14 @@ from service.agencies.tokens import revoke_token
 from service.sta024.worker import NICENESS
 from service.store.transaction import Tx
 from service.trust.auth import hash_token
-from tests.conftest import AgencyKit, Server, classes_of_threads, start_server, stop_server
+from tests.conftest import (
+    AgencyKit,
+    Server,
+    classes_of_threads,
+    spawned_children,
+    start_server,
+    stop_server,
+)
 from tests.service.eido_schema import NENA, need_nena, schema_errors
 from tests.service.factories import audit_records, north_of, post_call, responder
 
@@ -419,10 +426,6 @@ def test_the_pinned_schema_is_read_in_place() -> None:
     assert Path(STA024).is_file()
 
 
-def _children(pid: int) -> list[int]:
-    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
 def test_the_eidos_are_built_by_a_worker_that_yields_the_cores_to_the_server(
     agency: AgencyKit, dispatcher: httpx.Client
@@ -437,6 +440,7 @@ def test_the_eidos_are_built_by_a_worker_that_yields_the_cores_to_the_server(
         assert incidents(system.notified()) == [call["id"]]  # the worker built it
         server_pid = agency.server.process.pid
         below = os.getpriority(os.PRIO_PROCESS, server_pid) + NICENESS
-        [worker] = [c for c in _children(server_pid) if os.getpriority(os.PRIO_PROCESS, c) == below]
+        spawned = spawned_children(server_pid)
+        [worker] = [c for c in spawned if os.getpriority(os.PRIO_PROCESS, c) == below]
         assert set(classes_of_threads(worker).values()) == {os.SCHED_IDLE}
         assert os.SCHED_IDLE not in classes_of_threads(server_pid).values()

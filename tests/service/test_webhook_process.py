@@ -14,11 +14,13 @@ from models.vocabulary import Role
 from tests.conftest import (
     AgencyKit,
     Server,
+    alive,
     classes_of_threads,
     free_port,
     new_agency,
     on_postgres,
     redis_missing,
+    spawned_children,
     start_server,
     stop_server,
 )
@@ -39,31 +41,6 @@ __all__ = ["receivers"]  # the fixture, imported for pytest
 # ---- the delivery process ---------------------------------------------------------------
 
 
-def delivery_processes(server: Server) -> list[int]:
-    """The server's delivery processes (spawned by `multiprocessing`; the other child a
-    spawning server has, its resource tracker, is not one)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and alive(int(entry.name)):
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-            if ppid == server.process.pid and b"spawn_main" in command:
-                found.append(int(entry.name))
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Running (not ended, nor ended and waiting to be reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.mark.parametrize("ending", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
 def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_server(
     tmp_path: Path, receivers: MakeReceiver, ending: signal.Signals
@@ -76,17 +53,17 @@ def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_se
         kit = new_agency(running)
         admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
         busy_morning(desk)
-        assert delivery_processes(running) == []
+        assert spawned_children(running.process.pid) == []
 
         port = free_port()
         created = register(admin, f"http://127.0.0.1:{port}/hook", ["responder.created"])
         receiver = receivers(created["secret"], port)
         receiver.start()
-        [pid] = wait_for("the delivery process", lambda: delivery_processes(running))
+        [pid] = wait_for("the delivery process", lambda: spawned_children(running.process.pid))
         made = responder(desk, kind="clinician")
         got = wait_for("the delivery", receiver.accepted)
         assert got[0]["data"]["id"] == made["id"]
-        assert delivery_processes(running) == [pid]  # one, however many events
+        assert spawned_children(running.process.pid) == [pid]  # one, however many events
         # Behind the server: every thread of it in the idle class, below the server's.
         assert set(classes_of_threads(pid).values()) == {os.SCHED_IDLE}
         assert os.getpriority(os.PRIO_PROCESS, pid) > os.getpriority(
@@ -95,7 +72,8 @@ def test_the_delivery_process_runs_while_an_endpoint_exists_and_ends_with_its_se
 
         os.kill(pid, signal.SIGKILL)  # out of memory, say: another takes its place
         [pid] = wait_for(
-            "another delivery process", lambda: [p for p in delivery_processes(running) if p != pid]
+            "another delivery process",
+            lambda: [p for p in spawned_children(running.process.pid) if p != pid],
         )
         os.kill(running.process.pid, ending)
         running.process.wait(timeout=30)
