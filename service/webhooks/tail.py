@@ -24,7 +24,7 @@ READ_EVENTS = 500  # events read from the log at once
 KEEP_EVENTS = 2000  # held an agency; an endpoint further behind reads the log itself
 # One read of an agency's new events this often at most. Not rarer: read ten times a
 # second, the deliveries took a third less CPU but came in bursts, and the offers' p95
-# and p99 rose by a tenth to a fifth (bench/HISTORY.md, 2026-12-07, "fewer reads").
+# rose 15 % and p99 8 % (bench/HISTORY.md, 2026-12-07, "Fewer reads").
 REFRESH_GAP_S = 0.02
 
 
