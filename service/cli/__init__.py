@@ -2,7 +2,8 @@
 `serve` listens; `environment` is what every command starts from), the demo agency
 (`demo`) and the terminal console (`terminal_console`): the top, beside `app`.
 
-It may import anything in `service`; only `service.__main__` imports it."""
+It may import anything in `service`; only `service.__main__` and the `corespond` script
+(through `main`, below) import it."""
 
 
 def main() -> None:
