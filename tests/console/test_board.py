@@ -281,6 +281,78 @@ def test_an_emergency_alarms_every_dispatcher_page_until_one_closes_it(
     assert closed["closed_at"] is not None and closed["closed_by"]
 
 
+def held_board(browser: Browser, base_url: str, token: str) -> tuple[Page, list[Any]]:
+    """A board whose first re-read of the open emergencies is held: the server answers
+    it at once, and the page is given that answer only when the test says."""
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    page.route("**/v1/emergencies?open=true", hold)
+    page.goto(f"{base_url}/console")
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live")
+    expect(page.locator("#alarms")).to_have_attribute("aria-busy", "true")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the board never asked for the open emergencies"
+    return page, held
+
+
+def test_an_alarm_raised_or_closed_while_the_board_rereads_them_is_not_undone(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """The board re-reads the open alarms on load and on a reconnect. An answer the
+    server gave before an emergency was raised, or before it was closed, is older than
+    the event the page has since shown, and must not take the alarm away or bring it
+    back."""
+    clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
+    made = dispatcher.post(
+        "/v1/calls",
+        json={
+            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": "9 Oak Ave"},
+            "category": "mental_health_crisis",
+            "priority": 2,
+        },
+    )
+    assert made.status_code == 201, made.text
+    raising, held = held_board(browser, agency.server.url, agency.token(Role.dispatcher))
+    with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
+        aid = made.json()["assignments"][0]["id"]
+        assert phone.post(f"/v1/assignments/{aid}/accept").status_code == 200
+        raised = phone.post(f"/v1/responders/{clinician['id']}/emergency", json={})
+        assert raised.status_code == 201, raised.text
+    alarm = raising.locator(f'#emergencies [data-emergency="{raised.json()["id"]}"]')
+    expect(alarm).to_contain_text("EMERGENCY")
+    route, answer = held[0]
+    assert answer.json() == [], "the held answer was read before the emergency"
+    route.fulfill(response=answer)
+    expect(raising.locator("#alarms")).not_to_have_attribute("aria-busy", "true")
+    expect(raising.locator("#emergencies .alarm")).to_have_count(1)
+    expect(alarm).to_contain_text("Dana Ruiz (unit-214)")
+
+    # A page whose re-read was answered while the emergency was open, and given that
+    # answer after the emergency was closed.
+    closing, held = held_board(browser, agency.server.url, agency.token(Role.supervisor))
+    closed = dispatcher.post(f"/v1/emergencies/{raised.json()['id']}/close")
+    assert closed.status_code == 200, closed.text
+    expect(closing.locator("#events")).to_contain_text("Emergency of Dana Ruiz (unit-214) closed")
+    route, answer = held[0]
+    assert [x["id"] for x in answer.json()] == [raised.json()["id"]]
+    route.fulfill(response=answer)
+    expect(closing.locator("#alarms")).not_to_have_attribute("aria-busy", "true")
+    expect(closing.locator("#emergencies .alarm")).to_have_count(0)
+    expect(raising.locator("#emergencies .alarm")).to_have_count(0)
+
+
 def test_a_missed_checkin_alarms_the_board_until_acknowledged(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client, artifacts: Path
 ) -> None:

@@ -2,8 +2,10 @@
 // (full width, red, Close for dispatchers, supervisors and admins) and a missed check-in
 // (Acknowledge), each with a sound when it arrives; the webhook notice sits with them.
 // They arrive as events and are re-read from the server on load, on a reconnect and
-// after a resync, so a page that missed one still shows it. Deferred: runs after
-// console.js and board.js, whose state and helpers it uses.
+// after a resync, so a page that missed one still shows it; a re-read leaves alone an
+// alarm that an event or this page raised or closed while it was being asked, since the
+// answer is older than that. Deferred: runs after console.js and board.js, whose state
+// and helpers it uses.
 "use strict";
 
 const boardAlarms = (() => {
@@ -11,6 +13,13 @@ const boardAlarms = (() => {
   const missed = new Map(); // check-in id → {checkin, responder, call}
   const failures = new Map(); // alarm id → why the last Close/Acknowledge failed
   const CLOSERS = new Set(["dispatcher", "supervisor", "admin"]);
+  // Each live change to an alarm (an event, a Close or Acknowledge that went through)
+  // takes the next number; reload() keeps the number it started at, and the server's
+  // answer does not undo a change numbered after it.
+  let changes = 0;
+  const changed = new Map(); // alarm id → the number of its last live change
+  const touch = (id) => changed.set(id, ++changes);
+  const changedSince = (id, asked) => (changed.get(id) || 0) > asked;
 
   // ---- sound: an emergency's three falling tones, a missed check-in's two -----------
 
@@ -57,21 +66,28 @@ const boardAlarms = (() => {
   async function reload() {
     const staff = state.principal && ["admin", "supervisor", "dispatcher"].includes(state.principal.role);
     if (!staff) return;
-    const [open, checkins] = await Promise.all([
-      api("GET", "/v1/emergencies?open=true").catch(() => null),
-      api("GET", "/v1/checkins?open=true").catch(() => null),
-    ]);
-    if (open) {
-      const ids = new Set(open.map((x) => x.id));
-      for (const id of emergencies.keys()) if (!ids.has(id)) emergencies.delete(id);
-      for (const emergency of open) addEmergency(emergency, true);
-    }
-    if (state.principal.role === "admin") await showDisabledWebhooks();
-    if (checkins) {
-      const entries = checkins.map(asEntry).filter((x) => x.checkin.state === "missed" && !x.checkin.acknowledged_at);
-      const ids = new Set(entries.map((x) => x.checkin.id));
-      for (const id of missed.keys()) if (!ids.has(id)) missed.delete(id);
-      for (const entry of entries) addMissed(entry, true);
+    const asked = changes;
+    $("alarms").setAttribute("aria-busy", "true");
+    try {
+      const [open, checkins] = await Promise.all([
+        api("GET", "/v1/emergencies?open=true").catch(() => null),
+        api("GET", "/v1/checkins?open=true").catch(() => null),
+      ]);
+      if (open) {
+        const ids = new Set(open.map((x) => x.id));
+        for (const id of emergencies.keys()) if (!ids.has(id) && !changedSince(id, asked)) emergencies.delete(id);
+        for (const emergency of open) if (!changedSince(emergency.id, asked)) addEmergency(emergency, true);
+      }
+      if (checkins) {
+        const entries = checkins.map(asEntry).filter((x) => x.checkin.state === "missed" && !x.checkin.acknowledged_at);
+        const ids = new Set(entries.map((x) => x.checkin.id));
+        for (const id of missed.keys()) if (!ids.has(id) && !changedSince(id, asked)) missed.delete(id);
+        for (const entry of entries) if (!changedSince(entry.checkin.id, asked)) addMissed(entry, true);
+      }
+      render();
+      if (state.principal.role === "admin") await showDisabledWebhooks();
+    } finally {
+      $("alarms").removeAttribute("aria-busy");
     }
   }
 
@@ -98,11 +114,12 @@ const boardAlarms = (() => {
     else if (event === "checkin.escalated" && missed.has(data.checkin.id)) addMissed({ checkin: { ...missed.get(data.checkin.id).checkin, ...data.checkin, rule: data.rule, backup: data.backup } }, false);
     else if (event === "checkin.acknowledged" || event === "checkin.done") missed.delete(data.checkin.id);
     else return;
+    touch((data.emergency || data.checkin).id);
     render();
     if (typeof drawMap === "function") drawMap();
   });
 
-  window.addEventListener("corespond:signed-out", () => { emergencies.clear(); missed.clear(); render(); });
+  window.addEventListener("corespond:signed-out", () => { emergencies.clear(); missed.clear(); changed.clear(); render(); });
 
   // ---- drawing --------------------------------------------------------------------------
 
@@ -169,6 +186,7 @@ const boardAlarms = (() => {
       await api("POST", path);
       failures.delete(id);
       forget.delete(id);
+      touch(id);
     } catch (error) {
       failures.set(id, error.message);
     }
