@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from models.vocabulary import Role
 from tests.conftest import AgencyKit, free_port, new_agency, start_server, stop_server
+from tests.console.conftest import HeldAnswer
 from tests.service.factories import NEXT_YEAR, NORRISTOWN, north_of
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -281,29 +282,16 @@ def test_an_emergency_alarms_every_dispatcher_page_until_one_closes_it(
     assert closed["closed_at"] is not None and closed["closed_by"]
 
 
-def held_board(browser: Browser, base_url: str, token: str) -> tuple[Page, list[Any]]:
-    """A board whose first re-read of the open emergencies is held: the server answers
-    it at once, and the page is given that answer only when the test says."""
-    held: list[Any] = []
-
-    def hold(route: Any) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append((route, route.fetch()))
-
+def held_board(browser: Browser, base_url: str, token: str) -> tuple[Page, HeldAnswer]:
+    """A board whose first read of the open emergencies is held (and has been asked)."""
     page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.route("**/v1/emergencies?open=true", hold)
+    held = HeldAnswer(page, "**/v1/emergencies?open=true")
     page.goto(f"{base_url}/console")
     page.get_by_label("Token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#connection")).to_have_text("Live")
     expect(page.locator("#alarms")).to_have_attribute("aria-busy", "true")
-    for _ in range(200):
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the board never asked for the open emergencies"
+    held.wait(page)
     return page, held
 
 
@@ -332,9 +320,8 @@ def test_an_alarm_raised_or_closed_while_the_board_rereads_them_is_not_undone(
         assert raised.status_code == 201, raised.text
     alarm = raising.locator(f'#emergencies [data-emergency="{raised.json()["id"]}"]')
     expect(alarm).to_contain_text("EMERGENCY")
-    route, answer = held[0]
-    assert answer.json() == [], "the held answer was read before the emergency"
-    route.fulfill(response=answer)
+    assert held.wait(raising).json() == [], "the held answer was read before the emergency"
+    held.give()
     expect(raising.locator("#alarms")).not_to_have_attribute("aria-busy", "true")
     expect(raising.locator("#emergencies .alarm")).to_have_count(1)
     expect(alarm).to_contain_text("Dana Ruiz (unit-214)")
@@ -345,9 +332,8 @@ def test_an_alarm_raised_or_closed_while_the_board_rereads_them_is_not_undone(
     closed = dispatcher.post(f"/v1/emergencies/{raised.json()['id']}/close")
     assert closed.status_code == 200, closed.text
     expect(closing.locator("#events")).to_contain_text("Emergency of Dana Ruiz (unit-214) closed")
-    route, answer = held[0]
-    assert [x["id"] for x in answer.json()] == [raised.json()["id"]]
-    route.fulfill(response=answer)
+    assert [x["id"] for x in held.wait(closing).json()] == [raised.json()["id"]]
+    held.give()
     expect(closing.locator("#alarms")).not_to_have_attribute("aria-busy", "true")
     expect(closing.locator("#emergencies .alarm")).to_have_count(0)
     expect(raising.locator("#emergencies .alarm")).to_have_count(0)

@@ -26,6 +26,7 @@ from models.vocabulary import Role
 from service.agencies.operations import create_agency
 from service.store.transaction import Tx
 from tests.conftest import AgencyKit, start_server, stop_server
+from tests.console.conftest import HeldAnswer
 from tests.service.factories import NEXT_YEAR, call_body, north_of, responder
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -314,6 +315,31 @@ def test_an_emergency_held_with_no_connection_goes_out_when_it_returns(
     expect(help_coming).to_contain_text("Help is coming", timeout=10_000)
     [raised] = dispatcher.get("/v1/emergencies").json()
     assert raised["responder"]["id"] == clinician["id"] and raised["call_made"]
+
+
+def test_an_emergency_raised_while_the_phone_asks_for_it_is_not_called_off(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """On sign-in the phone asks which of its emergencies are open. An answer the server
+    gave before the emergency was raised must not tell the responder it is over."""
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    context = phone_context(browser)
+    held = HeldAnswer(context, "**/v1/emergencies?open=true")
+    token = agency.token(Role.responder, responder_id=clinician["id"])
+    phone = sign_in(context, agency.server.url, token)
+    help_coming = phone.locator("#help-coming")
+    expect(help_coming).to_have_attribute("aria-busy", "true")
+    held.wait(phone)
+
+    with agency.client(Role.responder, responder_id=clinician["id"]) as api:
+        raised = api.post(f"/v1/responders/{clinician['id']}/emergency", json={})
+        assert raised.status_code == 201, raised.text
+    expect(help_coming).to_contain_text("Help is coming")
+    assert held.wait(phone).json() == [], "the held answer was read before the emergency"
+    held.give()
+    expect(help_coming).not_to_have_attribute("aria-busy", "true")
+    expect(help_coming).to_contain_text("Help is coming")
+    expect(phone.locator("#events")).not_to_contain_text("Emergency closed")
 
 
 def test_a_check_in_prompt_is_answered_with_im_ok(

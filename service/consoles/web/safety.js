@@ -9,6 +9,7 @@ const safety = {
   checkins: new Map(), // assignment id → the open check-in prompt
   emergency: null, own: false, raising: null, refused: null, positionsS: null,
   holdTimer: null, retryTimer: null,
+  changes: 0, // each time this page shows an emergency raised or closed (reloadEmergency)
 };
 
 function safetyStore() { return `corespond_safety_${state.principal.responder_id}`; }
@@ -123,6 +124,7 @@ async function sendEmergency() {
 }
 
 function showEmergency(emergency) {
+  safety.changes += 1;
   safety.emergency = emergency;
   safety.positionsS = safety.positionsS || emergency.position_interval_s || null;
   saveSafety();
@@ -135,6 +137,7 @@ function followEmergency() {
 }
 
 function closeEmergency(emergency) {
+  safety.changes += 1;
   safety.emergency = null;
   safety.own = false;
   safety.positionsS = null;
@@ -175,16 +178,24 @@ function renderEmergency() {
 $("help-share").addEventListener("click", () => { safety.own = true; saveSafety(); followEmergency(); renderEmergency(); });
 $("help-dismiss").addEventListener("click", () => { safety.refused = null; renderEmergency(); });
 
-// Open emergencies as the server has them, when it tells a responder (a reload).
+// Open emergencies as the server has them, when it tells a responder (a reload). An
+// event or a raise that came while it was asked is newer than its answer, which then
+// changes nothing: a stale "none open" must not tell a responder whose emergency was
+// just raised that it is over, nor stop its positions.
 async function reloadEmergency() {
+  const asked = safety.changes;
+  $("help-coming").setAttribute("aria-busy", "true");
   try {
     const open = await api("GET", "/v1/emergencies?open=true");
     const mine = (Array.isArray(open) ? open : open.emergencies || [])
       .find((x) => x.responder && x.responder.id === state.principal.responder_id);
+    if (safety.changes !== asked) return;
     if (mine) showEmergency(mine);
     else if (safety.emergency) closeEmergency(null);
   } catch (error) {
     // Not for responders on this server: what this tab kept stands.
+  } finally {
+    $("help-coming").removeAttribute("aria-busy");
   }
 }
 
