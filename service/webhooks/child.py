@@ -1,6 +1,7 @@
 """The delivery process: the deliverer on an event loop of its own, in a process of its
-own (`process.DeliveryProcess` starts it), so its Python never takes turns with the
-serving loop's for the GIL.
+own (`process.DeliveryProcess` starts it, at `spawned.serve`, which lowers its priority
+and then imports this), so its Python never takes turns with the serving loop's for
+the GIL.
 
 It opens its own engine from the server's `Settings` and makes its own reads and its
 rare writes (claims, releases), but the frequent one, a round's (cursor, delivery log,
@@ -30,7 +31,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import structlog
 
 from service.logs import configure_logging
-from service.priority import yield_to_server
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.transaction import Tx
@@ -45,9 +45,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 STOP_WAIT_S = 10.0  # given back its claims within this, or it ends without
-# Behind the server (`priority`): where both want a core, the offer goes first and the
-# deliveries (which wait well: in order, retried) after.
-NICENESS = 10
 
 
 class Unanswered(Exception):
@@ -106,9 +103,9 @@ class ParentStore:
 
 
 def serve(settings: Settings, wakes: Connection, asks: Connection) -> None:
-    """The process's main (`multiprocessing`'s target): deliver until told to stop."""
+    """The process's main, once `spawned.serve` has put it behind the server: deliver
+    until told to stop."""
     configure_logging(settings.log_level)
-    yield_to_server(NICENESS)
     try:
         import uvloop  # what uvicorn serves on, where installed
     except ImportError:  # pragma: no cover (it is, with uvicorn[standard])

@@ -30,7 +30,7 @@ import structlog
 
 from service.errors import say
 from service.web.state import AppState
-from service.webhooks import channel, child, outbox
+from service.webhooks import channel, child, outbox, spawned
 from service.webhooks.run import wait_for
 
 log = structlog.get_logger(__name__)
@@ -113,8 +113,8 @@ class DeliveryProcess:
         wakes_in, wakes_out = context.Pipe(duplex=False)
         asks_in, asks_out = context.Pipe(duplex=False)
         process = context.Process(
-            target=child.serve,
-            args=(self._state.settings, wakes_in, asks_out),
+            target=spawned.serve,
+            args=(pickle.dumps(self._state.settings), wakes_in, asks_out),
             name="corespond-webhooks",
             daemon=True,  # ended by multiprocessing's exit handler, should `stop` not run
         )

@@ -1,6 +1,8 @@
 """A background process put behind the server is behind it in every thread: those it
-had already (an import may start some) and those it starts after."""
+had already (an import may start some) and those it starts after; and it loads nothing
+heavy before it gets there."""
 
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +50,25 @@ def test_every_thread_before_and_after_is_in_the_idle_class_and_nicer() -> None:
     finally:
         process.kill()
         process.wait()
+
+
+@pytest.mark.parametrize("entry", ["service.webhooks.spawned", "service.sta024.worker"])
+def test_a_background_process_loads_nothing_heavy_before_it_is_behind_the_server(
+    entry: str,
+) -> None:
+    """Spawned, the delivery process and the EIDO builder unpickle their target (and so
+    import its module) and their arguments at the server's priority: those modules may
+    load only the standard library and `service.priority`, and the arguments must be
+    plain (the delivery process's `Settings` come as bytes)."""
+    probe = (
+        f"import json, sys, multiprocessing.connection, {entry}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('service', 'models', 'dispatch', 'sqlalchemy', 'sqlmodel', 'pydantic', "
+        "'pydantic_settings', 'fastapi', 'structlog', 'httpx', 'numpy'))))"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    package = entry.rsplit(".", 1)[0]
+    assert json.loads(ran.stdout) == sorted({"service", "service.priority", package, entry})
