@@ -61,7 +61,3 @@ class EventMessage(BaseModel):
     responder_id: uuid.UUID | None = None
     assignment_id: uuid.UUID | None = None
     data: dict[str, Any]
-
-    @classmethod
-    def of(cls, row: Event) -> "EventMessage":
-        return cls.model_validate(row, from_attributes=True)

@@ -1,9 +1,10 @@
 """Reading the event log: the head, what a console missed, acks and retention."""
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import bindparam, delete, func, select, update
@@ -30,16 +31,30 @@ def head_seq(tx: Tx) -> int:
     )
 
 
+# An event as consoles get it, read as columns (`_messages`), not loaded as an object.
+_MESSAGE = select(*[col(getattr(Event, name)) for name in EventMessage.model_fields])
+
 # Prepared (compiled once): the webhooks' tail reads an agency's new events up to fifty
-# times a second, where the ORM's query building and loading cost more than the rows.
+# times a second, and the hub fills its gaps while the offers wait; the ORM's query
+# building and loading cost more than the rows.
 _AFTER = (
-    select(*[col(getattr(Event, name)) for name in EventMessage.model_fields])
-    .where(col(Event.agency_id) == bindparam("agency_id"), col(Event.seq) > bindparam("after"))
+    _MESSAGE.where(
+        col(Event.agency_id) == bindparam("agency_id"), col(Event.seq) > bindparam("after")
+    )
     .order_by(col(Event.seq))
     .limit(bindparam("limit"))
 )
 _AFTER_OF_AGENCY = Prepared(_AFTER)
 _AFTER_OF_RESPONDER = Prepared(_AFTER.where(col(Event.responder_id) == bindparam("responder_id")))
+_BETWEEN = Prepared(
+    _MESSAGE.where(
+        col(Event.seq) > bindparam("after"), col(Event.seq) <= bindparam("through")
+    ).order_by(col(Event.seq))
+)
+
+
+def _messages(rows: Iterable[Any]) -> list[EventMessage]:
+    return [EventMessage.model_validate(row._asdict()) for row in rows]
 
 
 def events_after(tx: Tx, *, principal: Principal, after: int, limit: int) -> list[EventMessage]:
@@ -49,18 +64,13 @@ def events_after(tx: Tx, *, principal: Principal, after: int, limit: int) -> lis
         rows = tx.run(_AFTER_OF_RESPONDER, params | {"responder_id": principal.responder_id})
     else:
         rows = tx.run(_AFTER_OF_AGENCY, params)
-    return [EventMessage.model_validate(row._asdict()) for row in rows]
+    return _messages(rows)
 
 
 def events_between(tx: Tx, *, after: int, through: int) -> list[EventMessage]:
     """Every agency's events with `after < seq <= through`, oldest first (the hub's
     gap filling)."""
-    query = (
-        select(Event)
-        .where(col(Event.seq) > after, col(Event.seq) <= through)
-        .order_by(col(Event.seq))
-    )
-    return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
+    return _messages(tx.run(_BETWEEN, {"after": after, "through": through}))
 
 
 def purged_through(tx: Tx) -> int:
@@ -102,8 +112,7 @@ def unacked_offers(tx: Tx, *, principal: Principal, through: int) -> list[EventM
         select(col(ApiToken.acked_seq)).where(col(ApiToken.id) == principal.token_id)
     ).scalar_one()
     query = (
-        select(Event)
-        .join(Assignment, col(Assignment.id) == col(Event.assignment_id))
+        _MESSAGE.join(Assignment, col(Assignment.id) == col(Event.assignment_id))
         .where(
             col(Event.responder_id) == principal.responder_id,
             col(Event.type) == "assignment.offered",
@@ -113,7 +122,7 @@ def unacked_offers(tx: Tx, *, principal: Principal, through: int) -> list[EventM
         )
         .order_by(col(Event.seq))
     )
-    return [EventMessage.of(e) for e in tx.session.execute(query).scalars()]
+    return _messages(tx.session.execute(query))
 
 
 _RECORD_ACK = Prepared(

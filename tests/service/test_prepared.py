@@ -12,10 +12,12 @@ from sqlalchemy import Column, Integer, MetaData, Table, bindparam, insert, sele
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 
+from models.agency import Principal
 from models.call import Call
-from models.event import Event
-from models.vocabulary import CallStatus, Category
+from models.event import Event, EventMessage
+from models.vocabulary import CallStatus, Category, Role
 from service.agencies.operations import create_agency
+from service.live.events import events_after, events_between
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
@@ -86,6 +88,58 @@ def test_an_event_written_prepared_reads_back_the_same_through_the_orm_and_prepa
         assert row._asdict() == by_orm.model_dump()
         assert row.at.tzinfo is not None and row.at == expected["at"]  # UTC, to the µs
         assert isinstance(row.call_id, uuid.UUID)
+
+
+def test_the_event_log_read_prepared_is_what_the_orm_reads_for_each_view(
+    uow: UnitOfWork,
+) -> None:
+    """What a console resumes with, a webhook is sent and the hub fills gaps with,
+    read through prepared statements: the same messages, in the same order, as loading
+    the events through the ORM, for a dispatcher's view and a responder's."""
+    county, other = _agency(uow), uow.write_sync(lambda tx: create_agency(tx, slug="city").id)
+    responder_id = uuid.uuid4()
+    written = [
+        _event(county, 1),
+        _event(other, 2, note="another agency's"),
+        {
+            **_event(county, 3, note="naïve ✓", nested={"a": [1, None]}),
+            "responder_id": responder_id,
+        },
+        {**_event(county, 4), "call_id": None, "assignment_id": None, "type": "agency.updated"},
+        {**_event(county, 5), "responder_id": responder_id},
+        {**_event(county, 6), "responder_id": uuid.uuid4()},
+    ]
+    uow.write_sync(lambda tx: tx.run_many(_INSERT, written))
+    dispatcher = Principal(
+        token_id=uuid.uuid4(), agency_id=county, agency_slug="county", role=Role.dispatcher
+    )
+    responder = dispatcher.model_copy(update={"role": Role.responder, "responder_id": responder_id})
+
+    def by_orm(tx: Tx, *where: Any) -> list[EventMessage]:
+        query = select(Event).where(*where).order_by(col(Event.seq))
+        return [
+            EventMessage.model_validate(e, from_attributes=True)
+            for e in tx.session.execute(query).scalars()
+        ]
+
+    def read(tx: Tx) -> None:
+        of_county = col(Event.agency_id) == county
+        assert events_after(tx, principal=dispatcher, after=0, limit=100) == by_orm(tx, of_county)
+        assert [m.seq for m in by_orm(tx, of_county)] == [1, 3, 4, 5, 6]
+        assert events_after(tx, principal=dispatcher, after=3, limit=2) == by_orm(
+            tx, of_county, col(Event.seq).in_([4, 5])
+        )
+        mine = by_orm(tx, of_county, col(Event.responder_id) == responder_id)
+        assert [m.seq for m in mine] == [3, 5]
+        assert events_after(tx, principal=responder, after=0, limit=100) == mine
+        assert events_after(tx, principal=responder, after=3, limit=100) == mine[1:]
+        assert events_between(tx, after=1, through=5) == by_orm(
+            tx, col(Event.seq) > 1, col(Event.seq) <= 5
+        )
+        assert [m.seq for m in events_between(tx, after=1, through=5)] == [2, 3, 4, 5]
+        assert events_between(tx, after=6, through=9) == []
+
+    uow.read_sync(read)
 
 
 def test_an_in_list_of_constants_decides_which_rows_change(uow: UnitOfWork) -> None:
