@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from bench.http_client import LeanClient
 from bench.population import place
@@ -35,6 +36,7 @@ class Process:
 
     def peak_rss_mb(self) -> float:
         """VmHWM: the most resident memory the process has held."""
+        # Read by hand: psutil's memory_info is the resident set now, not the most held.
         for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
@@ -53,8 +55,9 @@ class Process:
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far (user + system): the whole process, and its main thread
         (the event loop, where uvicorn serves and, on SQLite, every write runs)."""
-        pid = self.popen.pid
-        return _used(Path(f"/proc/{pid}/stat"))[1], _used(Path(f"/proc/{pid}/task/{pid}/stat"))[1]
+        process = psutil.Process(self.popen.pid)
+        main = next(t for t in process.threads() if t.id == process.pid)
+        return _cpu_seconds(process), main.user_time + main.system_time
 
     def workers_cpu_seconds(self) -> float:
         """CPU time used so far by the server's live child processes (webhook delivery,
@@ -71,22 +74,21 @@ class Process:
                 self.popen.wait()
 
 
-def _used(stat: Path) -> tuple[int, float]:
-    """A process's (or thread's) process group, and its CPU time so far (user + system)."""
-    fields = stat.read_text().rsplit(")", 1)[1].split()
-    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _cpu_seconds(process: psutil.Process) -> float:
+    """A process's CPU time so far (user + system; not its ended children's)."""
+    used = process.cpu_times()
+    return used.user + used.system
 
 
 def groups_cpu_seconds(groups: Sequence[int]) -> float:
     """CPU time used so far by the live processes of these process groups, together."""
     total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for process in psutil.process_iter():
         try:
-            group, used = _used(stat)
-        except OSError:  # ended meanwhile
+            if os.getpgid(process.pid) in groups:
+                total += _cpu_seconds(process)
+        except (psutil.NoSuchProcess, ProcessLookupError):  # ended meanwhile
             continue
-        if group in groups:
-            total += used
     return total
 
 
@@ -94,8 +96,8 @@ def pids_cpu_seconds(pids: Sequence[int]) -> float:
     """CPU time used so far by these processes (those still running), together."""
     total = 0.0
     for pid in pids:
-        with contextlib.suppress(OSError):
-            total += _used(Path(f"/proc/{pid}/stat"))[1]
+        with contextlib.suppress(psutil.NoSuchProcess):  # ended meanwhile
+            total += _cpu_seconds(psutil.Process(pid))
     return total
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import redis
 from sqlalchemy import update
@@ -326,34 +327,35 @@ def spawned_children(pid: int) -> list[int]:
     """The running processes that `multiprocessing` spawned for process `pid` (its
     delivery process, its EIDO builder; not its resource tracker), from whichever of
     its threads started them."""
+    try:
+        children = psutil.Process(pid).children()  # by parent id: any thread's children
+    except psutil.NoSuchProcess:
+        return []
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and alive(int(entry.name)):
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                command = (entry / "cmdline").read_bytes()
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-            if ppid == pid and b"spawn_main" in command:
-                found.append(int(entry.name))
+    for child in children:
+        try:
+            if alive(child.pid) and any("spawn_main" in part for part in child.cmdline()):
+                found.append(child.pid)
+        except psutil.NoSuchProcess:
+            continue  # ended meanwhile
     return found
 
 
 def alive(pid: int) -> bool:
     """Running (not ended, nor ended and waiting to be reaped)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        status = psutil.Process(pid).status()
+    except psutil.NoSuchProcess:
         return False
-    return state not in ("Z", "X")
+    return status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 def classes_of_threads(pid: int) -> dict[int, int]:
     """Each thread's scheduling class, of the threads still running when read."""
     found = {}
-    for task in os.listdir(f"/proc/{pid}/task"):
+    for thread in psutil.Process(pid).threads():
         try:
-            found[int(task)] = os.sched_getscheduler(int(task))
+            found[thread.id] = os.sched_getscheduler(thread.id)
         except ProcessLookupError:
             continue  # ended meanwhile
     return found
