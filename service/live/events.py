@@ -35,8 +35,8 @@ def head_seq(tx: Tx) -> int:
 _MESSAGE = select(*[col(getattr(Event, name)) for name in EventMessage.model_fields])
 
 # Prepared (compiled once): the webhooks' tail reads an agency's new events up to fifty
-# times a second, and the hub fills its gaps while the offers wait; the ORM's query
-# building and loading cost more than the rows.
+# times a second, where the ORM's query building and loading cost more than the rows;
+# the hub's gap filling (a lost or late bus message) reads the same way.
 _AFTER = (
     _MESSAGE.where(
         col(Event.agency_id) == bindparam("agency_id"), col(Event.seq) > bindparam("after")
