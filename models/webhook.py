@@ -48,6 +48,7 @@ EVENT_TYPES = frozenset(
         "checkin.escalated",
         "responder.emergency",
         "emergency.position_wanted",
+        "emergency.updated",
         "emergency.closed",
     }
 )

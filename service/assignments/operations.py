@@ -15,7 +15,7 @@ from models.outcome import CloseDetails
 from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
 from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
-from service.dispatching.call_status import active_assignment_ids, update_call_status
+from service.dispatching.call_status import active_states, update_call_status
 from service.dispatching.offers import needs_of, offer_role
 from service.dispatching.routed import PREPARE_AHEAD, Routed, by_road_for, route_reoffers
 from service.dispatching.routed import route_decline as route_decline  # for the routes
@@ -121,9 +121,13 @@ def report_progress(
         raise Invalid("status must be en_route, on_scene or cleared")
     if disposition is not None and status != AssignmentState.cleared:
         raise Invalid("a disposition is given when clearing")
-    last = status == AssignmentState.cleared and active_assignment_ids(tx, assignment.call_id) == [
-        assignment.id
-    ]
+    # The last responder on the call in person closes it: an offer nobody has answered
+    # yet does not keep a call open that its responders have finished (it is withdrawn).
+    others = active_states(tx, assignment.call_id)
+    others.pop(assignment.id, None)
+    last = status == AssignmentState.cleared and all(
+        state == AssignmentState.offered for state in others.values()
+    )
     if last and disposition is None:
         raise Invalid(
             "this is the call's last responder: clearing closes the call, so give a "
@@ -138,15 +142,28 @@ def report_progress(
         )
     public = move(tx, assignment, status)
     if last and disposition is not None:
-        close_call(
-            tx, agency_id=assignment.agency_id, call_id=assignment.call_id, disposition=disposition
-        )
         call = tx.session.get(Call, assignment.call_id)
         assert call is not None
-        record_close(tx, call=call, disposition=disposition, details=close)
+        if call.status in (CallStatus.pending, CallStatus.dispatched):
+            for offered in others:
+                _withdraw(tx, offered, reason="the call was closed")
+            close_call(
+                tx,
+                agency_id=assignment.agency_id,
+                call_id=assignment.call_id,
+                disposition=disposition,
+            )
+            record_close(tx, call=call, disposition=disposition, details=close)
     if status == AssignmentState.cleared:
         replan_waiting(tx, agency_id=assignment.agency_id, config=config)
     return public
+
+
+def _withdraw(tx: Tx, assignment_id: uuid.UUID, *, reason: str) -> None:
+    """Withdraw an offer still unanswered (its responder is free again)."""
+    assignment = tx.session.get(Assignment, assignment_id)
+    if assignment is not None and assignment.state == AssignmentState.offered:
+        move(tx, assignment, AssignmentState.cancelled, reason=reason)
 
 
 def due_offers(tx: Tx, *, limit: int, ahead: timedelta = timedelta()) -> list[Assignment]:

@@ -345,6 +345,7 @@ def _emergency_said(emergency: dict[str, Any]) -> str:
 
 _EMERGENCY_EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "responder.emergency": lambda d: f"!!! EMERGENCY {_emergency_said(d['emergency'])}",
+    "emergency.updated": lambda d: f"emergency backup now: {_emergency_said(d['emergency'])}",
     "emergency.closed": lambda d: (
         f"emergency closed by {d['emergency']['closed_by']}: {_emergency_said(d['emergency'])}"
     ),

@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
 from models.call import Assignment, Call
-from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, CallStatus
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CallStatus
 from service.dispatching.offers import needs_of
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
@@ -23,8 +23,12 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
-def active_assignment_ids(tx: Tx, call_id: uuid.UUID) -> list[uuid.UUID]:
-    return [row.id for row in tx.run(_ACTIVE_ROLES, {"call_id": call_id})]
+_ACTIVE_STATES = Prepared(select(col(Assignment.id), col(Assignment.state)).where(*_ACTIVE_ON_CALL))
+
+
+def active_states(tx: Tx, call_id: uuid.UUID) -> dict[uuid.UUID, AssignmentState]:
+    """The call's active assignments (offered, or taken and not yet cleared), by id."""
+    return {row.id: row.state for row in tx.run(_ACTIVE_STATES, {"call_id": call_id})}
 
 
 def missing_roles(tx: Tx, call: Call) -> list[str]:

@@ -7,8 +7,9 @@ from sqlmodel import col
 
 from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
 from models.call import Assignment, AssignmentPublic
+from models.emergency import Emergency
 from models.responder import Responder
-from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState
+from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState, ResponderStatus
 from service.errors import Conflict
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
@@ -33,6 +34,8 @@ def move(
     tx.loaded_now(Assignment, assignment.id, held=assignment, state=to, **{STAMP[to]: tx.now})
     status = RESPONDER_STATUS[to]
     if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
+        if status == ResponderStatus.available and _in_emergency(tx, assignment):
+            status = ResponderStatus.out_of_service
         tx.loaded_now(Responder, assignment.responder_id, status=status, status_changed_at=tx.now)
     public = AssignmentPublic.of(assignment)
     tx.record(
@@ -51,6 +54,40 @@ def move(
 
 
 _STATE = Prepared(select(col(Assignment.state)).where(col(Assignment.id) == bindparam("id")))
+_OPEN_EMERGENCY = Prepared(
+    select(col(Emergency.id)).where(
+        col(Emergency.responder_id) == bindparam("id"), col(Emergency.closed_at).is_(None)
+    )
+)
+_STAND_ASIDE = Prepared(
+    update(Responder)
+    .where(
+        col(Responder.id) == bindparam("b_id"),
+        col(Responder.status) == ResponderStatus.available,
+    )
+    .values(status=ResponderStatus.out_of_service, status_changed_at=bindparam("b_now"))
+)
+
+
+def _in_emergency(tx: Tx, assignment: Assignment) -> bool:
+    """A responder freed while their emergency is open is offered no call: out of
+    service (as raising it made them, were they free), until they or staff say
+    available again."""
+    if tx.run(_OPEN_EMERGENCY, {"id": assignment.responder_id}).first() is None:
+        return False
+    tx.run(_STAND_ASIDE, {"b_id": assignment.responder_id, "b_now": tx.now})
+    tx.record(
+        "responder.status_changed",
+        agency_id=assignment.agency_id,
+        responder_id=assignment.responder_id,
+        data={
+            "responder_id": str(assignment.responder_id),
+            "status": ResponderStatus.out_of_service.value,
+            "previous": ResponderStatus.available.value,
+            "reason": "an emergency is open",
+        },
+    )
+    return True
 
 
 @functools.cache

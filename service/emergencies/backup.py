@@ -63,7 +63,10 @@ def offer_backup(
 ) -> Backup:
     """Offer each of `roles` on `call` to the nearest available CIT officer to `near` (the
     responder's position), never the responder in trouble nor one `tried` already;
-    stops at the first role nobody is left for."""
+    stops at the first role nobody is left for. A call that has ended gets none: an
+    officer who took it could never clear it."""
+    if call.status not in (CallStatus.pending, CallStatus.dispatched):
+        return Backup(offered=[], missing=f"the call is {call.status.value}: no backup sent to it")
     site = CallSite(lat=near[0], lon=near[1], on=call.received_at.date())
     fetch = available_in(tx, agency_id=call.agency_id, kind="officer")
     exclude: set[uuid.UUID] = {raiser_id, *tried}

@@ -1,5 +1,6 @@
 """Closing an emergency: only staff (a dispatcher, a supervisor or an admin), recorded
-with who closed it; backup offers nobody answered yet are withdrawn."""
+with who closed it; backup offers nobody answered yet are withdrawn, and an emergency
+call made for it keeps only the seats someone took."""
 
 import uuid
 
@@ -12,6 +13,7 @@ from models.call import Assignment, Call
 from models.emergency import Emergency, EmergencyPublic
 from models.vocabulary import AssignmentState, CallStatus
 from service.calls.operations import cancel_call
+from service.dispatching.call_status import update_call_status
 from service.dispatching.transitions import move
 from service.dispatching.waiting import replan_waiting
 from service.emergencies.operations import get_emergency, views_of, who
@@ -67,22 +69,30 @@ def _withdraw_backup(
     call = tx.session.get(Call, emergency.call_id) if emergency.call_id else None
     if call is None:
         return
-    if emergency.call_made and call.status in (CallStatus.pending, CallStatus.dispatched):
-        taken = tx.session.execute(
-            select(col(Assignment.id)).where(
-                col(Assignment.call_id) == call.id, col(Assignment.state).in_(_TAKEN)
-            )
-        ).first()
-        if taken is None:
+    made = emergency.call_made and call.status in (CallStatus.pending, CallStatus.dispatched)
+    if made:
+        taken = set(
+            tx.session.execute(
+                select(col(Assignment.role)).where(
+                    col(Assignment.call_id) == call.id, col(Assignment.state).in_(_TAKEN)
+                )
+            ).scalars()
+        )
+        if not taken:
             cancel_call(tx, principal=principal, call_id=call.id, reason=_WITHDRAWN, config=config)
             return
-    ids = [uuid.UUID(a) for a in emergency.backup]
-    if not ids:
-        return
+        # Its seats nobody took are wanted no more: neither waiting for an officer nor
+        # offered (a re-offer after a decline is the call's, not listed as backup).
+        call.plan_roles = [seat for seat in call.plan_roles if seat["role"] in taken]
+        tx.session.flush()
+        unanswered_of = col(Assignment.call_id) == call.id
+    else:
+        ids = [uuid.UUID(a) for a in emergency.backup]
+        if not ids:
+            return
+        unanswered_of = col(Assignment.id).in_(ids)
     unanswered = tx.session.execute(
-        select(Assignment).where(
-            col(Assignment.id).in_(ids), col(Assignment.state) == AssignmentState.offered
-        )
+        select(Assignment).where(unanswered_of, col(Assignment.state) == AssignmentState.offered)
     ).scalars()
     withdrawn = 0
     for assignment in list(unanswered):
@@ -91,5 +101,7 @@ def _withdraw_backup(
         except Conflict:
             continue  # answered or expired meanwhile
         withdrawn += 1
+    if made:
+        update_call_status(tx, call)
     if withdrawn:
         replan_waiting(tx, agency_id=emergency.agency_id, config=config)

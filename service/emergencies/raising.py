@@ -31,7 +31,7 @@ from service.trust.access import STAFF, require_role
 
 # What counts as the responder's current call: one it took (an offer is not yet theirs).
 _ON_CALL = (AssignmentState.accepted, AssignmentState.en_route, AssignmentState.on_scene)
-_NOWHERE = "no position known and on no call: backup cannot be sent"
+_NOWHERE = "no position known and on no call: backup is sent once a position comes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def raise_emergency(
     if body.lat is not None and body.lon is not None:
         move_to(tx, responder, body.lat, body.lon)
     _stand_aside(tx, responder)
-    call, call_made, backup = _send_backup(tx, responder=responder, agency=agency, config=config)
+    call, call_made, backup = send_backup(tx, responder=responder, agency=agency, config=config)
     emergency = Emergency(
         agency_id=principal.agency_id,
         responder_id=responder_id,
@@ -108,11 +108,12 @@ def raise_emergency(
     return Raised(public, created=True)
 
 
-def _send_backup(
+def send_backup(
     tx: Tx, *, responder: Responder, agency: Agency, config: DispatchConfig
 ) -> tuple[Call | None, bool, Backup]:
     """Backup for the responder: on its call, or on an emergency call made at its
-    position (True: made); none without either."""
+    position (True: made); none without either (`top_up` tries again once a position
+    comes)."""
     near = (
         (responder.lat, responder.lon)
         if responder.lat is not None and responder.lon is not None

@@ -1,7 +1,10 @@
 """Backup kept up while an emergency is open, on the responder's own call: an offer
 declined or lapsed is made to the next nearest CIT officer, and one nobody was free
-for is made once someone is. (On an emergency call made for it, the backup roles are
-the call's seats, and its offers and waiting go as any call's.)
+for is made once someone is; none once that call has ended. (On an emergency call made
+for it, the backup roles are the call's seats, and its offers and waiting go as any
+call's.) One raised on no call with no position known gets its backup once the
+responder's first position comes. Each change is an `emergency.updated` event, to staff
+and the responder.
 
 A timer's work (`live.timers.pass_deadlines_forever`): writes take turns, so of
 several replicas running it one tops an emergency up at a time, and the next sees
@@ -12,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from dispatch.config import DispatchConfig
@@ -20,9 +23,11 @@ from models.agency import Agency
 from models.call import Assignment, Call
 from models.emergency import Emergency
 from models.responder import Responder
-from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CallStatus
 from service.dispatching.offers import active_roles, backup_roles
 from service.emergencies.backup import offer_backup
+from service.emergencies.operations import public_of
+from service.emergencies.raising import send_backup
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
@@ -57,9 +62,14 @@ def top_up_backup(
 
 
 def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
-    call = tx.session.get(Call, emergency.call_id) if emergency.call_id else None
-    if call is None:
-        return False
+    responder = tx.session.get(Responder, emergency.responder_id)
+    agency = tx.session.get(Agency, emergency.agency_id)
+    assert responder is not None and agency is not None
+    if emergency.call_id is None:
+        return _first_backup(tx, emergency, responder, agency, config)
+    call = tx.session.get(Call, emergency.call_id)
+    if call is None or call.status not in (CallStatus.pending, CallStatus.dispatched):
+        return False  # the call ended: backup goes to no call
     offered = [uuid.UUID(a) for a in emergency.backup]
     states = dict(
         tx.session.execute(
@@ -72,9 +82,6 @@ def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
     missing = emergency.backup_wanted - standing
     if missing <= 0:
         return False
-    responder = tx.session.get(Responder, emergency.responder_id)
-    agency = tx.session.get(Agency, emergency.agency_id)
-    assert responder is not None and agency is not None
     near = (
         (responder.lat, responder.lon)
         if responder.lat is not None and responder.lon is not None
@@ -92,12 +99,42 @@ def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
     )
     if not backup.offered:
         return False
-    tx.session.execute(
-        update(Emergency)
-        .where(col(Emergency.id) == emergency.id)
-        .values(
-            backup=[*emergency.backup, *(str(a) for a in backup.offered)],
-            backup_missing=backup.missing,
-        )
-    )
+    emergency.backup = [*emergency.backup, *(str(a) for a in backup.offered)]
+    emergency.backup_missing = backup.missing
+    _updated(tx, emergency, responder, agency)
     return True
+
+
+def _first_backup(
+    tx: Tx, emergency: Emergency, responder: Responder, agency: Agency, config: DispatchConfig
+) -> bool:
+    """Raised on no call with no position known, nothing could be sent: once the
+    responder's first position comes, the backup raising would have sent (an emergency
+    call at that position, or backup on a call they took meanwhile)."""
+    if responder.lat is None or responder.lon is None:
+        return False
+    call, call_made, backup = send_backup(tx, responder=responder, agency=agency, config=config)
+    if call is None:
+        return False
+    emergency.call_id, emergency.call_made = call.id, call_made
+    emergency.lat, emergency.lon, emergency.position_at = (
+        responder.lat,
+        responder.lon,
+        responder.position_at,
+    )
+    emergency.backup = [str(a) for a in backup.offered]
+    emergency.backup_missing = backup.missing
+    _updated(tx, emergency, responder, agency)
+    return True
+
+
+def _updated(tx: Tx, emergency: Emergency, responder: Responder, agency: Agency) -> None:
+    """Tell staff and the responder what the emergency's backup is now."""
+    tx.session.flush()
+    tx.record(
+        "emergency.updated",
+        agency_id=emergency.agency_id,
+        responder_id=emergency.responder_id,
+        call_id=emergency.call_id,
+        data={"emergency": public_of(emergency, responder, agency).model_dump(mode="json")},
+    )
