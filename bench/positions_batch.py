@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bench.load_seed import seed
+from dispatch.config import DispatchConfig
 from models.agency import Principal
 from models.columns import utcnow
 from models.positions import PositionBatch
@@ -60,6 +61,7 @@ def measure(
             rng=rng,
         )
         uow = UnitOfWork(engine, bus=None, serialize_writes=True)
+        config = DispatchConfig()
         cad, refusal = uow.read_sync(check_token, seeded.cad_token)
         assert cad is not None and refusal is None
         ids = uow.read_sync(
@@ -80,7 +82,7 @@ def measure(
             started = time.perf_counter()
             body = PositionBatch.model_validate_json(raw)
             result = uow.write_as_sync(
-                _actor(cad), positions.apply_positions, principal=cad, body=body
+                _actor(cad), positions.apply_positions, principal=cad, body=body, config=config
             )
             batched.append(time.perf_counter() - started)
             assert result.applied == size, result.model_dump(exclude={"results"})
@@ -93,6 +95,7 @@ def measure(
                     principal=cad,
                     responder_id=uuid.UUID(str(report["responder_id"])),
                     body=move,
+                    config=config,
                 )
             single.append(time.perf_counter() - started)
         return batched, single

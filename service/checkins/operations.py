@@ -1,7 +1,9 @@
 """What the routes and the socket ask of check-ins, with who may ask it."""
 
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlmodel import col
@@ -20,17 +22,38 @@ def check_in(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Check
     """The responder on scene is safe: its prompt (or the timer not yet due) is done, and
     the next check-in is due an interval from now. Its own responder checks in, or
     staff for a responder reached by radio; another responder's assignment is not
-    found. Conflict unless the assignment is on scene. A late check-in, after the
-    alarm, is recorded on the missed one (the alarm stays until acknowledged)."""
+    found. Conflict unless the assignment is on scene.
+
+    A check-in while a missed one is unanswered is late: it is recorded on the missed
+    one (`done_at`, `by`; the answer and `checkin.done` carry it, its alarm stays until
+    acknowledged), and the next check-in the timer scheduled from the miss is moved to
+    an interval from now rather than answered early. One already prompted is answered."""
     assignment = get_assignment(tx, principal=principal, assignment_id=assignment_id)
     if principal.role != Role.responder:
         require_role(principal, STAFF, "check in for a responder")
     if assignment.state != AssignmentState.on_scene:
         raise Conflict(f"assignment is {assignment.state}; only an assignment on scene checks in")
+    agency = tx.session.get(Agency, assignment.agency_id)
+    assert agency is not None
     by = label_of(tx, principal)
-    row = _answer_open(tx, assignment_id=assignment_id, by=by)
-    if row is None:  # checked in before the timer scheduled one: a check-in of its own
-        row = Checkin(
+    answered = _answer_missed(tx, assignment_id=assignment_id, by=by)
+    live = _live(tx, assignment_id=assignment_id)
+    next_due = None
+    if agency.checkin_interval_s > 0:
+        next_due = tx.now + timedelta(seconds=agency.checkin_interval_s)
+    grace = timedelta(seconds=agency.checkin_grace_s)
+    # Scheduled from the miss, the next check-in counts from this late answer instead.
+    moved = (
+        live is not None
+        and live.state == "scheduled"
+        and bool(answered)
+        and next_due is not None
+        and _reschedule(tx, live, due_at=next_due, grace_until=next_due + grace)
+    )
+    if live is not None and not moved and _answer_live(tx, live, by=by):
+        answered.append(live)
+    if not answered:  # checked in before the timer scheduled one: a check-in of its own
+        own = Checkin(
             agency_id=assignment.agency_id,
             assignment_id=assignment.id,
             responder_id=assignment.responder_id,
@@ -41,12 +64,9 @@ def check_in(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Check
             done_at=tx.now,
             done_by=by,
         )
-        tx.session.add(row)
-    agency = tx.session.get(Agency, assignment.agency_id)
-    assert agency is not None
-    next_due = None
-    if agency.checkin_interval_s > 0:
-        next_due = tx.now + timedelta(seconds=agency.checkin_interval_s)
+        tx.session.add(own)
+        answered.append(own)
+    if next_due is not None and not moved:
         tx.session.add(
             Checkin(
                 agency_id=assignment.agency_id,
@@ -55,44 +75,66 @@ def check_in(tx: Tx, *, principal: Principal, assignment_id: uuid.UUID) -> Check
                 call_id=assignment.call_id,
                 state="scheduled",
                 due_at=next_due,
-                grace_until=next_due + timedelta(seconds=agency.checkin_grace_s),
+                grace_until=next_due + grace,
             )
         )
     tx.session.flush()
-    record_checkin_event(tx, "checkin.done", row, {"checkin": checkin_data(row)}, to_responder=True)
-    return CheckinDone(checkin=CheckinPublic.of(row), next_due_at=next_due)
+    for row in answered:
+        record_checkin_event(
+            tx, "checkin.done", row, {"checkin": checkin_data(row)}, to_responder=True
+        )
+    return CheckinDone(checkin=CheckinPublic.of(answered[0]), next_due_at=next_due)
 
 
-def _answer_open(tx: Tx, *, assignment_id: uuid.UUID, by: str) -> Checkin | None:
-    """Mark the assignment's live check-in done (or its last missed one, answered late);
-    None if it has neither."""
-    live = tx.session.execute(
-        select(col(Checkin.id)).where(
+def _answer_missed(tx: Tx, *, assignment_id: uuid.UUID, by: str) -> list[Checkin]:
+    """Record a late answer on the assignment's missed check-ins not yet answered, the
+    latest first: one "I'm OK" answers every alarm still open, so that a later check-in
+    is not taken for a late answer to an older one."""
+    rows = list(
+        tx.session.execute(
+            select(Checkin)
+            .where(
+                col(Checkin.assignment_id) == assignment_id,
+                col(Checkin.state) == "missed",
+                col(Checkin.done_at).is_(None),
+            )
+            .order_by(col(Checkin.missed_at).desc())
+        ).scalars()
+    )
+    for row in rows:
+        row.done_at, row.done_by = tx.now, by
+    return rows
+
+
+def _live(tx: Tx, *, assignment_id: uuid.UUID) -> Checkin | None:
+    """The assignment's one live check-in (scheduled or due), if it has one."""
+    return tx.session.execute(
+        select(Checkin).where(
             col(Checkin.assignment_id) == assignment_id, col(Checkin.state).in_(LIVE_STATES)
         )
     ).scalar_one_or_none()
-    if live is not None:
-        done = tx.changed(
-            update(Checkin)
-            .where(col(Checkin.id) == live, col(Checkin.state).in_(LIVE_STATES))
-            .values(state="done", done_at=tx.now, done_by=by)
-            .execution_options(synchronize_session=False)
-        )
-        if done == 1:
-            return tx.session.get(Checkin, live, populate_existing=True)
-    late = tx.session.execute(
-        select(Checkin)
-        .where(
-            col(Checkin.assignment_id) == assignment_id,
-            col(Checkin.state) == "missed",
-            col(Checkin.done_at).is_(None),
-        )
-        .order_by(col(Checkin.missed_at).desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if late is not None:
-        late.done_at, late.done_by = tx.now, by
-    return late
+
+
+def _answer_live(tx: Tx, live: Checkin, *, by: str) -> bool:
+    """Mark the live check-in done; False if the timer alarmed or ended it meanwhile
+    (the conditional update decides, as in the timer's steps)."""
+    return _change(tx, live, LIVE_STATES, state="done", done_at=tx.now, done_by=by)
+
+
+def _reschedule(tx: Tx, live: Checkin, *, due_at: datetime, grace_until: datetime) -> bool:
+    """Move a scheduled check-in's deadlines; False if the timer prompted it meanwhile."""
+    return _change(tx, live, ("scheduled",), due_at=due_at, grace_until=grace_until)
+
+
+def _change(tx: Tx, row: Checkin, from_states: Sequence[str], **values: Any) -> bool:
+    changed = tx.changed(
+        update(Checkin)
+        .where(col(Checkin.id) == row.id, col(Checkin.state).in_(list(from_states)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    tx.session.refresh(row)
+    return changed == 1
 
 
 def open_checkins(tx: Tx, *, principal: Principal) -> list[CheckinAlarm]:

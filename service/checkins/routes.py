@@ -32,8 +32,9 @@ async def check_in(
 ) -> JSONResponse:
     """Check in on scene (the assignment's responder, or staff for one reached by radio):
     the prompt is answered and the next check-in is due `next_due_at` (null when the
-    agency has check-ins off). 409 if the assignment is not on scene. Safe to retry with
-    an `Idempotency-Key`."""
+    agency has check-ins off). A check-in after a missed one is recorded on it (`checkin`
+    is the missed one, with `done_at`; its alarm stays until acknowledged). 409 if the
+    assignment is not on scene. Safe to retry with an `Idempotency-Key`."""
     return await once.run(
         body=body,
         status=200,

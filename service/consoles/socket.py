@@ -376,6 +376,7 @@ async def _own_act(
                 positions.report_own_position,
                 principal=principal,
                 body=PositionUpdate(lat=action.lat, lon=action.lon),
+                config=state.dispatch,
             )
             return {
                 "type": "result",

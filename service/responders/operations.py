@@ -16,7 +16,7 @@ from models.vocabulary import (
     Role,
 )
 from service.dispatching.waiting import replan_waiting
-from service.emergencies.positions import move_to
+from service.emergencies.positions import place
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.rules.programmes import kinds_of
 from service.store.transaction import Tx
@@ -72,12 +72,21 @@ def _require_self_or(
 
 
 def set_position(
-    tx: Tx, *, principal: Principal, responder_id: uuid.UUID, body: PositionUpdate
+    tx: Tx,
+    *,
+    principal: Principal,
+    responder_id: uuid.UUID,
+    body: PositionUpdate,
+    config: DispatchConfig,
 ) -> ResponderPublic:
-    """Move a responder; its search cell follows. CAD (AVL feeds) may set it too."""
+    """Move a responder; its search cell follows. CAD (AVL feeds) may set it too.
+
+    A responder available before its first position is offered to the waiting call that
+    needs it most as that position comes, so the answer may already show it `offered`.
+    """
     responder = get_responder(tx, principal=principal, responder_id=responder_id)
     _require_self_or(principal, responder_id, STAFF | {Role.cad}, "move responders")
-    move_to(tx, responder, body.lat, body.lon)
+    place(tx, responder, body.lat, body.lon, config=config)
     return ResponderPublic.of(responder)
 
 

@@ -4,7 +4,9 @@ Each report is answered on its own: applied, stale (older than the position held
 so a late packet never moves a unit back), unknown (no such unit: reported, not
 fatal) or refused (more than a minute ahead of the server's clock). Reports of one
 unit within a batch are taken in order, so the latest wins. One event,
-`responder.positions_changed`, carries every position applied.
+`responder.positions_changed`, carries every position applied. A batch that places a
+unit available with no position until then re-plans the waiting calls once, after
+every move (`emergencies.positions.place`'s rule); an ordinary batch re-plans nothing.
 """
 
 import uuid
@@ -15,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import SQLModel
 
 from dispatch.cells import position_cell
+from dispatch.config import DispatchConfig
 from models.agency import Principal
 from models.positions import (
     PositionBatch,
@@ -24,6 +27,8 @@ from models.positions import (
     PositionResult,
 )
 from models.vocabulary import Role
+from service.dispatching.waiting import replan_waiting
+from service.emergencies.positions import joins_the_search
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 from service.trust.access import STAFF, require_role
@@ -31,7 +36,8 @@ from service.trust.access import STAFF, require_role
 FEEDERS = STAFF | {Role.cad}
 CLOCK_SKEW = timedelta(minutes=1)
 
-_Unit = tuple[uuid.UUID, str | None, datetime | None]  # id, external id, position's time
+# id, external id, position's time, whether a position puts it in the search first
+_Unit = tuple[uuid.UUID, str | None, datetime | None, bool]
 
 # Prepared statements (service/store/prepared.py), not Core: Core's handling of each of
 # 1,000 rows' parameters and results cost a batch ~7 ms of its ~35 (bench/positions_batch.py).
@@ -49,7 +55,14 @@ _MOVE = Prepared(
 # A prepared IN list is of fixed length: the names go in chunks of these sizes, the last
 # padded with repeats (a repeat in an IN list changes nothing).
 _CHUNKS = (8, 64, 256)
-_COLUMNS = (_TABLE.c.id, _TABLE.c.agency_id, _TABLE.c.external_id, _TABLE.c.position_at)
+_COLUMNS = (
+    _TABLE.c.id,
+    _TABLE.c.agency_id,
+    _TABLE.c.external_id,
+    _TABLE.c.position_at,
+    _TABLE.c.position_cell,
+    _TABLE.c.status,
+)
 
 
 def _names(key: Any, size: int) -> Any:
@@ -70,11 +83,14 @@ _BY_EXTERNAL_ID = {
 }
 
 
-def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> PositionBatchResult:
+def apply_positions(
+    tx: Tx, *, principal: Principal, body: PositionBatch, config: DispatchConfig
+) -> PositionBatchResult:
     """Move every unit the batch names to its newest position (staff and CAD only)."""
     require_role(principal, FEEDERS, "report positions in bulk")
     known = _units(tx, principal.agency_id, body.positions)
-    held: dict[uuid.UUID, datetime | None] = {rid: at for rid, _, at in known.values()}
+    held: dict[uuid.UUID, datetime | None] = {unit[0]: unit[2] for unit in known.values()}
+    joined = False
     moves: dict[uuid.UUID, dict[str, Any]] = {}
     results = []
     counts = dict.fromkeys(PositionOutcome, 0)
@@ -85,8 +101,9 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
         unit = known.get(name) if name is not None else None
         outcome, detail, rid = _judge(report, unit, held, now)
         counts[outcome] += 1
-        if outcome is PositionOutcome.applied and rid is not None:
+        if outcome is PositionOutcome.applied and rid is not None and unit is not None:
             held[rid] = report.at
+            joined = joined or unit[3]
             moves[rid] = {
                 "b_id": rid,
                 "b_lat": report.lat,
@@ -122,6 +139,8 @@ def apply_positions(tx: Tx, *, principal: Principal, body: PositionBatch) -> Pos
                 ]
             },
         )
+    if joined:
+        replan_waiting(tx, agency_id=principal.agency_id, config=config)
     return PositionBatchResult(
         applied=counts[PositionOutcome.applied],
         stale=counts[PositionOutcome.stale],
@@ -160,7 +179,8 @@ def _judge(
 
 def _units(tx: Tx, agency_id: uuid.UUID, reports: list[PositionReport]) -> dict[Any, _Unit]:
     """The agency's units the batch names, by id and by external id: (id, external id,
-    when their position was last set)."""
+    when their position was last set, whether a position puts them in the search
+    first)."""
     ids = list({r.responder_id for r in reports if r.responder_id is not None})
     names = list({r.external_id for r in reports if r.external_id is not None})
     known: dict[Any, _Unit] = {}
@@ -168,7 +188,8 @@ def _units(tx: Tx, agency_id: uuid.UUID, reports: list[PositionReport]) -> dict[
         for row in _find(tx, finders, agency_id, wanted):
             if row.agency_id != agency_id:  # another agency's unit is no unit of this one
                 continue
-            unit = (row.id, row.external_id, row.position_at)
+            joins = joins_the_search(position_cell=row.position_cell, status=row.status)
+            unit = (row.id, row.external_id, row.position_at, joins)
             known[row.id] = unit
             if row.external_id is not None:
                 known[row.external_id] = unit

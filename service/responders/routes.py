@@ -52,7 +52,7 @@ async def report_positions(
     apply) or `refused` (more than a minute ahead of the server's clock)."""
     actor.detail = {"positions": len(body.positions)}  # the events keep where
     return await state.uow.write_as(
-        actor, positions.apply_positions, principal=actor.who, body=body
+        actor, positions.apply_positions, principal=actor.who, body=body, config=state.dispatch
     )
 
 
@@ -99,6 +99,7 @@ async def set_position(
         principal=actor.who,
         responder_id=responder_id,
         body=body,
+        config=state.dispatch,
     )
 
 

@@ -3,16 +3,18 @@ missed; dispatchers see the alarm until they acknowledge it, and the agency's ru
 sends backup after the grace."""
 
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from models.agency import Agency
+from models.checkin import LIVE_STATES, Checkin
 from models.vocabulary import Role
 from service.store.transaction import Tx
 from tests.conftest import AgencyKit, new_agency, start_server, stop_server
@@ -159,6 +161,79 @@ def test_a_missed_check_in_alarms_dispatchers_until_one_acknowledges(
     with agency.client(Role.supervisor) as reader:
         trail = audit_records(reader, action="POST /v1/checkins/{checkin_id}/acknowledge")
     assert [r["outcome"] for r in trail] == ["success", "denied"]
+    scene["phone"].close()
+
+
+def _timer_of(kit: AgencyKit, assignment_id: str) -> Checkin | None:
+    """The assignment's live check-in (scheduled or due), as the database holds it."""
+
+    def read(tx: Tx) -> Checkin | None:
+        return tx.session.execute(
+            select(Checkin).where(
+                col(Checkin.assignment_id) == uuid.UUID(assignment_id),
+                col(Checkin.state).in_(LIVE_STATES),
+            )
+        ).scalar_one_or_none()
+
+    return kit.server.uow.read_sync(read)
+
+
+def test_a_late_check_in_is_recorded_on_the_missed_one_and_the_next_is_due_from_it(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    _quicken(agency, interval_s=3, grace_s=2, rule="alarm")
+    with console(agency.server.ws_url, agency.token(Role.dispatcher)) as desk:
+        scene = _on_scene(agency, dispatcher)
+        aid = scene["assignment_id"]
+        missed = desk.next_event("checkin.missed", timeout=20)["data"]["checkin"]
+        # The timer schedules the next check-in from the miss before the "I'm OK" comes.
+        upcoming = _wait_for(lambda: _timer_of(agency, aid))
+        assert upcoming.state == "scheduled"
+
+        answer = scene["phone"].post(f"/v1/assignments/{aid}/checkin")
+
+        assert answer.status_code == 200, answer.text
+        late = answer.json()["checkin"]
+        assert late["id"] == missed["id"]
+        assert late["state"] == "missed" and late["done_at"] and late["by"]
+        # The board clears the alarm by the id `checkin.done` carries.
+        done = desk.next_event("checkin.done")["data"]["checkin"]
+        assert done["id"] == missed["id"] and done["done_at"] == late["done_at"]
+        # The same timer goes on, due an interval from the answer rather than the miss.
+        prompt = desk.next_event("checkin.due", timeout=20)["data"]["checkin"]
+        assert prompt["id"] == str(upcoming.id)
+        assert prompt["due_at"] == answer.json()["next_due_at"]
+        assert _moment(prompt["due_at"]) > _moment(upcoming.due_at.isoformat())
+    # Answered is not acknowledged: the alarm stays open until a dispatcher acknowledges it.
+    listed = dispatcher.get("/v1/checkins", params={"open": "true"}).json()
+    alarm = next(c["checkin"] for c in listed if c["checkin"]["id"] == missed["id"])
+    assert alarm["done_at"] == late["done_at"] and alarm["acknowledged_at"] is None
+    acked = dispatcher.post(f"/v1/checkins/{missed['id']}/acknowledge")
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["acknowledged_at"] and acked.json()["done_at"] == late["done_at"]
+    scene["phone"].close()
+
+
+def test_a_late_check_in_during_the_next_prompt_answers_both(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    _quicken(agency, interval_s=2, grace_s=3, rule="alarm")
+    with console(agency.server.ws_url, agency.token(Role.dispatcher)) as desk:
+        scene = _on_scene(agency, dispatcher)
+        aid = scene["assignment_id"]
+        missed = desk.next_event("checkin.missed", timeout=20)["data"]["checkin"]
+        prompt = desk.next_event("checkin.due", timeout=20)["data"]["checkin"]
+
+        answer = scene["phone"].post(f"/v1/assignments/{aid}/checkin")
+
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["checkin"]["id"] == missed["id"]
+        done = [desk.next_event("checkin.done")["data"]["checkin"] for _ in range(2)]
+        assert [d["id"] for d in done] == [missed["id"], prompt["id"]]
+        assert [d["state"] for d in done] == ["missed", "done"]
+    upcoming = _timer_of(agency, aid)
+    assert upcoming is not None and upcoming.state == "scheduled"
+    assert upcoming.id not in {uuid.UUID(missed["id"]), uuid.UUID(prompt["id"])}
     scene["phone"].close()
 
 
