@@ -375,6 +375,15 @@ def test_a_missed_checkin_alarms_the_board_until_acknowledged(
     # Another page, opened now, reads the open alarm from the server.
     other = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
     expect(other.locator("#missed-checkins .alarm")).to_have_count(1)
+
+    # The responder answers late: the alarm says so and stays until acknowledged, on
+    # this page and on one that reads it again from the server.
+    with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
+        assert phone.post(f"/v1/assignments/{aid}/checkin").status_code == 200
+    expect(alarm).to_contain_text(re.compile(r"answered late at \d\d:\d\d:\d\d: OK"))
+    reread = open_board(browser, agency.server.url, agency.token(Role.supervisor))
+    expect(reread.locator("#missed-checkins .alarm")).to_contain_text("answered late at")
+    expect(alarm).to_have_count(1)
     alarm.first.get_by_role("button", name="Acknowledge").click()
     expect(desk.locator("#missed-checkins .alarm")).to_have_count(0)
     expect(other.locator("#missed-checkins .alarm")).to_have_count(0)

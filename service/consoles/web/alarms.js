@@ -110,9 +110,16 @@ const boardAlarms = (() => {
     const { event, data } = e.detail;
     if (event === "responder.emergency") addEmergency(data.emergency, true);
     else if (event === "emergency.closed") emergencies.delete(data.emergency.id);
+    // Its backup changed: the alarm shown says so, without a second sound; one not
+    // shown here (closed, or not yet read) is not raised by it.
+    else if (event === "emergency.updated" && emergencies.has(data.emergency.id)) emergencies.set(data.emergency.id, data.emergency);
     else if (event === "checkin.missed") addMissed(asEntry(data), true);
     else if (event === "checkin.escalated" && missed.has(data.checkin.id)) addMissed({ checkin: { ...missed.get(data.checkin.id).checkin, ...data.checkin, rule: data.rule, backup: data.backup } }, false);
-    else if (event === "checkin.acknowledged" || event === "checkin.done") missed.delete(data.checkin.id);
+    else if (event === "checkin.acknowledged") missed.delete(data.checkin.id);
+    // Answered late: the responder is OK, and the alarm says so until a dispatcher
+    // acknowledges it (the server lists it till then, so a re-read keeps it, silently).
+    else if (event === "checkin.done" && missed.has(data.checkin.id)) addMissed({ checkin: { ...missed.get(data.checkin.id).checkin, ...data.checkin } }, false);
+    else if (event === "checkin.done") return;
     else return;
     touch((data.emergency || data.checkin).id);
     render();
@@ -166,9 +173,10 @@ const boardAlarms = (() => {
     const place = onCall ? placeOf(onCall.location ? onCall : { location: onCall }) : "";
     const rule = checkin.rule === "backup" ? ` · backup offered (${(checkin.backup || []).length})` : checkin.rule === "alarm" ? " · alarm only" : "";
     const acknowledger = state.principal && CLOSERS.has(state.principal.role);
-    return el(`<li class="alarm checkin" data-checkin="${checkin.id}" role="alert">
+    const late = checkin.done_at ? ` · answered late at ${time24(checkin.done_at)}: OK` : "";
+    return el(`<li class="alarm checkin${checkin.done_at ? " answered" : ""}" data-checkin="${checkin.id}" role="alert">
       <p class="alarm-head"><strong>Missed check-in</strong> · ${esc(capitalWord(r.kind))} <strong class="who">${esc(responderLabel(r))}</strong>
-      · due ${time24(checkin.due_at)}, no answer by ${time24(checkin.grace_until)}${rule}</p>
+      · due ${time24(checkin.due_at)}, no answer by ${time24(checkin.grace_until)}${rule}${late}</p>
       <p>${place ? `on scene at ${esc(place)} · ` : ""}${esc(whereText(r.position || null))}</p>
       ${acknowledger ? '<button type="button" class="acknowledge">Acknowledge</button>' : ""}
       <p class="error">${esc(failures.get(checkin.id) || "")}</p></li>`);

@@ -82,6 +82,7 @@ function eventInWords(frame) {
     case "checkin.escalated": return `No check-in from ${nameOf(c.responder_id)}: ${d.rule === "backup" ? `backup offered (${(d.backup || []).length})` : "alarm only"}`;
     case "responder.emergency": return `EMERGENCY: ${e.responder ? responderLabel(e.responder) : "a responder"} needs help`;
     case "emergency.position_wanted": return "Position asked for every few seconds";
+    case "emergency.updated": return `Emergency of ${e.responder ? responderLabel(e.responder) : "a responder"}: ${(e.backup || []).length} backup offered${e.backup_missing ? ` (${e.backup_missing})` : ""}`;
     case "emergency.closed": return `Emergency of ${e.responder ? responderLabel(e.responder) : "a responder"} closed by ${words(e.closed_by)}`;
     case "webhook.disabled": return `CAD webhook to ${d.host} disabled${reason}`;
     default: return `${words(frame.event.replace(".", " "))}${reason}`;
@@ -101,10 +102,18 @@ window.addEventListener("corespond:event", (e) => {
 window.addEventListener("corespond:event", (e) => {
   if (["call.closed", "call.cancelled"].includes(e.detail.event)) board.closedAt = 0;
 });
+window.addEventListener("corespond:signed-out", () => {
+  Object.assign(board, { closed: [], closedAt: 0, socket: null });
+  for (const kept of [board.seenByCall, board.open, board.outcomes]) kept.clear();
+  for (const id of ["queue", "active", "closed", "overdue"]) $(id).replaceChildren();
+  $("board").tBodies[0].replaceChildren();
+  for (const id of ["queue-count", "closed-count", "roster-count", "overdue-count"]) $(id).textContent = "0";
+  $("call-result").textContent = "";
+});
 
 // ---- refreshing ---------------------------------------------------------------------
 
-async function refreshDispatcher() {
+async function refreshDispatcher(number) {
   const staff = ["admin", "supervisor", "dispatcher", "cad"].includes(state.principal.role);
   // A new socket is a reconnect (or a resync after one): re-read the slow lists at once.
   const slow = board.socket !== state.ws || Date.now() - board.closedAt > 30_000;
@@ -115,6 +124,8 @@ async function refreshDispatcher() {
     slow ? refreshClosed() : null,
     slow && typeof boardAlarms !== "undefined" ? boardAlarms.reload() : null,
   ]);
+  // A slow refresh (the lists above) can end after a newer one: its calls are older.
+  if (!newestAnswer(number)) return;
   state.calls = calls;
   state.responders = responders;
   renderCalls();
@@ -127,13 +138,16 @@ async function refreshDispatcher() {
 
 async function refreshClosed() {
   board.closedAt = Date.now();
+  const token = state.token;
   const [closed, cancelled] = await Promise.all([
     api("GET", "/v1/calls?status=closed&limit=200"), api("GET", "/v1/calls?status=cancelled&limit=100"),
   ]);
+  if (state.token !== token) return; // signed out meanwhile
   const after = Date.now() - SHIFT_MS;
   board.closed = [...closed, ...cancelled]
     .filter((c) => c.closed_at && new Date(c.closed_at).getTime() >= after)
     .sort((x, y) => new Date(y.closed_at) - new Date(x.closed_at));
+  renderClosed(); // also when the refresh that asked is older than one drawn meanwhile
 }
 
 // ---- calls --------------------------------------------------------------------------

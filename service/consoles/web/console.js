@@ -15,6 +15,9 @@ const state = {
   token: null, principal: null, ws: null, welcomed: false, seq: 0, seen: new Set(),
   backoffMs: 1000, reconnectTimer: null, refreshTimer: null, config: {},
   calls: [], responders: [], me: null, offers: new Map(), work: new Map(), pick: null,
+  // Refreshes overlap (an event's, the 30 s timer's, a reconnect's): each takes the next
+  // number, and an answer is drawn only if no newer refresh's answer was drawn before it.
+  refreshesAsked: 0, refreshDrawn: 0,
 };
 
 // ---- HTTP ---------------------------------------------------------------------------
@@ -47,12 +50,21 @@ function signIn(token) {
   connect();
 }
 
+// A phone or a desk is shared by a shift: nothing of the last user's stays on the page,
+// and an answer still on its way for them is never drawn.
 function signOut(reason) {
   sessionStorage.removeItem("corespond_token");
   clearTimeout(state.reconnectTimer);
+  clearTimeout(state.refreshTimer);
   if (state.ws) { state.ws.onclose = null; state.ws.close(); }
-  Object.assign(state, { token: null, principal: null, ws: null, welcomed: false, seq: 0 });
+  Object.assign(state, {
+    token: null, principal: null, ws: null, welcomed: false, seq: 0,
+    calls: [], responders: [], me: null, pick: null, refreshDrawn: ++state.refreshesAsked,
+  });
   state.seen.clear();
+  state.offers.clear();
+  state.work.clear();
+  $("events").replaceChildren();
   for (const id of ["dispatcher", "responder", "events-panel", "sign-out", "webhook-notice"]) $(id).hidden = true;
   $("sign-in").hidden = false;
   $("who").textContent = "";
@@ -108,7 +120,11 @@ function send(message) {
 function onFrame(frame) {
   if (frame.type === "welcome") return onWelcome(frame);
   if (frame.type === "event") return onEvent(frame);
-  if (frame.type === "resync") { logLine("resync: the log no longer holds what was missed; re-reading"); return refresh(); }
+  if (frame.type === "resync") {
+    logLine("resync: the log no longer holds what was missed; re-reading");
+    window.dispatchEvent(new Event("corespond:reread"));
+    return refresh();
+  }
   if (frame.type === "result") { logLine(`${frame.action}: ${frame.assignment ? frame.assignment.state : "done"}`); return refresh(); }
   if (frame.type === "error") { note(`${frame.error}: ${frame.detail}`); return refresh(); }
 }
@@ -122,6 +138,8 @@ function onWelcome(frame) {
   sessionStorage.setItem("corespond_token", state.token);
   setConnection("live", "Live");
   if (first) showView();
+  // What the socket sent while this page was away (or before it loaded) is read again.
+  window.dispatchEvent(new Event("corespond:reread"));
   refresh();
 }
 
@@ -196,12 +214,22 @@ function scheduleRefresh() {
 
 async function refresh() {
   if (!state.principal) return;
+  const number = ++state.refreshesAsked;
   try {
-    if (state.principal.role === "responder") await refreshResponder();
-    else await refreshDispatcher();
+    if (state.principal.role === "responder") await refreshResponder(number);
+    else await refreshDispatcher(number);
   } catch (error) {
-    note(error.message);
+    if (number >= state.refreshDrawn) note(error.message);
   }
+}
+
+// Called by a refresh once its answers are in: false if a newer refresh's answer has
+// been drawn (this one is older and must not overwrite it), else true, and this one's
+// answer is the newest drawn.
+function newestAnswer(number) {
+  if (number < state.refreshDrawn) return false;
+  state.refreshDrawn = number;
+  return true;
 }
 
 // ---- shared by the board and the responder's page ---------------------------------

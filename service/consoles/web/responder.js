@@ -6,21 +6,35 @@
 
 // ---- responder --------------------------------------------------------------------
 
-async function refreshResponder() {
+// Each offer shown or taken away by an event takes the next number. A refresh keeps the
+// number it asked at: its answer neither takes away an offer that arrived after it was
+// asked (the server's list may not have it yet) nor brings back one that was declined,
+// lapsed, withdrawn or accepted after it (the list is older than that event).
+const offerChanges = { count: 0, byId: new Map() };
+const touchOffer = (aid) => offerChanges.byId.set(aid, ++offerChanges.count);
+const offerChangedSince = (aid, asked) => (offerChanges.byId.get(aid) || 0) > asked;
+const OFFER_ENDS = new Set(["assignment.accepted", "assignment.declined", "assignment.expired", "assignment.cancelled"]);
+
+async function refreshResponder(number) {
   const id = state.principal.responder_id;
   sendQueued(); // a reconnect, or any event: what waits in the outbox goes first
+  const asked = offerChanges.count;
   const [me, calls] = await Promise.all([api("GET", `/v1/responders/${id}`), api("GET", "/v1/calls?limit=50")]);
+  if (!newestAnswer(number)) return;
   state.me = me;
   renderDuty();
   const offers = new Map(), work = new Map();
   for (const call of calls) {
     for (const a of call.assignments) {
       if (a.responder_id !== id) continue;
-      if (a.state === "offered") offers.set(a.id, { assignment: a, call });
-      else if (ACTIVE.has(a.state)) work.set(a.id, { assignment: a, call });
+      if (a.state === "offered") {
+        if (!offerChangedSince(a.id, asked)) offers.set(a.id, { assignment: a, call });
+      } else if (ACTIVE.has(a.state)) work.set(a.id, { assignment: a, call });
     }
   }
-  for (const [aid, offer] of state.offers) if (!offers.has(aid) && !work.has(aid) && offer.fresh) offers.set(aid, offer);
+  for (const [aid, offer] of state.offers) {
+    if (!offers.has(aid) && !work.has(aid) && offerChangedSince(aid, asked)) offers.set(aid, offer);
+  }
   state.offers = offers;
   state.work = work;
   pruneCheckins(work);
@@ -31,7 +45,8 @@ async function refreshResponder() {
 }
 
 function showOffer(data) {
-  state.offers.set(data.assignment.id, { assignment: data.assignment, call: data.call, fresh: true });
+  touchOffer(data.assignment.id);
+  state.offers.set(data.assignment.id, { assignment: data.assignment, call: data.call });
   renderOffers();
   beep();
   buzz([400, 200, 400]);
@@ -142,3 +157,19 @@ $("toggle-available").addEventListener("click", () => {
 
 window.addEventListener("corespond:step-settled", () => renderDuty());
 
+// An offer answered (here or on another device), lapsed or withdrawn goes at once: the
+// card, its countdown and the screen kept awake for it.
+window.addEventListener("corespond:event", (e) => {
+  const { event, data } = e.detail;
+  if (!OFFER_ENDS.has(event) || !data || !isMine(data.assignment)) return;
+  touchOffer(data.assignment.id);
+  if (state.offers.delete(data.assignment.id)) renderOffers();
+});
+
+window.addEventListener("corespond:signed-out", () => {
+  offerChanges.byId.clear();
+  for (const id of ["offers", "work", "my-follow-ups", "outbox", "outbox-refused"]) $(id).replaceChildren();
+  for (const id of ["no-offers", "no-work"]) $(id).hidden = false;
+  for (const id of ["my-follow-ups-panel", "outbox-panel"]) $(id).hidden = true;
+  $("my-status").textContent = "…";
+});

@@ -1,7 +1,8 @@
-// The responder's safety (issue 23 §1, §2): the check-in prompt on the assignment card,
-// and the emergency button in the header, which raises only when held (a click alone
-// does nothing), then says that help is coming until dispatch closes the emergency.
-// Loaded after console.js, outbox.js and device.js, whose helpers it uses.
+// The responder's safety (issue 23 §1, §2): the emergency button in the header, which
+// raises only when held (a click alone does nothing), then says that help is coming
+// until dispatch closes the emergency; and what a reload keeps of it and of the
+// check-in prompts (which checkin.js draws). Loaded after console.js, outbox.js and
+// device.js, whose helpers it uses.
 "use strict";
 
 const HOLD_MS = 1500;
@@ -10,6 +11,7 @@ const safety = {
   emergency: null, own: false, raising: null, refused: null, positionsS: null,
   holdTimer: null, retryTimer: null,
   changes: 0, // each time this page shows an emergency raised or closed (reloadEmergency)
+  checkinChanges: 0, checkinChanged: new Map(), // assignment id → its prompt's last live change
 };
 
 function safetyStore() { return `corespond_safety_${state.principal.responder_id}`; }
@@ -28,35 +30,24 @@ function loadSafety() {
   Object.assign(safety, { emergency: saved.emergency || null, own: Boolean(saved.own), positionsS: saved.positionsS || null });
 }
 
+// An SOS not yet through is kept on this device (localStorage, as the outbox keeps its
+// steps): a reload or a closed tab does not lose it, and once this responder is signed
+// in again it goes on being sent with the same Idempotency-Key, so it is raised once.
+function sosStore() { return `corespond_sos_${state.principal.responder_id}`; }
 
-// ---- check-ins ----------------------------------------------------------------------
-
-// The prompt on an assignment card (responder.js draws the cards), or nothing.
-function checkinHtml(aid) {
-  const due = safety.checkins.get(aid);
-  if (!due) return "";
-  const waiting = waitingCheckin(aid);
-  return `<div class="checkin-due" role="alert">
-    <p><strong>Check in now:</strong> are you OK? With no answer by ${time24(due.grace_until)} dispatch is alarmed.</p>
-    <button type="button" class="im-ok" ${waiting ? "disabled" : ""}>${waiting ? "I'm OK — waiting to send" : "I'm OK"}</button></div>`;
+function keepRaising() {
+  if (safety.raising) localStorage.setItem(sosStore(), JSON.stringify({ ...safety.raising, failed: false }));
+  else localStorage.removeItem(sosStore());
 }
 
-function wireCheckin(card, aid) {
-  const button = card.querySelector(".im-ok");
-  if (!button) return;
-  button.onclick = () => {
-    queueStep({ method: "POST", path: `/v1/assignments/${aid}/checkin`, body: {}, label: "I'm OK (check-in)", assignment_id: aid, checkin: true });
-    renderWork();
-  };
-}
-
-// Prompts for assignments no longer on scene are over.
-function pruneCheckins(work) {
-  for (const aid of [...safety.checkins.keys()]) {
-    const item = work.get(aid);
-    if (!item || item.assignment.state !== "on_scene") safety.checkins.delete(aid);
-  }
-  saveSafety();
+function resumeRaising() {
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem(sosStore())); } catch { saved = null; }
+  if (!saved || safety.raising) return;
+  safety.own = true;
+  safety.raising = saved;
+  renderEmergency();
+  sendEmergency();
 }
 
 // ---- the emergency ------------------------------------------------------------------
@@ -102,6 +93,7 @@ function raiseEmergency() {
   safety.own = true; // raised here: this page sends positions while it is open
   safety.refused = null;
   safety.raising = { method: "POST", path: `/v1/responders/${state.principal.responder_id}/emergency`, body: device.lastFix ? { ...device.lastFix } : {}, key: newIdempotencyKey(), failed: false };
+  keepRaising();
   buzz([100]);
   renderEmergency();
   sendEmergency();
@@ -117,6 +109,7 @@ async function sendEmergency() {
     safety.retryTimer = setTimeout(sendEmergency, 2000);
   } else {
     safety.raising = null;
+    keepRaising();
     if (answer.refused) safety.refused = answer.refused;
     else showEmergency(answer.data.emergency || answer.data);
   }
@@ -205,39 +198,22 @@ window.addEventListener("corespond:event", (e) => {
   if (!isResponder()) return;
   const { event, data } = e.detail;
   const me = state.principal.responder_id;
-  const checkin = data && data.checkin;
-  if (event === "checkin.due" && checkin && checkin.responder_id === me) {
-    safety.checkins.set(checkin.assignment_id, checkin);
-    saveSafety();
-    beep();
-    setTimeout(beep, 700);
-    buzz([300, 150, 300]);
-    renderWork();
-    const button = document.querySelector(`[data-work="${checkin.assignment_id}"] .im-ok`);
-    if (button) button.focus();
-  } else if (event === "checkin.done" && checkin && checkin.responder_id === me) {
-    safety.checkins.delete(checkin.assignment_id);
-    saveSafety();
-    renderWork();
-  } else if (event === "responder.emergency" && data.emergency.responder.id === me) {
+  if (event === "responder.emergency" && data.emergency.responder.id === me) {
     showEmergency(data.emergency);
   } else if (event === "emergency.position_wanted" && (!safety.emergency || data.emergency_id === safety.emergency.id)) {
     safety.positionsS = data.interval_s;
     saveSafety();
     followEmergency();
     renderEmergency();
+  } else if (event === "emergency.updated" && safety.emergency && data.emergency.id === safety.emergency.id) {
+    // Its backup changed: the banner says so; positions go on as they were asked for.
+    safety.changes += 1;
+    safety.emergency = data.emergency;
+    saveSafety();
+    renderEmergency();
   } else if (event === "emergency.closed" && safety.emergency && data.emergency.id === safety.emergency.id) {
     closeEmergency(data.emergency);
   }
-});
-
-window.addEventListener("corespond:step-settled", (e) => {
-  const { step, refused } = e.detail;
-  if (!step.checkin) return;
-  safety.checkins.delete(step.assignment_id); // answered, or no longer askable (not on scene)
-  saveSafety();
-  if (refused) note(`The check-in was not accepted: ${refused}`);
-  renderWork();
 });
 
 window.addEventListener("corespond:signed-in", () => {
@@ -247,12 +223,15 @@ window.addEventListener("corespond:signed-in", () => {
   renderEmergency();
   followEmergency();
   reloadEmergency();
+  resumeRaising();
 });
 
+// An SOS still being sent stays on the device for this responder's next sign-in.
 window.addEventListener("corespond:signed-out", () => {
   $("sos").hidden = true;
   cancelHold();
   clearTimeout(safety.retryTimer);
   Object.assign(safety, { checkins: new Map(), emergency: null, own: false, raising: null, refused: null, positionsS: null });
+  safety.checkinChanged.clear();
   renderEmergency();
 });

@@ -1,0 +1,205 @@
+"""What a responder's phone shows is what is still true: an offer declined, lapsed or
+withdrawn goes at once and a later refresh does not bring it back; a check-in prompt due
+while the page was away is shown on opening it; a phone handed to the next person on
+shift keeps nothing of the last one's; and an SOS held with no connection outlives a
+reload and is raised once."""
+
+import re
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, Page, expect
+
+from models.vocabulary import Role
+from tests.conftest import AgencyKit
+from tests.console.conftest import HeldAnswer
+from tests.console.test_responder_phone import offer_to, on_phone, poll
+from tests.service.factories import responder
+
+AWAKE = re.compile(r"^(held|wanted)$")
+
+
+def refreshed(phone: Page) -> None:
+    """The page re-reads its calls now (as any event or the reconnect makes it do)."""
+    phone.evaluate("() => refresh()")
+
+
+def offered_while_the_phone_reads_slowly(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> tuple[Page, HeldAnswer, dict[str, Any]]:
+    """A phone shown an offer by its event, whose re-read of its calls that the offer set
+    off is still on its way (a slow network): what the page shows is the event's."""
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, clinician["id"])
+    held = HeldAnswer(phone, "**/v1/calls?limit=50")
+    call = offer_to(dispatcher, address="1207 West Marshall Street, Norristown")
+    expect(phone.locator("[data-offer]")).to_contain_text("1207 West Marshall Street")
+    # Kept awake for it (held, or wanted where the browser grants no lock).
+    expect(phone.locator("#responder")).to_have_attribute("data-awake", AWAKE)
+    held.wait(phone)
+    return phone, held, call
+
+
+def assert_the_offer_stays_gone(phone: Page, held: HeldAnswer) -> None:
+    """Gone now, and after the held re-read (asked while it was offered) and a new one."""
+    offer = phone.locator("[data-offer]")
+    expect(offer).to_have_count(0)
+    held.give()
+    refreshed(phone)
+    expect(offer).to_have_count(0)
+    expect(phone.locator("#no-offers")).to_be_visible()
+    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+
+
+def test_an_offer_declined_on_the_phone_goes_and_a_refresh_does_not_bring_it_back(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    phone, held, _ = offered_while_the_phone_reads_slowly(browser, agency, dispatcher)
+    phone.locator("[data-offer]").get_by_role("button", name="Decline").click()
+    expect(phone.locator("#events")).to_contain_text("→ declined")
+    assert_the_offer_stays_gone(phone, held)
+
+
+def test_an_offer_withdrawn_when_dispatch_cancels_the_call_goes(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    phone, held, call = offered_while_the_phone_reads_slowly(browser, agency, dispatcher)
+    cancelled = dispatcher.post(
+        f"/v1/calls/{call['id']}/cancel", json={"reason": "caller called back: fine"}
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    expect(phone.locator("#events")).to_contain_text("→ cancelled")
+    assert_the_offer_stays_gone(phone, held)
+
+
+def test_an_offer_left_to_lapse_goes_when_it_expires(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    with agency.client(Role.admin) as admin:
+        assert admin.patch("/v1/agency", json={"offer_timeout_s": 5}).status_code == 200
+    phone, held, _ = offered_while_the_phone_reads_slowly(browser, agency, dispatcher)
+    expect(phone.locator("#events")).to_contain_text("→ expired", timeout=30_000)
+    assert_the_offer_stays_gone(phone, held)
+
+
+def on_scene_with_a_check_in_due(
+    agency: AgencyKit, dispatcher: httpx.Client, responder_id: str
+) -> dict[str, Any]:
+    """The responder's first check-in, once it is due on its assignment on scene."""
+    call = offer_to(dispatcher, address="4 Elm St, Norristown")
+    aid = call["assignments"][0]["id"]
+    with agency.client(Role.responder, responder_id=responder_id) as api:
+        assert api.post(f"/v1/assignments/{aid}/accept").status_code == 200
+        for status in ("en_route", "on_scene"):
+            stepped = api.post(f"/v1/assignments/{aid}/status", json={"status": status})
+            assert stepped.status_code == 200, stepped.text
+        [due] = poll(lambda: api.get("/v1/checkins", params={"open": "true"}).json(), within_s=30)
+    checkin: dict[str, Any] = due["checkin"]
+    assert checkin["assignment_id"] == aid and checkin["state"] == "due"
+    return checkin
+
+
+def test_a_check_in_due_before_the_phone_opened_is_prompted_on_opening(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    with agency.client(Role.admin) as admin:
+        settings = {"checkin_interval_s": 5, "checkin_grace_s": 600}
+        assert admin.patch("/v1/agency", json=settings).status_code == 200
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    due = on_scene_with_a_check_in_due(agency, dispatcher, clinician["id"])
+
+    # A new browser context: nothing kept from a page that heard `checkin.due`.
+    phone = on_phone(browser, agency, clinician["id"])
+    prompt = phone.locator(f'[data-work="{due["assignment_id"]}"] .checkin-due')
+    expect(prompt).to_contain_text("are you OK?")
+    prompt.get_by_role("button", name="I'm OK").click()
+    expect(prompt).to_be_hidden()
+    with agency.client(Role.responder, responder_id=clinician["id"]) as api:
+        assert api.get("/v1/checkins", params={"open": "true"}).json() == []
+
+
+def hand_over(phone: Page, agency: AgencyKit, responder_id: str) -> None:
+    """The phone handed over: the last responder has signed out, the next signs in."""
+    expect(phone.get_by_label("Token")).to_be_visible()
+    phone.get_by_label("Token").fill(agency.token(Role.responder, responder_id=responder_id))
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.locator("#connection")).to_have_text("Live")
+    expect(phone.locator("#my-status")).to_have_text("available")
+    refreshed(phone)
+
+
+def test_the_next_responder_on_a_shared_phone_sees_nothing_of_the_last_ones_work(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    first = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, first["id"])
+    call = offer_to(dispatcher, category="suicidal_ideation", address="9 Oak Ave, Norristown")
+    aid = call["assignments"][0]["id"]
+    phone.locator(f'[data-offer="{aid}"]').get_by_role("button", name="Accept").click()
+    expect(phone.locator(f'[data-work="{aid}"]')).to_contain_text("accepted")
+    expect(phone.locator("#events")).to_contain_text("9 Oak Ave")
+
+    phone.get_by_role("button", name="Sign out").click()
+    # Hidden is not enough: the page itself holds none of it.
+    expect(phone.locator("[data-work]")).to_have_count(0)
+    expect(phone.locator("#events li")).to_have_count(0)
+    second = responder(dispatcher, kind="peer", name="Sam Okafor")
+    hand_over(phone, agency, second["id"])
+
+    expect(phone.locator("[data-work]")).to_have_count(0)
+    expect(phone.locator("#no-work")).to_be_visible()
+    for said in ("9 Oak Ave", "suicidal"):
+        expect(phone.locator("#events")).not_to_contain_text(said)
+    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+
+
+def test_the_next_responder_on_a_shared_phone_is_not_shown_the_last_ones_offer(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    first = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, first["id"])
+    offer_to(dispatcher, category="welfare_check", address="1207 West Marshall Street")
+    expect(phone.locator("[data-offer]")).to_contain_text("1207 West Marshall Street")
+
+    phone.get_by_role("button", name="Sign out").click()
+    second = responder(dispatcher, kind="peer", name="Sam Okafor")
+    hand_over(phone, agency, second["id"])
+
+    expect(phone.locator("[data-offer]")).to_have_count(0)
+    expect(phone.locator("#no-offers")).to_be_visible()
+    for said in ("1207 West Marshall", "welfare"):
+        expect(phone.locator("#events")).not_to_contain_text(said)
+    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+
+
+def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, clinician["id"])
+    # The service worker keeps the page's files: it opens again with no connection.
+    phone.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
+    keys: list[str] = []  # of every try to raise it, before the reload and after
+    phone.on(
+        "request",
+        lambda r: (
+            keys.append(r.headers["idempotency-key"]) if r.url.endswith("/emergency") else None
+        ),
+    )
+    help_coming = phone.locator("#help-coming")
+    phone.context.set_offline(True)
+    phone.locator("#sos").focus()
+    phone.keyboard.down("Enter")
+    expect(help_coming).to_contain_text("Not sent yet", timeout=10_000)
+    phone.keyboard.up("Enter")
+
+    phone.reload()
+    expect(phone.locator("#connection")).to_contain_text("Reconnecting")
+    tried_before = len(keys)
+    phone.context.set_offline(False)
+    expect(help_coming).to_contain_text("Help is coming", timeout=20_000)
+    [raised] = dispatcher.get("/v1/emergencies").json()
+    assert raised["responder"]["id"] == clinician["id"]
+    assert 0 < tried_before < len(keys) and len(set(keys)) == 1, keys  # one SOS, one key
+    kept = "() => Object.keys(localStorage).filter((k) => k.startsWith('corespond_sos_'))"
+    assert phone.evaluate(kept) == []  # through: nothing left to send
