@@ -40,7 +40,7 @@ def test_a_new_call_stays_on_the_board_when_an_older_refresh_answers_after_it(
 
     # A cancelled call makes the next refresh a slow one (it re-reads the closed calls);
     # its read of the open calls is answered now and reaches the page late.
-    held = HeldAnswer(desk, "**/v1/calls?limit=200")
+    held = HeldAnswer(desk, "**/v1/calls?status=pending&limit=500")
     cancelled = dispatcher.post(f"/v1/calls/{stood_down['id']}/cancel", json={"reason": "fine"})
     assert cancelled.status_code == 200, cancelled.text
     held.wait(desk)

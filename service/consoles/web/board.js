@@ -119,7 +119,7 @@ async function refreshDispatcher(number) {
   const slow = board.socket !== state.ws || Date.now() - board.closedAt > 30_000;
   board.socket = state.ws;
   const [calls, responders] = await Promise.all([
-    api("GET", "/v1/calls?limit=200"),
+    readOpenCalls(),
     staff ? api("GET", "/v1/responders?limit=500") : [],
     slow ? refreshClosed() : null,
     slow && typeof boardAlarms !== "undefined" ? boardAlarms.reload() : null,
@@ -134,6 +134,15 @@ async function refreshDispatcher(number) {
   if (typeof boardAlarms !== "undefined") boardAlarms.render();
   drawMap();
   await refreshFollowUps();
+}
+
+// The open calls, each status read on its own: one newest-first page of every status
+// would lose a call waiting for hours behind 200 newer ones closed since.
+async function readOpenCalls() {
+  const [pending, dispatched] = await Promise.all([
+    api("GET", "/v1/calls?status=pending&limit=500"), api("GET", "/v1/calls?status=dispatched&limit=500"),
+  ]);
+  return [...pending, ...dispatched].sort((x, y) => new Date(y.received_at) - new Date(x.received_at));
 }
 
 async function refreshClosed() {
