@@ -16,7 +16,7 @@ from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
 from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
 from service.dispatching.call_status import active_states, update_call_status
-from service.dispatching.offers import needs_of, offer_role
+from service.dispatching.offers import is_backup_role, needs_of, offer_role
 from service.dispatching.routed import PREPARE_AHEAD, Routed, by_road_for, route_reoffers
 from service.dispatching.routed import route_decline as route_decline  # for the routes
 from service.dispatching.transitions import move
@@ -121,13 +121,18 @@ def report_progress(
         raise Invalid("status must be en_route, on_scene or cleared")
     if disposition is not None and status != AssignmentState.cleared:
         raise Invalid("a disposition is given when clearing")
-    # The last responder on the call in person closes it: an offer nobody has answered
-    # yet does not keep a call open that its responders have finished (it is withdrawn).
+    # The last responder on the call closes it. A backup offer nobody has answered yet
+    # (a missed check-in's, an emergency's) does not keep open a call its team has
+    # finished: it is withdrawn as the call closes. A team member's offer does (the
+    # clinician still to come after the officer has gone).
     others = active_states(tx, assignment.call_id)
     others.pop(assignment.id, None)
-    last = status == AssignmentState.cleared and all(
-        state == AssignmentState.offered for state in others.values()
-    )
+    backup_offers = [
+        aid
+        for aid, (state, role) in others.items()
+        if state == AssignmentState.offered and is_backup_role(role)
+    ]
+    last = status == AssignmentState.cleared and len(others) == len(backup_offers)
     if last and disposition is None:
         raise Invalid(
             "this is the call's last responder: clearing closes the call, so give a "
@@ -145,7 +150,7 @@ def report_progress(
         call = tx.session.get(Call, assignment.call_id)
         assert call is not None
         if call.status in (CallStatus.pending, CallStatus.dispatched):
-            for offered in others:
+            for offered in backup_offers:
                 _withdraw(tx, offered, reason="the call was closed")
             close_call(
                 tx,

@@ -23,12 +23,15 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
     return list(tx.session.execute(_ACTIVE, {"call_id": call_id}).scalars())
 
 
-_ACTIVE_STATES = Prepared(select(col(Assignment.id), col(Assignment.state)).where(*_ACTIVE_ON_CALL))
+_ACTIVE_STATES = Prepared(
+    select(col(Assignment.id), col(Assignment.state), col(Assignment.role)).where(*_ACTIVE_ON_CALL)
+)
 
 
-def active_states(tx: Tx, call_id: uuid.UUID) -> dict[uuid.UUID, AssignmentState]:
-    """The call's active assignments (offered, or taken and not yet cleared), by id."""
-    return {row.id: row.state for row in tx.run(_ACTIVE_STATES, {"call_id": call_id})}
+def active_states(tx: Tx, call_id: uuid.UUID) -> dict[uuid.UUID, tuple[AssignmentState, str]]:
+    """The call's active assignments (offered, or taken and not yet cleared), by id:
+    each one's state and role."""
+    return {row.id: (row.state, row.role) for row in tx.run(_ACTIVE_STATES, {"call_id": call_id})}
 
 
 def missing_roles(tx: Tx, call: Call) -> list[str]:

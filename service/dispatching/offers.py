@@ -220,6 +220,12 @@ def backup_roles(count: int, *, taken: Collection[str] = ()) -> list[str]:
     return names
 
 
+def is_backup_role(role: str) -> bool:
+    """A seat `backup_roles` named: backup for a responder in trouble, offered beside
+    the call's own team."""
+    return role == "backup" or (role.startswith("backup_") and role[7:].isdigit())
+
+
 def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
     """Everyone already offered this role on this call: never offered it again."""
     return set(tx.run(_TRIED, {"call_id": call_id, "role": role}).scalars())
