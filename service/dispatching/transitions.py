@@ -1,6 +1,7 @@
 """Moving an assignment along its lifecycle, with its responder, in one place."""
 
 import functools
+import uuid
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
@@ -75,16 +76,29 @@ def _in_emergency(tx: Tx, assignment: Assignment) -> bool:
     available again."""
     if tx.run(_OPEN_EMERGENCY, {"id": assignment.responder_id}).first() is None:
         return False
-    tx.run(_STAND_ASIDE, {"b_id": assignment.responder_id, "b_now": tx.now})
-    tx.record(
-        "responder.status_changed",
+    stand_aside(
+        tx,
         agency_id=assignment.agency_id,
         responder_id=assignment.responder_id,
+        reason="an emergency is open",
+    )
+    return True
+
+
+def stand_aside(tx: Tx, *, agency_id: uuid.UUID, responder_id: uuid.UUID, reason: str) -> bool:
+    """Put an available responder out of service (`responder.status_changed`, with
+    `reason`); False if they were not available."""
+    if not tx.run(_STAND_ASIDE, {"b_id": responder_id, "b_now": tx.now}).rowcount:
+        return False
+    tx.record(
+        "responder.status_changed",
+        agency_id=agency_id,
+        responder_id=responder_id,
         data={
-            "responder_id": str(assignment.responder_id),
+            "responder_id": str(responder_id),
             "status": ResponderStatus.out_of_service.value,
             "previous": ResponderStatus.available.value,
-            "reason": "an emergency is open",
+            "reason": reason,
         },
     )
     return True

@@ -22,6 +22,7 @@ from models.emergency import Emergency, EmergencyPublic, EmergencyRaise
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderStatus, Role
 from service.dispatching.offers import active_roles, backup_roles
+from service.dispatching.transitions import stand_aside
 from service.emergencies.backup import Backup, make_emergency_call, offer_backup
 from service.emergencies.operations import open_of, public_of, who
 from service.emergencies.positions import move_to
@@ -148,21 +149,16 @@ def send_backup(
 def _stand_aside(tx: Tx, responder: Responder) -> None:
     """A responder in trouble and free is offered no call meanwhile: out of service until
     they (or staff) set themselves available again."""
-    if responder.status != ResponderStatus.available:
-        return
-    responder.status, responder.status_changed_at = ResponderStatus.out_of_service, tx.now
-    tx.session.flush()
-    tx.record(
-        "responder.status_changed",
-        agency_id=responder.agency_id,
-        responder_id=responder.id,
-        data={
-            "responder_id": str(responder.id),
-            "status": ResponderStatus.out_of_service.value,
-            "previous": ResponderStatus.available.value,
-            "reason": "emergency raised",
-        },
-    )
+    if stand_aside(
+        tx, agency_id=responder.agency_id, responder_id=responder.id, reason="emergency raised"
+    ):
+        tx.loaded_now(
+            Responder,
+            responder.id,
+            held=responder,
+            status=ResponderStatus.out_of_service,
+            status_changed_at=tx.now,
+        )
 
 
 def _current_call(tx: Tx, responder_id: uuid.UUID) -> Call | None:
