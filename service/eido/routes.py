@@ -6,7 +6,7 @@ import uuid
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
 
 from models.eido import EidoDocument, EidoTaken, IncidentTypeMapping, IncidentTypeMappingPublic
@@ -134,15 +134,15 @@ async def take_eido(document: Annotated[dict[str, Any], _EIDO], once: RunOnce) -
 
 
 @router.get("/v1/calls/{call_id}/eido", responses=errors(404))
-async def get_call_as_eido(call_id: uuid.UUID, actor: CurrentActor, state: State) -> dict[str, Any]:
+async def get_call_as_eido(call_id: uuid.UUID, actor: CurrentActor, state: State) -> Response:
     """The call as a NENA EIDO (NENA-STA-021, JSON 1.0): the incident, its location as a
     PIDF-LO point, an `emergencyResourceComponent` for each responder with its unit
     status and ETA, the notes this token may read, and a `dispositionComponent` once
     closed. What is withheld from `GET /v1/calls/{id}` is withheld here, and a reading of
     sensitive fields is recorded in the audit log as there."""
-    answer = await state.uow.read(operations.call_as_eido, principal=actor.who, call_id=call_id)
-    await _audit_sensitive_read(state, actor, call_id, operations.sensitive_shown_in(answer))
-    return answer
+    eido = await state.uow.read(operations.call_as_eido, principal=actor.who, call_id=call_id)
+    await _audit_sensitive_read(state, actor, call_id, operations.sensitive_shown_in(eido))
+    return Response(operations.eido_json(eido), media_type="application/json")
 
 
 async def _audit_sensitive_read(

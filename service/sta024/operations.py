@@ -3,7 +3,6 @@ subscription names, the incidents it starts with, and (for an agency's feed) whi
 incidents changed in the event log, with their EIDOs built and encoded once. The EIDOs
 themselves are `eido.operations.calls_as_eidos`."""
 
-import json
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from models.call import Assignment, Call
 from models.event import Event
 from models.responder import Responder
 from models.vocabulary import AssignmentState, CallStatus
-from service.eido.operations import calls_as_eidos, sensitive_shown_in
+from service.eido.operations import calls_as_eidos, eido_json, sensitive_shown_in
 from service.errors import NotFound
 from service.live.events import head_seq, purged_through
 from service.store.transaction import Tx
@@ -241,6 +240,5 @@ def built_eidos(
     see is left out."""
     built: dict[uuid.UUID, Built] = {}
     for call_id, eido in calls_as_eidos(tx, principal=principal, call_ids=call_ids).items():
-        text = json.dumps(eido, separators=(",", ":"), ensure_ascii=False)
-        built[call_id] = Built(call_id, text, tuple(sensitive_shown_in(eido)))
+        built[call_id] = Built(call_id, eido_json(eido), tuple(sensitive_shown_in(eido)))
     return built
