@@ -1,8 +1,9 @@
 """What a responder's phone shows is what is still true: an offer declined, lapsed or
 withdrawn goes at once and a later refresh does not bring it back; a check-in prompt due
 while the page was away is shown on opening it; a phone handed to the next person on
-shift keeps nothing of the last one's; and an SOS held with no connection outlives a
-reload and is raised once."""
+shift keeps nothing of the last one's; an SOS held with no connection outlives a
+reload and is raised once; and a phone reloaded with no connection still has its SOS
+button, and learns of a close it missed once it is back."""
 
 import re
 from typing import Any
@@ -195,6 +196,9 @@ def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
 
     phone.reload()
     expect(phone.locator("#connection")).to_contain_text("Reconnecting")
+    # Still offline: the page is the responder's as it was, and goes on sending it.
+    expect(phone.locator("#sos")).to_be_visible()
+    expect(help_coming).to_contain_text("Not sent yet")
     tried_before = len(keys)
     phone.context.set_offline(False)
     expect(help_coming).to_contain_text("Help is coming", timeout=20_000)
@@ -203,3 +207,53 @@ def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
     assert 0 < tried_before < len(keys) and len(set(keys)) == 1, keys  # one SOS, one key
     kept = "() => Object.keys(localStorage).filter((k) => k.startsWith('corespond_sos_'))"
     assert phone.evaluate(kept) == []  # through: nothing left to send
+
+
+def reloaded_offline(browser: Browser, agency: AgencyKit, dispatcher: httpx.Client) -> Page:
+    """A clinician's phone, signed in, then reloaded with no connection (the service
+    worker keeps the page's files)."""
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, clinician["id"])
+    phone.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
+    return phone
+
+
+def test_a_phone_reloaded_with_no_connection_can_still_call_for_help(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    phone = reloaded_offline(browser, agency, dispatcher)
+    phone.context.set_offline(True)
+    phone.reload()
+    expect(phone.locator("#connection")).to_contain_text("Reconnecting")
+    sos = phone.locator("#sos")
+    expect(sos).to_be_visible()  # before, the page waited for the server to say who it was
+    sos.focus()
+    phone.keyboard.down("Enter")
+    expect(phone.locator("#help-coming")).to_contain_text("Not sent yet", timeout=10_000)
+    phone.keyboard.up("Enter")
+
+    phone.context.set_offline(False)
+    expect(phone.locator("#help-coming")).to_contain_text("Help is coming", timeout=20_000)
+    expect(phone.locator("#connection")).to_have_text("Live")
+    assert len(dispatcher.get("/v1/emergencies").json()) == 1
+
+
+def test_an_emergency_closed_while_the_phone_was_away_ends_its_banner_when_it_is_back(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    phone = reloaded_offline(browser, agency, dispatcher)
+    help_coming = phone.locator("#help-coming")
+    phone.locator("#sos").focus()
+    phone.keyboard.down("Enter")
+    expect(help_coming).to_contain_text("Help is coming", timeout=10_000)
+    phone.keyboard.up("Enter")
+    [raised] = dispatcher.get("/v1/emergencies").json()
+
+    phone.context.set_offline(True)
+    phone.reload()
+    expect(help_coming).to_contain_text("Help is coming")  # as this tab kept it
+    closed = dispatcher.post(f"/v1/emergencies/{raised['id']}/close")
+    assert closed.status_code == 200, closed.text
+    phone.context.set_offline(False)
+    expect(help_coming).to_be_hidden(timeout=20_000)
+    expect(phone.locator("#connection")).to_have_text("Live")

@@ -54,6 +54,7 @@ function signIn(token) {
 // and an answer still on its way for them is never drawn.
 function signOut(reason) {
   sessionStorage.removeItem("corespond_token");
+  sessionStorage.removeItem("corespond_principal");
   clearTimeout(state.reconnectTimer);
   clearTimeout(state.refreshTimer);
   if (state.ws) { state.ws.onclose = null; state.ws.close(); }
@@ -131,13 +132,15 @@ function onFrame(frame) {
 
 function onWelcome(frame) {
   const first = !state.welcomed;
+  const shown = state.principal; // a reload with no connection shows the page it kept
   state.principal = frame.principal;
   state.welcomed = true;
   state.backoffMs = 1000;
   if (first) state.seq = frame.seq;
   sessionStorage.setItem("corespond_token", state.token);
+  sessionStorage.setItem("corespond_principal", JSON.stringify(frame.principal));
   setConnection("live", "Live");
-  if (first) showView();
+  if (first && !samePrincipal(shown, frame.principal)) showView();
   // What the socket sent while this page was away (or before it loaded) is read again.
   window.dispatchEvent(new Event("corespond:reread"));
   refresh();
@@ -291,9 +294,22 @@ function beep() {
   }
 }
 
+function samePrincipal(a, b) {
+  return Boolean(a && b) && a.token_id === b.token_id && a.role === b.role && a.responder_id === b.responder_id;
+}
+
 // A reload in the same tab keeps the session; a new tab must sign in again.
 // (After every script has loaded: the board's and the responder's handlers too.)
+// A responder's page is shown at once as this tab kept it, before the server answers:
+// a phone reloaded with no connection still has its SOS button and its queued steps.
 window.addEventListener("DOMContentLoaded", () => {
   const saved = sessionStorage.getItem("corespond_token");
-  if (saved) signIn(saved);
+  if (!saved) return;
+  let kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem("corespond_principal")); } catch { kept = null; }
+  if (kept && kept.role === "responder") {
+    Object.assign(state, { token: saved, principal: kept });
+    showView();
+  }
+  signIn(saved);
 });

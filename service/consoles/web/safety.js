@@ -222,9 +222,12 @@ window.addEventListener("corespond:signed-in", () => {
   loadSafety();
   renderEmergency();
   followEmergency();
-  reloadEmergency();
   resumeRaising();
 });
+
+// Read again whenever the socket is back (welcome) or lost what it missed (resync): a
+// close that came while the phone was away, or before a reload, ends the banner then.
+window.addEventListener("corespond:reread", () => { if (isResponder()) reloadEmergency(); });
 
 // An SOS still being sent stays on the device for this responder's next sign-in.
 window.addEventListener("corespond:signed-out", () => {
