@@ -131,6 +131,7 @@ class Assignment(SQLModel, table=True):
         sa_column=Column(UTCDateTime),
         description="When it was declined, expired or cancelled.",
     )
+    disposition: Disposition | None = sqlmodel.Field(default=None, sa_type=String(32))
 
 
 class Location(BaseModel):
@@ -304,7 +305,7 @@ class ProgressUpdate(CloseDetails):
     disposition: Disposition | None = Field(
         default=None,
         description="How the call ended; required from the last responder to clear, "
-        "whose clearing closes the call.",
+        "whose clearing closes the call. An earlier clear's is kept with its assignment.",
     )
 
     def close_details(self) -> CloseDetails:
@@ -395,6 +396,12 @@ class AssignmentPublic(BaseModel):
     on_scene_at: datetime | None
     cleared_at: datetime | None
     ended_at: datetime | None
+    disposition: Disposition | None = Field(
+        default=None,
+        description="The disposition its responder gave on clearing. The call's own is "
+        "the last clear's; an earlier clear's (the officer gone, the clinician still "
+        "on the call) is kept here.",
+    )
 
     @classmethod
     def of(cls, row: Assignment) -> "AssignmentPublic":

@@ -145,7 +145,7 @@ def report_progress(
             "closes the call (its last responder's), or added after it: "
             "PATCH /v1/calls/{id}/outcome"
         )
-    public = move(tx, assignment, status)
+    public = move(tx, assignment, status, disposition=disposition)
     if last and disposition is not None:
         call = tx.session.get(Call, assignment.call_id)
         assert call is not None

@@ -2,6 +2,7 @@
 
 import functools
 import uuid
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlmodel import col
@@ -10,29 +11,44 @@ from dispatch.lifecycle import RESPONDER_STATUS, STAMP, sources
 from models.call import Assignment, AssignmentPublic
 from models.emergency import Emergency
 from models.responder import Responder
-from models.vocabulary import BUSY_RESPONDER_STATUSES, AssignmentState, ResponderStatus
+from models.vocabulary import (
+    BUSY_RESPONDER_STATUSES,
+    AssignmentState,
+    Disposition,
+    ResponderStatus,
+)
 from service.errors import Conflict
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
 
 
 def move(
-    tx: Tx, assignment: Assignment, to: AssignmentState, *, reason: str | None = None
+    tx: Tx,
+    assignment: Assignment,
+    to: AssignmentState,
+    *,
+    reason: str | None = None,
+    disposition: Disposition | None = None,
 ) -> AssignmentPublic:
     """Move `assignment` to `to` if its row still allows it, and its responder with it;
-    `reason` (why it was stood down) goes to the responder's console with the event.
+    `reason` (why it was stood down) goes to the responder's console with the event,
+    `disposition` (its responder's, on clearing) is kept with the assignment.
 
     The conditional UPDATE decides: of two replicas, two sockets or a socket and
     a timer acting at once, exactly one moves the row; the other gets Conflict.
     """
     move_row, move_responder = _statements(to)
-    changed = tx.run(move_row, {"b_id": assignment.id, "b_now": tx.now}).rowcount
+    params: dict[str, Any] = {"b_id": assignment.id, "b_now": tx.now}
+    stamps: dict[str, Any] = {STAMP[to]: tx.now}
+    if to == AssignmentState.cleared:
+        params["b_disposition"] = stamps["disposition"] = disposition
+    changed = tx.run(move_row, params).rowcount
     if changed != 1:
         state = tx.run(_STATE, {"id": assignment.id}).scalar_one()
         if state == AssignmentState.offered and to == AssignmentState.accepted:
             raise Conflict("the offer has expired; it is being offered to someone else")
         raise Conflict(f"assignment is {state}; it cannot become {to.value}")
-    tx.loaded_now(Assignment, assignment.id, held=assignment, state=to, **{STAMP[to]: tx.now})
+    tx.loaded_now(Assignment, assignment.id, held=assignment, state=to, **stamps)
     status = RESPONDER_STATUS[to]
     if tx.run(move_responder, {"b_id": assignment.responder_id, "b_now": tx.now}).rowcount:
         if status == ResponderStatus.available and _in_emergency(tx, assignment):
@@ -114,7 +130,10 @@ def _statements(to: AssignmentState) -> tuple[Prepared, Prepared]:
     ]
     if to == AssignmentState.accepted:
         where.append(col(Assignment.offer_expires_at) > bindparam("b_now"))
-    move_row = update(Assignment).where(*where).values({"state": to, STAMP[to]: bindparam("b_now")})
+    values: dict[str, Any] = {"state": to, STAMP[to]: bindparam("b_now")}
+    if to == AssignmentState.cleared:
+        values["disposition"] = bindparam("b_disposition")
+    move_row = update(Assignment).where(*where).values(values)
     move_responder = (
         update(Responder)
         .where(

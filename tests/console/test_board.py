@@ -210,6 +210,9 @@ def test_a_closed_call_stays_for_the_shift_with_its_disposition_and_timeline(
     timeline = closed.locator(".timeline li")
     expect(timeline.first).to_contain_text("Call received: P3 welfare check at 1 Main St")
     expect(closed.locator(".timeline")).to_contain_text("Dana Ruiz (unit-214) is on scene")
+    expect(closed.locator(".timeline")).to_contain_text(
+        "Dana Ruiz (unit-214) cleared: resolved on scene"  # each clear says its disposition
+    )
     expect(timeline.last).to_contain_text("Closed: resolved on scene")
     expect(timeline).to_have_count(
         7

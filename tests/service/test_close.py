@@ -201,6 +201,29 @@ def test_an_arrest_closes_when_an_officer_was_on_the_call(dispatcher: httpx.Clie
     assert outcome["disposition"] == "arrest"
 
 
+def test_an_earlier_clear_keeps_its_responders_disposition_and_the_call_the_last_ones(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    responder(dispatcher, kind="officer", cit_until=NEXT_YEAR)
+    responder(dispatcher, kind="clinician")
+    call, [first, last] = on_scene(dispatcher, weapon=True)
+
+    with console(agency.server.ws_url, agency.token(Role.dispatcher)) as desk:
+        early = clear(dispatcher, first, disposition="referred")
+        assert early.status_code == 200, early.text
+        assert early.json()["disposition"] == "referred"  # kept, not dropped
+        cleared = desk.next_event("assignment.cleared")
+        assert cleared["data"]["assignment"]["disposition"] == "referred"
+    still = dispatcher.get(f"/v1/calls/{call['id']}").json()
+    assert still["status"] == "dispatched" and still["disposition"] is None
+
+    assert clear(dispatcher, last, disposition="transported_crisis_centre").status_code == 200
+    closed = dispatcher.get(f"/v1/calls/{call['id']}").json()
+    assert closed["disposition"] == "transported_crisis_centre"  # the last clear's
+    kept = {a["id"]: a["disposition"] for a in closed["assignments"]}
+    assert kept == {first: "referred", last: "transported_crisis_centre"}
+
+
 def test_a_dispatcher_adds_to_the_close_afterwards_and_it_is_audited(
     agency: AgencyKit, dispatcher: httpx.Client, supervisor: httpx.Client, admin: httpx.Client
 ) -> None:

@@ -221,7 +221,7 @@ const STAMPS = [
   ["accepted_at", (a) => `${nameOf(a.responder_id)} accepted`],
   ["en_route_at", (a) => `${nameOf(a.responder_id)} is en route`],
   ["on_scene_at", (a) => `${nameOf(a.responder_id)} is on scene`],
-  ["cleared_at", (a) => `${nameOf(a.responder_id)} cleared`],
+  ["cleared_at", (a) => `${nameOf(a.responder_id)} cleared${a.disposition ? `: ${words(a.disposition)}` : ""}`],
 ];
 
 function timelineOf(c, outcome) {
