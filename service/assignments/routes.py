@@ -92,7 +92,8 @@ async def report_progress(
 ) -> JSONResponse:
     """Report `en_route`, `on_scene` or `cleared` on an accepted assignment.
 
-    The last responder to clear closes the call and must give its `disposition`.
+    The last responder to clear closes the call and must give its `disposition`; an
+    earlier clear's disposition is kept with its assignment.
     """
     # Kept in the trail, which outlives the events that also say it.
     once.actor.detail = body.model_dump(mode="json", exclude_none=True)

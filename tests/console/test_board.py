@@ -73,6 +73,22 @@ def screenshot(page: Page, artifacts: Path, name: str) -> None:
         shutil.copyfile(artifacts / name, DOCS / name)
 
 
+def board_call(
+    dispatcher: httpx.Client, address: str, category: str, priority: int
+) -> httpx.Response:
+    """A call at `address` in Norristown, made (201) by the desk."""
+    made = dispatcher.post(
+        "/v1/calls",
+        json={
+            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": address},
+            "category": category,
+            "priority": priority,
+        },
+    )
+    assert made.status_code == 201, made.text
+    return made
+
+
 def test_markers_say_kind_status_and_unit_and_a_click_on_the_map_places_the_call(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client, artifacts: Path
 ) -> None:
@@ -170,15 +186,7 @@ def test_a_closed_call_stays_for_the_shift_with_its_disposition_and_timeline(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client, artifacts: Path
 ) -> None:
     clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
-    made = dispatcher.post(
-        "/v1/calls",
-        json={
-            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": "1 Main St"},
-            "category": "welfare_check",
-            "priority": 3,
-        },
-    )
-    assert made.status_code == 201, made.text
+    made = board_call(dispatcher, "1 Main St", "welfare_check", 3)
     aid = made.json()["assignments"][0]["id"]
     desk = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
     expect(desk.locator("#board tbody tr")).to_have_count(1)
@@ -242,15 +250,7 @@ def test_an_emergency_alarms_every_dispatcher_page_until_one_closes_it(
         at=north_of(600),
         cit_until=NEXT_YEAR,
     )
-    made = dispatcher.post(
-        "/v1/calls",
-        json={
-            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": "9 Oak Ave"},
-            "category": "mental_health_crisis",
-            "priority": 2,
-        },
-    )
-    assert made.status_code == 201, made.text
+    made = board_call(dispatcher, "9 Oak Ave", "mental_health_crisis", 2)
     first = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
     second = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
 
@@ -306,15 +306,7 @@ def test_an_alarm_raised_or_closed_while_the_board_rereads_them_is_not_undone(
     the event the page has since shown, and must not take the alarm away or bring it
     back."""
     clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
-    made = dispatcher.post(
-        "/v1/calls",
-        json={
-            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": "9 Oak Ave"},
-            "category": "mental_health_crisis",
-            "priority": 2,
-        },
-    )
-    assert made.status_code == 201, made.text
+    made = board_call(dispatcher, "9 Oak Ave", "mental_health_crisis", 2)
     raising, held = held_board(browser, agency.server.url, agency.token(Role.dispatcher))
     with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
         aid = made.json()["assignments"][0]["id"]
@@ -352,15 +344,7 @@ def test_a_missed_checkin_alarms_the_board_until_acknowledged(
         )
         assert shortened.status_code == 200, shortened.text
     clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
-    made = dispatcher.post(
-        "/v1/calls",
-        json={
-            "location": {"lat": NORRISTOWN[0], "lon": NORRISTOWN[1], "address": "4 Elm St"},
-            "category": "welfare_check",
-            "priority": 2,
-        },
-    )
-    assert made.status_code == 201, made.text
+    made = board_call(dispatcher, "4 Elm St", "welfare_check", 2)
     desk = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
     with agency.client(Role.responder, responder_id=clinician["id"]) as phone:
         aid = made.json()["assignments"][0]["id"]

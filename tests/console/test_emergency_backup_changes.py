@@ -7,9 +7,9 @@ from playwright.sync_api import Browser, expect
 
 from models.vocabulary import Role
 from tests.conftest import AgencyKit
-from tests.console.test_board import open_board, unit
+from tests.console.test_board import open_board
 from tests.console.test_responder_phone import offer_to, on_phone
-from tests.service.factories import NEXT_YEAR, north_of
+from tests.console.test_safety_end_to_end import crew
 
 # Each alarm sound makes an AudioContext (alarms.js): counted here, and kept silent.
 COUNT_SOUNDS = """() => {
@@ -21,25 +21,7 @@ COUNT_SOUNDS = """() => {
 def test_backup_offered_again_shows_on_the_alarm_and_the_banner_without_a_second_sound(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
-    with agency.client(Role.admin) as admin:
-        assert admin.patch("/v1/agency", json={"emergency_backup_count": 1}).status_code == 200
-    clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
-    near = unit(
-        dispatcher,
-        kind="officer",
-        name="Lee Grant",
-        external_id="unit-301",
-        at=north_of(700),
-        cit_until=NEXT_YEAR,
-    )
-    unit(
-        dispatcher,
-        kind="officer",
-        name="Sam Ortiz",
-        external_id="unit-377",
-        at=north_of(4000),
-        cit_until=NEXT_YEAR,
-    )
+    clinician, near, _ = crew(agency, dispatcher)
     call = offer_to(dispatcher, address="9 Oak Ave, Norristown")
     with agency.client(Role.responder, responder_id=clinician["id"]) as api:
         aid = call["assignments"][0]["id"]

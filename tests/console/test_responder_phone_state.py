@@ -129,6 +129,22 @@ def hand_over(phone: Page, agency: AgencyKit, responder_id: str) -> None:
     refreshed(phone)
 
 
+def hand_to_the_next(phone: Page, agency: AgencyKit, dispatcher: httpx.Client) -> None:
+    """The next on shift, a peer, signs in on the phone the last one signed out of."""
+    second = responder(dispatcher, kind="peer", name="Sam Okafor")
+    hand_over(phone, agency, second["id"])
+
+
+def assert_nothing_of_the_last_one(phone: Page, listed: str, empty: str, *said: str) -> None:
+    """None of the last responder's `listed` items, their lists' `empty` notes shown,
+    no event that says any of `said`, and the phone not kept awake for them."""
+    expect(phone.locator(listed)).to_have_count(0)
+    expect(phone.locator(empty)).to_be_visible()
+    for words in said:
+        expect(phone.locator("#events")).not_to_contain_text(words)
+    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+
+
 def test_the_next_responder_on_a_shared_phone_sees_nothing_of_the_last_ones_work(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
@@ -144,14 +160,9 @@ def test_the_next_responder_on_a_shared_phone_sees_nothing_of_the_last_ones_work
     # Hidden is not enough: the page itself holds none of it.
     expect(phone.locator("[data-work]")).to_have_count(0)
     expect(phone.locator("#events li")).to_have_count(0)
-    second = responder(dispatcher, kind="peer", name="Sam Okafor")
-    hand_over(phone, agency, second["id"])
+    hand_to_the_next(phone, agency, dispatcher)
 
-    expect(phone.locator("[data-work]")).to_have_count(0)
-    expect(phone.locator("#no-work")).to_be_visible()
-    for said in ("9 Oak Ave", "suicidal"):
-        expect(phone.locator("#events")).not_to_contain_text(said)
-    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+    assert_nothing_of_the_last_one(phone, "[data-work]", "#no-work", "9 Oak Ave", "suicidal")
 
 
 def test_the_next_responder_on_a_shared_phone_is_not_shown_the_last_ones_offer(
@@ -163,23 +174,36 @@ def test_the_next_responder_on_a_shared_phone_is_not_shown_the_last_ones_offer(
     expect(phone.locator("[data-offer]")).to_contain_text("1207 West Marshall Street")
 
     phone.get_by_role("button", name="Sign out").click()
-    second = responder(dispatcher, kind="peer", name="Sam Okafor")
-    hand_over(phone, agency, second["id"])
+    hand_to_the_next(phone, agency, dispatcher)
 
-    expect(phone.locator("[data-offer]")).to_have_count(0)
-    expect(phone.locator("#no-offers")).to_be_visible()
-    for said in ("1207 West Marshall", "welfare"):
-        expect(phone.locator("#events")).not_to_contain_text(said)
-    expect(phone.locator("#responder")).to_have_attribute("data-awake", "no")
+    assert_nothing_of_the_last_one(
+        phone, "[data-offer]", "#no-offers", "1207 West Marshall", "welfare"
+    )
+
+
+def phone_whose_page_is_kept(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> tuple[Page, str]:
+    """A clinician's phone, signed in, whose page's files the service worker keeps: it
+    opens again with no connection."""
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    phone = on_phone(browser, agency, clinician["id"])
+    phone.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
+    return phone, clinician["id"]
+
+
+def hold_sos(phone: Page, says: str) -> None:
+    """Hold the SOS button down (Enter) until the banner `says` it, then let go."""
+    phone.locator("#sos").focus()
+    phone.keyboard.down("Enter")
+    expect(phone.locator("#help-coming")).to_contain_text(says, timeout=10_000)
+    phone.keyboard.up("Enter")
 
 
 def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
-    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
-    phone = on_phone(browser, agency, clinician["id"])
-    # The service worker keeps the page's files: it opens again with no connection.
-    phone.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
+    phone, clinician_id = phone_whose_page_is_kept(browser, agency, dispatcher)
     keys: list[str] = []  # of every try to raise it, before the reload and after
     phone.on(
         "request",
@@ -189,10 +213,7 @@ def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
     )
     help_coming = phone.locator("#help-coming")
     phone.context.set_offline(True)
-    phone.locator("#sos").focus()
-    phone.keyboard.down("Enter")
-    expect(help_coming).to_contain_text("Not sent yet", timeout=10_000)
-    phone.keyboard.up("Enter")
+    hold_sos(phone, "Not sent yet")
 
     phone.reload()
     expect(phone.locator("#connection")).to_contain_text("Reconnecting")
@@ -203,34 +224,22 @@ def test_an_sos_waiting_for_the_connection_survives_a_reload_and_is_raised_once(
     phone.context.set_offline(False)
     expect(help_coming).to_contain_text("Help is coming", timeout=20_000)
     [raised] = dispatcher.get("/v1/emergencies").json()
-    assert raised["responder"]["id"] == clinician["id"]
+    assert raised["responder"]["id"] == clinician_id
     assert 0 < tried_before < len(keys) and len(set(keys)) == 1, keys  # one SOS, one key
     kept = "() => Object.keys(localStorage).filter((k) => k.startsWith('corespond_sos_'))"
     assert phone.evaluate(kept) == []  # through: nothing left to send
 
 
-def reloaded_offline(browser: Browser, agency: AgencyKit, dispatcher: httpx.Client) -> Page:
-    """A clinician's phone, signed in, then reloaded with no connection (the service
-    worker keeps the page's files)."""
-    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
-    phone = on_phone(browser, agency, clinician["id"])
-    phone.wait_for_function("() => Boolean(navigator.serviceWorker.controller)")
-    return phone
-
-
 def test_a_phone_reloaded_with_no_connection_can_still_call_for_help(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
-    phone = reloaded_offline(browser, agency, dispatcher)
+    phone, _ = phone_whose_page_is_kept(browser, agency, dispatcher)
     phone.context.set_offline(True)
     phone.reload()
     expect(phone.locator("#connection")).to_contain_text("Reconnecting")
     sos = phone.locator("#sos")
     expect(sos).to_be_visible()  # before, the page waited for the server to say who it was
-    sos.focus()
-    phone.keyboard.down("Enter")
-    expect(phone.locator("#help-coming")).to_contain_text("Not sent yet", timeout=10_000)
-    phone.keyboard.up("Enter")
+    hold_sos(phone, "Not sent yet")
 
     phone.context.set_offline(False)
     expect(phone.locator("#help-coming")).to_contain_text("Help is coming", timeout=20_000)
@@ -241,12 +250,9 @@ def test_a_phone_reloaded_with_no_connection_can_still_call_for_help(
 def test_an_emergency_closed_while_the_phone_was_away_ends_its_banner_when_it_is_back(
     browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
 ) -> None:
-    phone = reloaded_offline(browser, agency, dispatcher)
+    phone, _ = phone_whose_page_is_kept(browser, agency, dispatcher)
     help_coming = phone.locator("#help-coming")
-    phone.locator("#sos").focus()
-    phone.keyboard.down("Enter")
-    expect(help_coming).to_contain_text("Help is coming", timeout=10_000)
-    phone.keyboard.up("Enter")
+    hold_sos(phone, "Help is coming")
     [raised] = dispatcher.get("/v1/emergencies").json()
 
     phone.context.set_offline(True)

@@ -3,6 +3,8 @@ browser: a clinician on a 360-pixel phone holds SOS, every dispatcher's board sh
 alarm, and the nearest available CIT officer's own phone shows the backup offer (not the
 farther one's). How fast is measured in bench/emergency.py, not here."""
 
+from typing import Any
+
 import httpx
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
@@ -12,6 +14,7 @@ from tests.console.test_board import open_board, unit
 from tests.console.test_responder_phone import assert_fits_the_phone, sign_in
 from tests.service.factories import NEXT_YEAR, north_of
 
+Unit = dict[str, Any]  # a responder as the API answers it
 NARROW_PHONE: ViewportSize = {"width": 360, "height": 740}
 
 
@@ -31,9 +34,9 @@ def hold(page: Page, selector: str) -> None:
     page.mouse.up()
 
 
-def test_sos_on_a_phone_alarms_every_board_and_offers_the_nearest_cit_officer_backup(
-    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
-) -> None:
+def crew(agency: AgencyKit, dispatcher: httpx.Client) -> tuple[Unit, Unit, Unit]:
+    """An agency that sends one backup officer to an emergency, a clinician, and two CIT
+    officers: Lee Grant 700 m north, Sam Ortiz 4 km north."""
     with agency.client(Role.admin) as admin:
         assert admin.patch("/v1/agency", json={"emergency_backup_count": 1}).status_code == 200
     clinician = unit(dispatcher, kind="clinician", name="Dana Ruiz", external_id="unit-214")
@@ -53,6 +56,13 @@ def test_sos_on_a_phone_alarms_every_board_and_offers_the_nearest_cit_officer_ba
         at=north_of(4000),
         cit_until=NEXT_YEAR,
     )
+    return clinician, near, far
+
+
+def test_sos_on_a_phone_alarms_every_board_and_offers_the_nearest_cit_officer_backup(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    clinician, near, far = crew(agency, dispatcher)
     boards = [
         open_board(browser, agency.server.url, agency.token(Role.dispatcher)) for _ in range(2)
     ]
