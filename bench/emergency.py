@@ -173,7 +173,10 @@ class Watch:
                 continue
             await ws.send(json.dumps({"type": "ack", "seq": frame["seq"]}))
             data = frame["data"]
-            if frame["event"] == "assignment.offered" and data["assignment"]["role"] == "backup":
+            if (
+                frame["event"] == "assignment.offered"
+                and data["assignment"]["purpose"] == "emergency_backup"
+            ):
                 self.backups.setdefault(n, arrived)
 
     def stop(self) -> None:

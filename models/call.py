@@ -21,7 +21,7 @@ from models.contact import Contacts, Person
 from models.outcome import CloseDetails
 from models.programme import AgeGroup
 from models.responder import LanguageTag, Latitude, Longitude
-from models.vocabulary import AssignmentState, CallStatus, Category, Disposition
+from models.vocabulary import AssignmentState, CallStatus, Category, Disposition, OfferPurpose
 
 MAX_CALL_AGE = timedelta(days=7)
 CLOCK_SKEW = timedelta(minutes=5)  # a CAD's clock may run a little ahead of ours
@@ -132,6 +132,11 @@ class Assignment(SQLModel, table=True):
         description="When it was declined, expired or cancelled.",
     )
     disposition: Disposition | None = sqlmodel.Field(default=None, sa_type=String(32))
+    purpose: OfferPurpose = sqlmodel.Field(
+        default=OfferPurpose.team,
+        sa_type=String(16),
+        sa_column_kwargs={"server_default": OfferPurpose.team.value},
+    )
 
 
 class Location(BaseModel):
@@ -401,6 +406,12 @@ class AssignmentPublic(BaseModel):
         description="The disposition its responder gave on clearing. The call's own is "
         "the last clear's; an earlier clear's (the officer gone, the clinician still "
         "on the call) is kept here.",
+    )
+    purpose: OfferPurpose = Field(
+        default=OfferPurpose.team,
+        description="What the offer is for: `team` (a seat of the call's team), "
+        "`checkin_backup` (backup for a responder on the call who missed a check-in) or "
+        "`emergency_backup` (backup for one who raised an emergency).",
     )
 
     @classmethod

@@ -77,6 +77,16 @@ class AssignmentState(StrEnum):
     cancelled = "cancelled"
 
 
+class OfferPurpose(StrEnum):
+    """What an offer is for: a seat of the call's team, or backup for a responder in
+    trouble on it (beside the team, in roles `backup`, `backup_2`, …). Told by this,
+    never by the role's name: a programme may declare a kind named `backup`."""
+
+    team = "team"
+    checkin_backup = "checkin_backup"  # a check-in missed, under the `backup` rule
+    emergency_backup = "emergency_backup"  # an emergency raised
+
+
 ACTIVE_ASSIGNMENT_STATES = frozenset(
     {
         AssignmentState.offered,

@@ -12,11 +12,11 @@ from dispatch.roads import RoadTimes
 from models.agency import Principal
 from models.call import Assignment, AssignmentPublic, Call
 from models.outcome import CloseDetails
-from models.vocabulary import AssignmentState, CallStatus, Disposition, Role
+from models.vocabulary import AssignmentState, CallStatus, Disposition, OfferPurpose, Role
 from service.agencies.operations import offer_timeout_of
 from service.calls.operations import close_call
 from service.dispatching.call_status import active_states, update_call_status
-from service.dispatching.offers import is_backup_role, needs_of, offer_role
+from service.dispatching.offers import needs_of, offer_role
 from service.dispatching.routed import PREPARE_AHEAD, Routed, by_road_for, route_reoffers
 from service.dispatching.routed import route_decline as route_decline  # for the routes
 from service.dispatching.transitions import move
@@ -129,8 +129,8 @@ def report_progress(
     others.pop(assignment.id, None)
     backup_offers = [
         aid
-        for aid, (state, role) in others.items()
-        if state == AssignmentState.offered and is_backup_role(role)
+        for aid, (state, purpose) in others.items()
+        if state == AssignmentState.offered and purpose != OfferPurpose.team
     ]
     last = status == AssignmentState.cleared and len(others) == len(backup_offers)
     if last and disposition is None:

@@ -5,9 +5,9 @@ import uuid
 from dispatch.config import DispatchConfig
 from dispatch.plan import RoleNeed
 from models.call import Call
-from models.vocabulary import CallStatus, ResponderKind
+from models.vocabulary import CallStatus, OfferPurpose, ResponderKind
 from service.agencies.operations import offer_timeout_of
-from service.dispatching.offers import active_roles, backup_roles, offer_role
+from service.dispatching.offers import backup_roles, offer_role
 from service.store.transaction import Tx
 
 
@@ -21,7 +21,7 @@ def offer_backup(tx: Tx, *, call_id: uuid.UUID, config: DispatchConfig) -> list[
     if call is None or call.status in (CallStatus.closed, CallStatus.cancelled):
         return []
     need = RoleNeed(
-        role=backup_roles(1, taken=active_roles(tx, call_id))[0],
+        role=backup_roles(tx, call, 1)[0],
         kind=ResponderKind.officer.value,
         cit_required=True,
         prefer_language=False,
@@ -32,5 +32,6 @@ def offer_backup(tx: Tx, *, call_id: uuid.UUID, config: DispatchConfig) -> list[
         need=need,
         config=config,
         offer_timeout_s=offer_timeout_of(tx, call.agency_id),
+        purpose=OfferPurpose.checkin_backup,
     )
     return [] if offered is None else [offered.id]

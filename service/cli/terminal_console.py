@@ -155,7 +155,7 @@ class TerminalConsole:
             short = assignment["id"][:8]
             self.say(
                 f"#{frame['seq']} {stamp} OFFER {short} as {assignment['role']}"
-                f"{_team(assignment)} · "
+                f"{_team(assignment)}{_backup_for(assignment)} · "
                 f"{_category(call)} · P{call.get('priority')} · {_where(call)} · "
                 f"{assignment['distance_m'] / 1000:.1f} km, ETA {assignment['eta_s'] / 60:.0f} min"
                 f"{_by_road(assignment)}"
@@ -407,6 +407,18 @@ def _by_road(assignment: dict[str, Any]) -> str:
 def _team(assignment: dict[str, Any]) -> str:
     team = assignment.get("team")
     return f" on team {team}" if team else ""
+
+
+_BACKUP_FOR = {
+    "emergency_backup": "BACKUP: a responder on this call raised an emergency",
+    "checkin_backup": "BACKUP: a responder on this call missed a check-in",
+}
+
+
+def _backup_for(assignment: dict[str, Any]) -> str:
+    """Why a backup offer is made (its `purpose`); nothing for a seat of the team."""
+    why = _BACKUP_FOR.get(assignment.get("purpose", "team"))
+    return f" · {why}" if why else ""
 
 
 def _where(call: dict[str, Any]) -> str:

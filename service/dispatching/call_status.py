@@ -6,7 +6,7 @@ from sqlalchemy import bindparam, select, update
 from sqlmodel import col
 
 from models.call import Assignment, Call
-from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CallStatus
+from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CallStatus, OfferPurpose
 from service.dispatching.offers import needs_of
 from service.store.prepared import Prepared
 from service.store.transaction import Tx
@@ -24,14 +24,21 @@ def active_assignments(tx: Tx, call_id: uuid.UUID) -> list[Assignment]:
 
 
 _ACTIVE_STATES = Prepared(
-    select(col(Assignment.id), col(Assignment.state), col(Assignment.role)).where(*_ACTIVE_ON_CALL)
+    select(col(Assignment.id), col(Assignment.state), col(Assignment.purpose)).where(
+        *_ACTIVE_ON_CALL
+    )
 )
 
 
-def active_states(tx: Tx, call_id: uuid.UUID) -> dict[uuid.UUID, tuple[AssignmentState, str]]:
+def active_states(
+    tx: Tx, call_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[AssignmentState, OfferPurpose]]:
     """The call's active assignments (offered, or taken and not yet cleared), by id:
-    each one's state and role."""
-    return {row.id: (row.state, row.role) for row in tx.run(_ACTIVE_STATES, {"call_id": call_id})}
+    each one's state and what it was offered for."""
+    return {
+        row.id: (row.state, OfferPurpose(row.purpose))
+        for row in tx.run(_ACTIVE_STATES, {"call_id": call_id})
+    }
 
 
 def missing_roles(tx: Tx, call: Call) -> list[str]:

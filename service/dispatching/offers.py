@@ -19,8 +19,14 @@ from dispatch.plan import RoleNeed
 from dispatch.ranking import CallSite, Candidate, Choice, Fetch, choose_responder, is_eligible
 from models.call import Assignment, AssignmentPublic, Call, call_date
 from models.columns import iso_utc
+from models.emergency import EMERGENCY_TEAM
 from models.responder import Responder
-from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, ResponderStatus
+from models.vocabulary import (
+    ACTIVE_ASSIGNMENT_STATES,
+    AssignmentState,
+    OfferPurpose,
+    ResponderStatus,
+)
 from service.store.prepared import Prepared, inserting, transient
 from service.store.transaction import Tx
 
@@ -207,9 +213,20 @@ def active_roles(tx: Tx, call_id: uuid.UUID) -> set[str]:
     return set(rows.scalars())
 
 
-def backup_roles(count: int, *, taken: Collection[str] = ()) -> list[str]:
-    """`count` backup seats' role names, `backup`, `backup_2`, …, skipping `taken`
-    (a call's active roles: a check-in's backup and an emergency's share a call)."""
+def backup_roles(tx: Tx, call: Call, count: int) -> list[str]:
+    """`count` role names for backup seats on `call`, `backup`, `backup_2`, …, none a
+    role of its team (a programme may declare a kind named `backup`) nor held by an
+    active assignment (a check-in's backup and an emergency's share a call). On an
+    emergency's own call the team is the backup: a seat of it nobody holds is offered
+    again by its name."""
+    taken = active_roles(tx, call.id)
+    if call.plan_team != EMERGENCY_TEAM:
+        taken |= {need.role for need in needs_of(call)}
+    return backup_names(count, taken=taken)
+
+
+def backup_names(count: int, *, taken: Collection[str] = ()) -> list[str]:
+    """`count` of `backup`, `backup_2`, …, skipping `taken`."""
     names: list[str] = []
     n = 0
     while len(names) < count:
@@ -220,10 +237,10 @@ def backup_roles(count: int, *, taken: Collection[str] = ()) -> list[str]:
     return names
 
 
-def is_backup_role(role: str) -> bool:
-    """A seat `backup_roles` named: backup for a responder in trouble, offered beside
-    the call's own team."""
-    return role == "backup" or (role.startswith("backup_") and role[7:].isdigit())
+def seat_purpose(call: Call) -> OfferPurpose:
+    """What an offer of a seat of `call`'s own team is for: an emergency's own call's
+    team is the backup of the responder who raised it."""
+    return OfferPurpose.emergency_backup if call.plan_team == EMERGENCY_TEAM else OfferPurpose.team
 
 
 def tried_for(tx: Tx, *, call_id: uuid.UUID, role: str) -> set[uuid.UUID]:
@@ -241,9 +258,11 @@ def make_offer(
     role: str,
     choice: Choice,
     offer_timeout_s: int,
+    purpose: OfferPurpose,
     travel_by: str = STRAIGHT_LINE,
 ) -> Assignment | None:
-    """Reserve the chosen responder and offer it the role; None if it was taken meanwhile."""
+    """Reserve the chosen responder and offer it the role, for `purpose`; None if it was
+    taken meanwhile."""
     responder_id = choice.candidate.id
     assert isinstance(responder_id, uuid.UUID)
     if not reserve(tx, agency_id=call.agency_id, responder_id=responder_id):
@@ -260,6 +279,7 @@ def make_offer(
             "eta_s": round(choice.eta_s, 1),
             "distance_m": round(choice.distance_m, 1),
             "travel_by": travel_by,
+            "purpose": purpose,
             "offered_at": tx.now,
             "offer_expires_at": tx.now + timedelta(seconds=offer_timeout_s),
         },
@@ -288,14 +308,24 @@ def offer_role(
     offer_timeout_s: int,
     by_road: Sequence[Choice] = (),
     travel_by: str = STRAIGHT_LINE,
+    purpose: OfferPurpose | None = None,
 ) -> Assignment | None:
     """Offer `need` on `call` to the best responder nobody has tried for it yet: the
     first of `by_road` (ranked by road before the write, by `travel_by`) still free,
-    else the best by the straight-line estimate.
+    else the best by the straight-line estimate. For `purpose`: by default, a seat of
+    the call's team (`seat_purpose`).
 
     Returns None when nobody eligible is available: the role stays missing.
     """
     exclude = tried_for(tx, call_id=call.id, role=need.role)
+    offer_to = functools.partial(
+        make_offer,
+        tx,
+        call=call,
+        role=need.role,
+        offer_timeout_s=offer_timeout_s,
+        purpose=purpose or seat_purpose(call),
+    )
     on = call_date(call)
     for ranked in by_road:
         # ranked before this write, perhaps for a plan since changed: it must still fit
@@ -303,14 +333,7 @@ def offer_role(
             continue
         # a responder the engine had no route for was ranked in a straight line
         routed = not isinstance(ranked, RoadChoice) or ranked.by_road
-        offer = make_offer(
-            tx,
-            call=call,
-            role=need.role,
-            choice=ranked,
-            offer_timeout_s=offer_timeout_s,
-            travel_by=travel_by if routed else STRAIGHT_LINE,
-        )
+        offer = offer_to(choice=ranked, travel_by=travel_by if routed else STRAIGHT_LINE)
         if offer is not None:
             return offer
         exclude.add(ranked.candidate.id)  # type: ignore[arg-type]
@@ -328,9 +351,7 @@ def offer_role(
         config.observe_decision(time.perf_counter() - started)
         if choice is None:
             return None
-        offer = make_offer(
-            tx, call=call, role=need.role, choice=choice, offer_timeout_s=offer_timeout_s
-        )
+        offer = offer_to(choice=choice)
         if offer is not None:
             return offer
         exclude.add(choice.candidate.id)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ from service.dispatching.offers import (
     make_offer,
     needs_of,
     offer_role,
+    seat_purpose,
     site_of,
     tried_for,
 )
@@ -117,6 +118,7 @@ def _replan(
             role=role.need.role,
             choice=choice,
             offer_timeout_s=offer_timeout_s,
+            purpose=seat_purpose(call),
         )
         if offer is not None:
             made += 1

@@ -18,7 +18,7 @@ from dispatch.ranking import CallSite, choose_responder
 from models.call import Call
 from models.emergency import EMERGENCY_RULE, EMERGENCY_TEAM
 from models.responder import Responder
-from models.vocabulary import CallStatus, Category
+from models.vocabulary import CallStatus, Category, OfferPurpose
 from service.dispatching.call_status import update_call_status
 from service.dispatching.offers import available_in, call_summary, make_offer
 from service.store.prepared import inserting, transient
@@ -88,7 +88,12 @@ def offer_backup(
             assert isinstance(choice.candidate.id, uuid.UUID)
             exclude.add(choice.candidate.id)
             made = make_offer(
-                tx, call=call, role=role, choice=choice, offer_timeout_s=offer_timeout_s
+                tx,
+                call=call,
+                role=role,
+                choice=choice,
+                offer_timeout_s=offer_timeout_s,
+                purpose=OfferPurpose.emergency_backup,
             )
             if made is not None:
                 break

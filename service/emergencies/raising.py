@@ -21,7 +21,7 @@ from models.call import Assignment, Call
 from models.emergency import Emergency, EmergencyPublic, EmergencyRaise
 from models.responder import Responder
 from models.vocabulary import AssignmentState, ResponderStatus, Role
-from service.dispatching.offers import active_roles, backup_roles
+from service.dispatching.offers import backup_names, backup_roles
 from service.dispatching.transitions import stand_aside
 from service.emergencies.backup import Backup, make_emergency_call, offer_backup
 from service.emergencies.operations import open_of, public_of, who
@@ -121,8 +121,8 @@ def send_backup(
         else None
     )
     call = _current_call(tx, responder.id)
-    taken = active_roles(tx, call.id) if call is not None else set()
-    roles = backup_roles(agency.emergency_backup_count, taken=taken)
+    count = agency.emergency_backup_count
+    roles = backup_roles(tx, call, count) if call is not None else backup_names(count)
     call_made = call is None and near is not None
     if call is None and near is not None:
         call = make_emergency_call(

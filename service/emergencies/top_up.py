@@ -24,7 +24,7 @@ from models.call import Assignment, Call
 from models.emergency import Emergency
 from models.responder import Responder
 from models.vocabulary import ACTIVE_ASSIGNMENT_STATES, AssignmentState, CallStatus
-from service.dispatching.offers import active_roles, backup_roles
+from service.dispatching.offers import backup_roles
 from service.emergencies.backup import offer_backup
 from service.emergencies.operations import public_of
 from service.emergencies.raising import send_backup
@@ -90,7 +90,7 @@ def _top_up(tx: Tx, emergency: Emergency, config: DispatchConfig) -> bool:
     backup = offer_backup(
         tx,
         call=call,
-        roles=backup_roles(missing, taken=active_roles(tx, call.id)),
+        roles=backup_roles(tx, call, missing),
         near=near,
         raiser_id=responder.id,
         offer_timeout_s=agency.offer_timeout_s,

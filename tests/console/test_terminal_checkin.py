@@ -1,5 +1,5 @@
-"""The terminal console's check-in (issue 23 §1): the prompt shows as a line, `ok`
-answers it."""
+"""The terminal console's safety lines (issue 23): the check-in prompt shows as a line,
+`ok` answers it; a backup offer says why it is made."""
 
 from collections.abc import Iterator
 
@@ -13,7 +13,7 @@ from models.vocabulary import Role
 from service.store.transaction import Tx
 from tests.conftest import AgencyKit
 from tests.console.test_terminal_console import Terminal
-from tests.service.factories import post_call, responder
+from tests.service.factories import NEXT_YEAR, north_of, post_call, responder
 
 
 @pytest.fixture
@@ -70,3 +70,25 @@ def test_a_clinician_on_scene_sees_the_prompt_and_checks_in_with_ok(
         listed = desk.get("/v1/checkins", params={"open": "true"}).json()
     assert all(c["checkin"]["state"] == "due" for c in listed)
     assert terminal.close() == 0
+
+
+def test_a_backup_offer_says_a_responder_on_the_call_raised_an_emergency(
+    agency: AgencyKit, dispatcher: httpx.Client, terminals: list[Terminal]
+) -> None:
+    clinician = responder(dispatcher, kind="clinician")
+    call = post_call(dispatcher, category="welfare_check")
+    (seat,) = call["assignments"]
+    assert dispatcher.post(f"/v1/assignments/{seat['id']}/accept").status_code == 200
+    on_scene = {"status": "on_scene"}
+    assert dispatcher.post(f"/v1/assignments/{seat['id']}/status", json=on_scene).status_code == 200
+    officer = responder(dispatcher, kind="officer", at=north_of(500), cit_until=NEXT_YEAR)
+    terminal = Terminal(agency.server, agency.token(Role.responder, responder_id=officer["id"]))
+    terminals.append(terminal)
+    terminal.wait_for(r"connected as responder")
+
+    raised = dispatcher.post(f"/v1/responders/{clinician['id']}/emergency")
+    assert raised.status_code == 201, raised.text
+    terminal.wait_for(
+        r"OFFER \w{8} as backup on team clinician · "
+        r"BACKUP: a responder on this call raised an emergency · "
+    )

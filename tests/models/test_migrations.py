@@ -101,3 +101,64 @@ def _with_agency(tmp_path: Path, revision: str) -> Engine:
             {"agency": AGENCY},
         )
     return engine
+
+
+def test_backup_offers_of_before_the_purpose_are_told_by_the_lists_that_named_them(
+    tmp_path: Path,
+) -> None:
+    engine = _with_agency(tmp_path, "0017")
+    ids = {"agency": AGENCY, "responder": "b" * 32, "call": "c" * 32}
+    assignments = {"team": "1" * 32, "checkin_backup": "2" * 32, "emergency_backup": "3" * 32}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO responder (id, agency_id, kind, name, credentials, languages, "
+                "skills, status, status_changed_at, created_at) VALUES (:responder, :agency, "
+                "'officer', 'R', '[]', '[]', '[]', 'available', '2026-01-01', '2026-01-01')"
+            ),
+            ids,
+        )
+        connection.execute(
+            text(
+                "INSERT INTO call (id, agency_id, lat, lon, category, weapon, violence, medical, "
+                "priority, status, plan_ems, plan_roles, received_at, created_at) VALUES "
+                "(:call, :agency, 40.1, -75.3, 'welfare_check', 0, 0, 0, 2, 'dispatched', 0, "
+                "'[]', '2026-01-01', '2026-01-01')"
+            ),
+            ids,
+        )
+        roles = ("backup", "backup", "backup_2")
+        for role, assignment in zip(roles, assignments.values(), strict=True):
+            connection.execute(
+                text(
+                    "INSERT INTO assignment (id, agency_id, call_id, responder_id, role, state, "
+                    "eta_s, distance_m, offered_at, offer_expires_at) VALUES (:id, :agency, "
+                    ":call, :responder, :role, 'declined', 1, 1, '2026-01-01', '2026-01-01')"
+                ),
+                {**ids, "id": assignment, "role": role},
+            )
+        # The team's seat of a kind the programme named `backup` is listed by nobody.
+        listed = '["22222222-2222-2222-2222-222222222222"]'
+        connection.execute(
+            text(
+                "INSERT INTO checkin (id, agency_id, assignment_id, responder_id, call_id, "
+                "state, due_at, grace_until, backup) VALUES (:id, :agency, :assignment, "
+                ":responder, :call, 'missed', '2026-01-01', '2026-01-01', :backup)"
+            ),
+            {**ids, "id": "d" * 32, "assignment": assignments["team"], "backup": listed},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO emergency (id, agency_id, responder_id, call_made, backup, "
+                "backup_wanted, raised_at, raised_by) VALUES (:id, :agency, :responder, 0, "
+                ":backup, 1, '2026-01-01', 'r')"
+            ),
+            {**ids, "id": "e" * 32, "backup": listed.replace("2", "3")},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        rows = {
+            row.id: row.purpose
+            for row in connection.execute(text("SELECT id, purpose FROM assignment"))
+        }
+    assert rows == {assignment: purpose for purpose, assignment in assignments.items()}

@@ -266,7 +266,7 @@ def test_after_the_grace_the_nearest_available_cit_officer_is_offered_backup(
         agency.server.ws_url, agency.token(Role.responder, responder_id=near["id"])
     ) as officer:
         offered = officer.next_event("assignment.offered", timeout=20)["data"]["assignment"]
-    assert offered["role"] == "backup"
+    assert (offered["role"], offered["purpose"]) == ("backup", "checkin_backup")
     assert offered["call_id"] == scene["call"]["id"]
     escalated = _wait_for(
         lambda: [
@@ -463,7 +463,7 @@ def test_two_replicas_prompt_alarm_and_send_backup_once(tmp_path: Path) -> None:
             f
             for f in replay
             if f["event"] == "assignment.offered"
-            and f["data"]["assignment"]["role"].startswith("backup")
+            and f["data"]["assignment"]["purpose"] == "checkin_backup"
         ]
         assert len(backups) == 1
     finally:

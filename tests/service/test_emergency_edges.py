@@ -5,6 +5,7 @@ responder in trouble offered the next call, a closed emergency's seat still wait
 an officer, a clinician's clear with its disposition thrown away while a backup offer
 was out, and an emergency raised before the phone had a fix never backed up."""
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ from tests.conftest import AgencyKit
 from tests.service.consoles import console
 from tests.service.factories import NEXT_YEAR, north_of, post_call, responder
 from tests.service.test_emergencies import _backup_count
+from tests.service.test_programme_rules import example, heart_call
 
 
 def _top_up(agency: AgencyKit) -> None:
@@ -181,3 +183,66 @@ def test_an_emergency_raised_with_no_position_is_backed_up_once_one_comes(
     (offer,) = now["backup"]
     made = dispatcher.get(f"/v1/assignments/{offer}").json()
     assert (made["responder_id"], made["call_id"]) == (officer["id"], now["call_id"])
+
+
+def _team_with_a_kind_named_backup(programme: Callable[..., dict[str, Any]]) -> None:
+    """A programme whose own kind is named `backup`: a clinician and a `backup` worker
+    go to a night call."""
+    document = example()
+    document["kinds"] = ["backup"]
+    document["teams"]["pair"] = {"seats": [{"kind": "clinician"}, {"kind": "backup"}]}
+    document["rules"][-1]["send"] = "pair"
+    programme(document)
+
+
+def test_a_seat_of_a_kind_named_backup_is_the_teams_and_keeps_the_call_open(
+    dispatcher: httpx.Client, programme: Callable[..., dict[str, Any]]
+) -> None:
+    _team_with_a_kind_named_backup(programme)
+    responder(dispatcher, kind="clinician", at=north_of(200))
+    responder(dispatcher, kind="backup", at=north_of(300))
+    call = heart_call(dispatcher, hour=2)
+    seats = {a["role"]: a for a in call["assignments"]}
+    assert {role: a["purpose"] for role, a in seats.items()} == {
+        "clinician": "team",
+        "backup": "team",
+    }
+    _on_scene(dispatcher, seats["clinician"]["id"])
+
+    # The clinician clears while the team's `backup` worker is still to come: the call
+    # stays open for them, their offer out, as for any seat of the team.
+    cleared = dispatcher.post(
+        f"/v1/assignments/{seats['clinician']['id']}/status",
+        json={"status": "cleared", "disposition": "referred"},
+    )
+    assert cleared.status_code == 200, cleared.text
+    after = dispatcher.get(f"/v1/calls/{call['id']}").json()
+    assert after["status"] != "closed" and after["disposition"] is None
+    still = next(a for a in after["assignments"] if a["role"] == "backup")
+    assert still["state"] == "offered"
+
+
+def test_an_emergencys_backup_takes_no_seat_of_the_team_and_says_what_it_is_for(
+    agency: AgencyKit, dispatcher: httpx.Client, programme: Callable[..., dict[str, Any]]
+) -> None:
+    _team_with_a_kind_named_backup(programme)
+    _backup_count(agency, 1)
+    clinician = responder(dispatcher, kind="clinician", at=north_of(200))
+    call = heart_call(dispatcher, hour=2)  # nobody of kind `backup` on duty: that seat waits
+    (seat,) = call["assignments"]
+    _on_scene(dispatcher, seat["id"])
+    officer = responder(dispatcher, kind="officer", at=north_of(500), cit_until=NEXT_YEAR)
+
+    emergency = dispatcher.post(f"/v1/responders/{clinician['id']}/emergency").json()
+    (backup_id,) = emergency["backup"]
+    offers = dispatcher.get(f"/v1/calls/{call['id']}").json()["assignments"]
+    backup = next(a for a in offers if a["id"] == backup_id)
+    assert (backup["responder_id"], backup["role"]) == (officer["id"], "backup_2")
+    assert backup["purpose"] == "emergency_backup"
+    # The team's own `backup` seat still waits for one of its kind, and gets them.
+    worker = responder(dispatcher, kind="backup", at=north_of(300))
+    assert _status(dispatcher, worker) == "offered"
+    seats = dispatcher.get(f"/v1/calls/{call['id']}").json()["assignments"]
+    assert {(a["role"], a["purpose"]) for a in seats if a["responder_id"] == worker["id"]} == {
+        ("backup", "team")
+    }

@@ -61,13 +61,18 @@ function callLines(call) {
     ${call.narrative ? `<p>${esc(call.narrative)}</p>` : ""}`;
 }
 
-// Backup (`backup`, `backup_2`, …) is offered when a responder raised an emergency or
-// missed a check-in.
-const isBackup = (a) => a.role.startsWith("backup");
+// Backup is offered when a responder on the call raised an emergency or missed a
+// check-in: the offer's purpose says which (never its role's name: a programme may
+// have a kind of its own named `backup`).
+const BACKUP_FOR = {
+  emergency_backup: "Backup: a responder on this call raised an emergency",
+  checkin_backup: "Backup: a responder on this call missed a check-in",
+};
+const isBackup = (a) => a.purpose in BACKUP_FOR;
 
 function renderOffers() {
   const cards = [...state.offers.values()].map(({ assignment: a, call }) => el(`<div class="card offer${isBackup(a) ? " backup" : ""}" data-offer="${a.id}">
-    ${isBackup(a) ? '<div class="urgent">Backup: a responder on this call needs help</div>' : ""}
+    ${isBackup(a) ? `<div class="urgent">${BACKUP_FOR[a.purpose]}</div>` : ""}
     ${callLines(call)}
     <div class="travel">${esc(travelText(a))} · as ${esc(a.role)}</div>
     <div>Expires in <span class="countdown" data-expires="${a.offer_expires_at}"></span></div>
