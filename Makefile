@@ -56,10 +56,14 @@ test-tools:
 		(apt-get update -qq && apt-get install -y -qq chromium jq)
 
 # Every test on the embedded SQLite default, then again on PostgreSQL (skipped, with
-# the reason, where none runs; with CI=true a missing PostgreSQL fails the run).
+# the reason, where none runs; with CI=true a missing PostgreSQL fails the run). Each
+# run spreads its test files over PYTEST_WORKERS processes (pytest-xdist; 0: one
+# process), each with servers, databases and a browser of its own (docs/testing.md).
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 test: lint test-tools
-	$(BIN)/pytest
-	$(BIN)/pytest --backend postgres -p no:cacheprovider
+	$(BIN)/pytest $(XDIST)
+	$(BIN)/pytest $(XDIST) --backend postgres -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.dispatch_decision
