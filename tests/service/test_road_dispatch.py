@@ -326,23 +326,27 @@ def test_a_waiting_call_is_matched_by_road_when_responders_free_up(
         assert after_metric > fallbacks
 
 
+# A programme that sends a peer, and the clinician team to a mental-health crisis: the
+# tests whose call changes team.
+PEER_UNLESS_CRISIS = {
+    "timezone": "UTC",
+    "teams": {
+        "peer": {"seats": [{"kind": "peer"}]},
+        "clinic": {"seats": [{"kind": "clinician"}]},
+    },
+    "rules": [
+        {"name": "crisis", "when": {"categories": ["mental_health_crisis"]}, "send": "clinic"},
+        {"name": "the rest", "send": "peer"},
+    ],
+}
+
+
 def test_a_team_replaced_by_an_update_is_offered_by_road(road_server: RoadServer) -> None:
     """A welfare check sent to a peer turns out a mental-health crisis: the programme's
     clinician team replaces the peer, and its seat goes to who arrives first by road."""
     kit = new_agency(road_server.server)
-    document = {
-        "timezone": "UTC",
-        "teams": {
-            "peer": {"seats": [{"kind": "peer"}]},
-            "clinic": {"seats": [{"kind": "clinician"}]},
-        },
-        "rules": [
-            {"name": "crisis", "when": {"categories": ["mental_health_crisis"]}, "send": "clinic"},
-            {"name": "the rest", "send": "peer"},
-        ],
-    }
     with kit.client(Role.supervisor) as boss, kit.client(Role.dispatcher) as desk:
-        assert boss.put("/v1/rules", json=document).status_code == 200
+        assert boss.put("/v1/rules", json=PEER_UNLESS_CRISIS).status_code == 200
         _across, same_side = clinicians(desk, road_server.town)
         responder(desk, kind="peer", at=at(road_server.town.bridge))
         call = post(desk, road_server.town.call)
@@ -363,19 +367,8 @@ def test_eidos_are_ranked_by_road_at_intake_and_when_a_later_one_changes_the_tea
     a later EIDO) a clinician seat, are each offered by road."""
     town = road_server.town
     kit = new_agency(road_server.server)
-    document = {
-        "timezone": "UTC",
-        "teams": {
-            "peer": {"seats": [{"kind": "peer"}]},
-            "clinic": {"seats": [{"kind": "clinician"}]},
-        },
-        "rules": [
-            {"name": "crisis", "when": {"categories": ["mental_health_crisis"]}, "send": "clinic"},
-            {"name": "the rest", "send": "peer"},
-        ],
-    }
     with kit.client(Role.supervisor) as boss, kit.client(Role.dispatcher) as desk:
-        assert boss.put("/v1/rules", json=document).status_code == 200
+        assert boss.put("/v1/rules", json=PEER_UNLESS_CRISIS).status_code == 200
         _across, same_side = clinicians(desk, town)
         responder(desk, kind="peer", name="Ono", at=at(town.same_side))
     incident = "urn:emergency:uid:incidentid:road1:psap.example.gov"
