@@ -82,14 +82,25 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 def groups_cpu_seconds(groups: Sequence[int]) -> float:
     """CPU time used so far by the live processes of these process groups, together."""
-    total = 0.0
+    return sum(_groups_cpu_by_pid(groups).values())
+
+
+def _groups_cpu_by_pid(groups: Sequence[int]) -> dict[int, float]:
+    """The CPU time used so far by each live process of these process groups."""
+    used: dict[int, float] = {}
     for process in psutil.process_iter():
         try:
             if os.getpgid(process.pid) in groups:
-                total += _cpu_seconds(process)
+                used[process.pid] = _cpu_seconds(process)
         except (psutil.NoSuchProcess, ProcessLookupError):  # ended meanwhile
             continue
-    return total
+    return used
+
+
+def _used_since(before: dict[int, float], now: dict[int, float]) -> float:
+    """CPU seconds the processes of `now` used since `before` (all of it, for one that
+    started since); one that ended meanwhile takes its time with it, and counts none."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
 
 
 def pids_cpu_seconds(pids: Sequence[int]) -> float:
@@ -108,15 +119,17 @@ def settle(
     over `window_s` (or `within_s` has passed): a process started just before a phase
     (the CAD side's, the server's workers for it) imports and connects first, seconds
     of CPU that belong to no phase. The seconds waited and the CPU seconds used."""
-    started, used_at_start = time.monotonic(), groups_cpu_seconds(groups)
-    last = used_at_start
+    started, at_start = time.monotonic(), _groups_cpu_by_pid(groups)
+    last, used = at_start, 0.0
     while time.monotonic() - started < within_s:
         time.sleep(window_s)
-        used = groups_cpu_seconds(groups)
-        if used - last < below * window_s:
+        now = _groups_cpu_by_pid(groups)
+        window = _used_since(last, now)
+        used += window
+        if window < below * window_s:
             break
-        last = used
-    return time.monotonic() - started, groups_cpu_seconds(groups) - used_at_start
+        last = now
+    return time.monotonic() - started, used
 
 
 def start(command: Sequence[str], env: dict[str, str], port: int, log: Path) -> Process:

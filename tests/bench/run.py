@@ -13,7 +13,9 @@ def run_bench(
     module: str, *args: str, timeout_s: float, env: Mapping[str, str] | None = None
 ) -> str:
     """`python -m <module> <args>` (with `env` added to the environment); its output,
-    once it has exited 0."""
+    once it has exited 0. In a process group of its own, as a shell runs a command:
+    the load bench measures its own group's CPU (`bench.load_intake.settle`), which
+    must not be the test run's, nor the other test workers'."""
     run = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=ROOT,
@@ -22,6 +24,7 @@ def run_bench(
         text=True,
         timeout=timeout_s,
         check=False,
+        start_new_session=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout

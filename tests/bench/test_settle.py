@@ -45,3 +45,25 @@ def test_a_quiet_group_settles_after_one_window() -> None:
         waited, used = settle([process.pid], below=0.1, window_s=1.0, within_s=20)
     assert 1.0 <= waited < 2.0
     assert used < 0.1
+
+
+# A child busy for three seconds of CPU, saying so after the first, then ended and
+# reaped by its parent, which sleeps on in the same group.
+BUSY_CHILD_THEN_GONE = (
+    "import subprocess, sys, time\n"
+    "subprocess.run([sys.executable, '-c', 'import time\\n"
+    'while time.process_time() < 1.0: pass\\nprint("busy", flush=True)\\n'
+    "while time.process_time() < 3.0: pass'])\n"
+    "time.sleep(60)"
+)
+
+
+def test_a_process_that_ends_while_waited_for_counts_what_it_used_meanwhile() -> None:
+    with own_group(BUSY_CHILD_THEN_GONE) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"busy\n"
+        waited, used = settle([process.pid], below=0.1, window_s=0.25, within_s=20)
+    # Its last two seconds, not less than nothing: what it had used before the wait
+    # began is not taken away when it ends.
+    assert used >= 1.0
+    assert waited < 20
