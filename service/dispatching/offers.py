@@ -220,7 +220,7 @@ def backup_roles(tx: Tx, call: Call, count: int) -> list[str]:
     emergency's own call the team is the backup: a seat of it nobody holds is offered
     again by its name."""
     taken = active_roles(tx, call.id)
-    if call.plan_team != EMERGENCY_TEAM:
+    if seat_purpose(call) == OfferPurpose.team:
         taken |= {need.role for need in needs_of(call)}
     return backup_names(count, taken=taken)
 

@@ -246,3 +246,18 @@ def test_an_emergencys_backup_takes_no_seat_of_the_team_and_says_what_it_is_for(
     assert {(a["role"], a["purpose"]) for a in seats if a["responder_id"] == worker["id"]} == {
         ("backup", "team")
     }
+
+
+def test_a_seat_of_an_emergencys_own_call_filled_later_is_still_backup(
+    agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    _backup_count(agency, 1)
+    clinician = responder(dispatcher, kind="clinician")  # on no call: one is made
+    emergency = dispatcher.post(f"/v1/responders/{clinician['id']}/emergency").json()
+    assert emergency["call_made"] and emergency["backup"] == []  # no CIT officer free
+
+    officer = responder(dispatcher, kind="officer", at=north_of(500), cit_until=NEXT_YEAR)
+    assert _status(dispatcher, officer) == "offered"  # the waiting seat, at once
+    (offer,) = dispatcher.get(f"/v1/calls/{emergency['call_id']}").json()["assignments"]
+    assert (offer["responder_id"], offer["role"]) == (officer["id"], "backup")
+    assert offer["purpose"] == "emergency_backup"
