@@ -13,6 +13,7 @@ double-booked, every call in a known state. See bench/README.md.
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import signal
@@ -40,6 +41,8 @@ from bench.load_report import LoadRun, report
 from bench.load_search import (
     Phase,
     next_probe,
+    offer_ms,
+    post_ms,
     within_budget,
 )
 from bench.load_seed import seed
@@ -245,6 +248,26 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def steady_samples(run: LoadRun) -> dict[str, object]:
+    """The steady phase as `bench.series` pools it: every POST's and every offer's
+    latency in ms, offers that never arrived, and the CPU of the server (its loop), its
+    workers and the CAD side, in cores."""
+    steady = run.phases[0]
+    offers, missing = offer_ms(steady, run.offers_seen)
+    return {
+        "rate": steady.rate,
+        "post_ms": post_ms(steady),
+        "offer_ms": offers,
+        "never_arrived": missing,
+        "cpu": {
+            "server": steady.cpu,
+            "loop": steady.loop_cpu,
+            "workers": steady.workers_cpu,
+            "cad": steady.cad_cpu,
+        },
+    }
+
+
 def _check(run: LoadRun, database_url: str) -> None:
     """What must hold whatever the load: nobody double-booked, no call in limbo."""
     engine = create_engine(database_url)
@@ -334,6 +357,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a few seconds, tiny counts")
     parser.add_argument("--profile", type=Path, help="py-spy the steady phase into this file")
     parser.add_argument(
+        "--samples",
+        type=Path,
+        help="write the steady phase's latencies and CPU here, as JSON (bench.series)",
+    )
+    parser.add_argument(
         "--postgres",
         metavar="ADMIN_URL",
         help="run on a throwaway PostgreSQL database made through this URL "
@@ -391,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     bare = bare_throughput(args.baseline_seconds)
     print(report(run, bare, rss_run), flush=True)
+    if args.samples is not None:
+        args.samples.write_text(json.dumps(steady_samples(run)))
     broken = (
         run.double_booked
         or run.calls_unknown_state

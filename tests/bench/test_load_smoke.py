@@ -1,17 +1,23 @@
 """The load benchmark still runs end to end, and what it checks still holds (no timings
 judged: those belong in bench/README.md)."""
 
+import json
 import re
+from pathlib import Path
 
 from tests.bench.run import run_bench
 from tests.conftest import POSTGRES_ADMIN_URL, on_postgres
 
 
-def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
+def test_the_quick_load_run_completes_and_nobody_is_double_booked(tmp_path: Path) -> None:
     """On the test run's backend: a SQLite file, or a throwaway PostgreSQL database."""
     backend = ["--postgres", POSTGRES_ADMIN_URL] if on_postgres() else []
+    samples = tmp_path / "steady.json"
     out = run_bench(
-        "bench.load", "--quick", "--webhooks", "2", "--sta024", "2", *backend, timeout_s=300
+        "bench.load",
+        *("--quick", "--webhooks", "2", "--sta024", "2", "--samples", str(samples)),
+        *backend,
+        timeout_s=300,
     )
     assert "20 of 20 consoles connected (0 console errors)" in out
     assert re.search(r"^Placed around ", out, re.M), out  # which workload it was
@@ -19,6 +25,11 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked() -> None:
     assert steady is not None, out
     created, posted, offers, missing = map(int, steady.groups())
     assert created == posted == 10 and offers > 0 and missing == 0
+    # what bench.series pools: the same steady phase, sample by sample
+    steady_samples = json.loads(samples.read_text())
+    assert len(steady_samples["post_ms"]) == 10 and steady_samples["never_arrived"] == 0
+    assert len(steady_samples["offer_ms"]) == offers and min(steady_samples["offer_ms"]) > 0
+    assert steady_samples["cpu"]["server"] > 0 and steady_samples["cpu"]["workers"] > 0
     assert re.search(r"\| steady \|.*\| \d+% \(\d+%\) \|$", out, re.MULTILINE), out
     inside = re.search(
         r"^\| steady \| ([\d,]+) · [\d.]+ ms · [\d.]+% \| ([\d.]+) ms · \d+% \| "
