@@ -76,15 +76,18 @@ def run_load(
     replicas: int = 1,
     webhooks: int = 0,
     subscribers: int = 0,
+    busy_beside: float = 0.0,
 ) -> LoadRun:
     """The steady phase; then up to `probes` phases of `step_s` searching for the
     highest rate within budget (`next_probe`, from the steady phase's verdict); then
     the `steps` (overload: is every call still answered?).
 
     With `replicas` > 1 (PostgreSQL and a shared bus), calls are posted to the first
-    replica and every console is connected to the last: each offer crosses the bus."""
+    replica and every console is connected to the last: each offer crosses the bus.
+    With `busy_beside`, `bench.busy` spins that share of a core through the steady
+    phase, in the idle class (the CAD listeners' calibration)."""
     rng = random.Random(seed_value)
-    run = LoadRun(responders=responders, consoles=consoles)
+    run = LoadRun(responders=responders, consoles=consoles, busy_beside=busy_beside)
     with (
         tempfile.TemporaryDirectory(prefix="corespond-load-") as tmp,
         _database(Path(tmp), postgres) as database_url,
@@ -141,6 +144,7 @@ def run_load(
             webhooks=webhooks,
             subscribers=subscribers,
         )
+        beside: subprocess.Popen[bytes] | None = None
         try:
             if not holder.ready.wait(timeout=600):
                 raise RuntimeError("the consoles did not connect within 10 minutes")
@@ -148,11 +152,15 @@ def run_load(
             # The server's group (its workers too) and this one's (consoles, CAD side).
             run.settled = settle([os.getpgid(s.popen.pid) for s in servers] + [os.getpgrp()])
             spy = _profile(server.popen.pid, duration_s, profile) if profile else None
+            if busy_beside:
+                beside = _busy(busy_beside)
+                time.sleep(1)  # started (its imports are no part of the phase)
 
             def run_phase(name: str, phase_rate: float, seconds: float) -> Phase:
                 inside_before = server.metrics()
                 cpu_before, wall_before = server.cpu_seconds(), time.monotonic()
                 sides_before = server.workers_cpu_seconds(), pids_cpu_seconds(side.pids)
+                beside_before = pids_cpu_seconds(beside_pids)
                 posted = asyncio.run(
                     post_steadily(
                         server.url,
@@ -178,6 +186,7 @@ def run_load(
                     wall,
                     workers_cpu=(server.workers_cpu_seconds() - sides_before[0]) / wall,
                     cad_cpu=(pids_cpu_seconds(side.pids) - sides_before[1]) / wall,
+                    beside_cpu=(pids_cpu_seconds(beside_pids) - beside_before) / wall,
                 )
                 run.phases.append(phase)
                 time.sleep(6)  # responders clear their calls and come free again
@@ -188,7 +197,11 @@ def run_load(
                 seen: dict[str, float] = holder.results.get(timeout=60)["offers_seen"]
                 return seen
 
+            beside_pids = [beside.pid] if beside is not None else []
             steady = run_phase("steady", rate, duration_s)
+            if beside is not None:
+                beside_pids.clear()
+                _stop(beside)
             judged = {rate: within_budget(steady, offers_so_far())} if probes else {}
             for _ in range(probes):
                 probe = next_probe(judged)
@@ -216,6 +229,8 @@ def run_load(
             run.connected = tally["connected"]
             run.peak_rss_mb = max(s.peak_rss_mb() for s in servers)
         finally:
+            if beside is not None:
+                _stop(beside)
             cad.__exit__(None, None, None)
             holder.stop()
             for each in servers:
@@ -248,6 +263,20 @@ def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def _busy(share: float) -> subprocess.Popen[bytes]:
+    """`bench.busy` beside the run, in a session of its own (not the bench's group,
+    whose quiet the run waits for)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.busy", str(share)], start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def steady_samples(run: LoadRun) -> dict[str, object]:
     """The steady phase as `bench.series` pools it: every POST's and every offer's
     latency in ms, offers that never arrived, and the CPU of the server (its loop), its
@@ -264,6 +293,7 @@ def steady_samples(run: LoadRun) -> dict[str, object]:
             "loop": steady.loop_cpu,
             "workers": steady.workers_cpu,
             "cad": steady.cad_cpu,
+            "beside": steady.beside_cpu,
         },
     }
 
@@ -371,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", type=int, default=0, help="endpoints for every event")
     parser.add_argument("--sta024", type=int, default=0, help="STA-024 subscribers")
     parser.add_argument(
+        "--busy-beside",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="spin this share of a core through the steady phase, in the idle class "
+        "(bench.busy: what the CAD listeners' CPU would cost if it did nothing)",
+    )
+    parser.add_argument(
         "--replicas",
         type=int,
         default=1,
@@ -404,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         webhooks=args.webhooks,
         subscribers=args.sta024,
+        busy_beside=args.busy_beside,
     )
     rss_run = None
     if args.rss_responders:

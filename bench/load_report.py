@@ -24,6 +24,7 @@ class LoadRun:
     calls_unknown_state: int = -1
     cad: CadSide | None = None  # webhooks and STA-024 subscribers, if the run had any
     settled: tuple[float, float] = (0.0, 0.0)  # waited before the steady phase: s, CPU s
+    busy_beside: float = 0.0  # the share of a core bench.busy was asked to spin
 
 
 def inside_the_server(phases: list[Phase]) -> list[str]:
@@ -112,6 +113,12 @@ def report(run: LoadRun, bare_rps: float, rss_run: LoadRun | None) -> str:
             f"the CAD side's processes {phase.cad_cpu:.0%}"
             for phase in run.phases[:1]
         ]
+    lines += [
+        f"A busy loop beside the {phase.name} phase (bench.busy, the idle class, "
+        f"{run.busy_beside:.0%} asked): {phase.beside_cpu:.0%} of a core"
+        for phase in run.phases[:1]
+        if run.busy_beside
+    ]
     if rss_run is not None:
         lines.append(
             f"Server peak RSS with {rss_run.responders:,} responders and {rss_run.connected:,} "

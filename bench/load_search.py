@@ -22,6 +22,7 @@ class Phase:
     wall: float = 0.0  # the phase's seconds
     workers_cpu: float = 0.0  # the server's child processes' CPU, in cores
     cad_cpu: float = 0.0  # the CAD side's (bench/load_cad.py), in cores
+    beside_cpu: float = 0.0  # a busy loop's beside it (bench/busy.py), in cores
 
 
 def pct(values: list[float], q: float) -> float:

@@ -96,7 +96,7 @@ def table(arms: list[Arm]) -> str:
     lines = [
         "| arm | runs · offers | POST → offer p50 / p95 / p99 ms, pooled | "
         f"p95 x {base.name} [95 %] | p99 x {base.name} [95 %] | runs' p99, median (range) | "
-        "CPU: server · workers · CAD side |",
+        "CPU: server · workers · CAD side · beside |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for arm in arms:
@@ -104,8 +104,8 @@ def table(arms: list[Arm]) -> str:
         pooled = arm.offers(rounds)
         each = sorted(pct(arm.offers([r]), 0.99) for r in rounds)
         cpu = {
-            part: float(np.median([run["cpu"][part] for run in arm.runs]))  # type: ignore[index]
-            for part in ("server", "workers", "cad")
+            part: float(np.median([run["cpu"].get(part, 0.0) for run in arm.runs]))  # type: ignore[attr-defined]
+            for part in ("server", "workers", "cad", "beside")
         }
         versus = [
             "—" if arm is base else "{:.2f} [{:.2f}-{:.2f}]".format(*ratios(base, arm, q))
@@ -115,7 +115,9 @@ def table(arms: list[Arm]) -> str:
             f"| {arm.name} | {len(arm.runs)} · {len(pooled):,} | "
             + " / ".join(f"{pct(pooled, q):.1f}" for q in QUANTILES)
             + f" | {versus[0]} | {versus[1]} | {np.median(each):.1f} ({each[0]:.1f}-{each[-1]:.1f})"
-            + f" | {cpu['server']:.0%} · {cpu['workers']:.0%} · {cpu['cad']:.0%} |"
+            + " | "
+            + " · ".join(f"{cpu[part]:.0%}" for part in ("server", "workers", "cad", "beside"))
+            + " |"
         )
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked(tmp_path: Path
     out = run_bench(
         "bench.load",
         *("--quick", "--webhooks", "2", "--sta024", "2", "--samples", str(samples)),
+        *("--busy-beside", "0.05"),
         *backend,
         timeout_s=300,
     )
@@ -90,4 +91,12 @@ def test_the_quick_load_run_completes_and_nobody_is_double_booked(tmp_path: Path
         out,
         re.M,
     ), out
+    # the calibration arm's busy loop ran beside the steady phase, and was stopped
+    assert re.search(
+        r"^A busy loop beside the steady phase \(bench.busy, the idle class, 5% asked\): "
+        r"\d+% of a core$",
+        out,
+        re.M,
+    ), out
+    assert "beside" in steady_samples["cpu"]
     assert re.search(r"^Quiet before the steady phase .*: after \d+ s, [\d.]+ s of CPU", out, re.M)

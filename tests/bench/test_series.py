@@ -1,6 +1,10 @@
 """bench.series: arms as a user writes them, and what its intervals claim (pooled
 offers of synthetic runs whose truth is known; no run of the load bench here)."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +95,25 @@ def test_two_arms_of_one_name_are_refused(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         main(["--arm", "none=", "--arm", "none=--webhooks 3"])
     assert "each its own name" in capsys.readouterr().err
+
+
+def test_the_busy_loop_beside_a_run_keeps_to_the_idle_class() -> None:
+    """bench.busy stands for the listeners' CPU doing nothing: as the server's workers,
+    every thread of it yields the core to the server at once (SCHED_IDLE)."""
+    busy = subprocess.Popen([sys.executable, "-m", "bench.busy", "0.2"], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while os.sched_getscheduler(busy.pid) != os.SCHED_IDLE:
+            assert busy.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        busy.terminate()
+        busy.wait(timeout=10)
+
+
+def test_the_busy_loop_says_what_share_it_takes() -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", "bench.busy", "1.5"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert refused.returncode == 1
+    assert "SHARE (of a core, above 0 and up to 1)" in refused.stderr
