@@ -6,6 +6,7 @@ reload and is raised once; and a phone reloaded with no connection still has its
 button, and learns of a close it missed once it is back."""
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,7 +33,7 @@ def offered_while_the_phone_reads_slowly(
     off is still on its way (a slow network): what the page shows is the event's."""
     clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
     phone = on_phone(browser, agency, clinician["id"])
-    held = HeldAnswer(phone, "**/v1/calls?limit=50")
+    held = HeldAnswer(phone, "**/v1/calls?status=pending&limit=100")
     call = offer_to(dispatcher, address="1207 West Marshall Street, Norristown")
     expect(phone.locator("[data-offer]")).to_contain_text("1207 West Marshall Street")
     # Kept awake for it (held, or wanted where the browser grants no lock).
@@ -263,3 +264,25 @@ def test_an_emergency_closed_while_the_phone_was_away_ends_its_banner_when_it_is
     phone.context.set_offline(False)
     expect(help_coming).to_be_hidden(timeout=20_000)
     expect(phone.locator("#connection")).to_have_text("Live")
+
+
+def test_the_phone_shows_the_call_its_responder_is_on_after_fifty_later_ones(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """A call that waited an hour reaches a clinician who has been on fifty calls taken
+    since (offered, then stood down): the phone, opened now, still shows the work."""
+    clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
+    for n in range(50):
+        later = offer_to(dispatcher, address=f"{n} Later St")
+        assert later["assignments"][0]["responder_id"] == clinician["id"]
+        stood_down = dispatcher.post(f"/v1/calls/{later['id']}/cancel", json={"reason": "fine"})
+        assert stood_down.status_code == 200, stood_down.text
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    waited = offer_to(dispatcher, address="7 Waited Lane", received_at=an_hour_ago)
+    aid = waited["assignments"][0]["id"]
+    assert dispatcher.post(f"/v1/assignments/{aid}/accept").status_code == 200
+
+    phone = on_phone(browser, agency, clinician["id"])
+    expect(phone.locator("[data-work]")).to_contain_text("7 Waited Lane")
+    expect(phone.locator("#no-work")).to_be_hidden()
+    phone.context.close()

@@ -19,8 +19,15 @@ async function refreshResponder(number) {
   const id = state.principal.responder_id;
   sendQueued(); // a reconnect, or any event: what waits in the outbox goes first
   const asked = offerChanges.count;
-  const [me, calls] = await Promise.all([api("GET", `/v1/responders/${id}`), api("GET", "/v1/calls?limit=50")]);
+  // Only open calls hold offers and work: read those, however many calls came since (a
+  // call that waited an hour is older than every call of that hour).
+  const [me, pending, dispatched] = await Promise.all([
+    api("GET", `/v1/responders/${id}`),
+    api("GET", "/v1/calls?status=pending&limit=100"),
+    api("GET", "/v1/calls?status=dispatched&limit=100"),
+  ]);
   if (!newestAnswer(number)) return;
+  const calls = [...pending, ...dispatched];
   state.me = me;
   renderDuty();
   const offers = new Map(), work = new Map();
