@@ -280,7 +280,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def steady_samples(run: LoadRun) -> dict[str, object]:
     """The steady phase as `bench.series` pools it: every POST's and every offer's
     latency in ms, offers that never arrived, and the CPU of the server (its loop), its
-    workers and the CAD side, in cores."""
+    workers, the CAD side and a busy loop beside, in cores."""
     steady = run.phases[0]
     offers, missing = offer_ms(steady, run.offers_seen)
     return {

@@ -3,7 +3,8 @@ withdrawn goes at once and a later refresh does not bring it back; a check-in pr
 while the page was away is shown on opening it; a phone handed to the next person on
 shift keeps nothing of the last one's; an SOS held with no connection outlives a
 reload and is raised once; and a phone reloaded with no connection still has its SOS
-button, and learns of a close it missed once it is back."""
+button, and learns of a close it missed once it is back; the call it is on shows
+however many calls were taken since that call came in."""
 
 import re
 from datetime import UTC, datetime, timedelta
