@@ -1,7 +1,7 @@
 """The board's refreshes overlap (every event sets one off, and the 30 s timer, a
 reconnect and a resync too), and a slow one also re-reads the calls closed this shift
 and the alarms: an answer older than one already drawn must not take back what the
-newer one showed."""
+newer one showed. And more calls wait than one page holds: every page is read."""
 
 from typing import Any
 
@@ -52,3 +52,17 @@ def test_a_new_call_stays_on_the_board_when_an_older_refresh_answers_after_it(
     desk.wait_for_timeout(1000)  # time for the old answer to be drawn, were it drawn
     expect(waiting).to_contain_text("9 Oak Ave")
     expect(desk.locator("#queue-count")).to_have_text("1")
+
+
+def test_every_waiting_call_is_on_the_board_past_a_page_of_them(
+    browser: Browser, agency: AgencyKit, dispatcher: httpx.Client
+) -> None:
+    """More calls wait than the API answers in one page (500): the board reads every
+    page, and the first call, waiting longest, is still there."""
+    first = new_call(dispatcher, "1 First Street")
+    for n in range(500):
+        new_call(dispatcher, f"{n} Later Lane")
+    desk = open_board(browser, agency.server.url, agency.token(Role.dispatcher))
+    expect(desk.locator("#queue-count")).to_have_text("501")
+    expect(desk.locator("#queue")).to_contain_text("1 First Street")
+    assert first["status"] == "pending"

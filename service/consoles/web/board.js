@@ -139,10 +139,22 @@ async function refreshDispatcher(number) {
 // The open calls, each status read on its own: one newest-first page of every status
 // would lose a call waiting for hours behind 200 newer ones closed since.
 async function readOpenCalls() {
-  const [pending, dispatched] = await Promise.all([
-    api("GET", "/v1/calls?status=pending&limit=500"), api("GET", "/v1/calls?status=dispatched&limit=500"),
-  ]);
+  const [pending, dispatched] = await Promise.all([everyPage("/v1/calls?status=pending"), everyPage("/v1/calls?status=dispatched")]);
   return [...pending, ...dispatched].sort((x, y) => new Date(y.received_at) - new Date(x.received_at));
+}
+
+// Every page of a list, newest first, until a short one: a board that stopped at the
+// first would drop the 501st waiting call without a word. A call that arrives between
+// two pages pushes one on to the next page, read twice and kept once; one that leaves
+// between them may be missed until the next refresh (the next event).
+const PAGE = 500;
+async function everyPage(path) {
+  const byId = new Map();
+  for (let offset = 0; ; offset += PAGE) {
+    const page = await api("GET", `${path}&limit=${PAGE}${offset ? `&offset=${offset}` : ""}`);
+    for (const item of page) byId.set(item.id, item);
+    if (page.length < PAGE) return [...byId.values()];
+  }
 }
 
 async function refreshClosed() {
