@@ -34,7 +34,7 @@ def offered_while_the_phone_reads_slowly(
     off is still on its way (a slow network): what the page shows is the event's."""
     clinician = responder(dispatcher, kind="clinician", name="Dana Ruiz")
     phone = on_phone(browser, agency, clinician["id"])
-    held = HeldAnswer(phone, "**/v1/calls?status=pending&limit=100")
+    held = HeldAnswer(phone, "**/v1/calls?status=pending&limit=500")
     call = offer_to(dispatcher, address="1207 West Marshall Street, Norristown")
     expect(phone.locator("[data-offer]")).to_contain_text("1207 West Marshall Street")
     # Kept awake for it (held, or wanted where the browser grants no lock).

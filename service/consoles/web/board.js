@@ -143,20 +143,6 @@ async function readOpenCalls() {
   return [...pending, ...dispatched].sort((x, y) => new Date(y.received_at) - new Date(x.received_at));
 }
 
-// Every page of a list, newest first, until a short one: a board that stopped at the
-// first would drop the 501st waiting call without a word. A call that arrives between
-// two pages pushes one on to the next page, read twice and kept once; one that leaves
-// between them may be missed until the next refresh (the next event).
-const PAGE = 500;
-async function everyPage(path) {
-  const byId = new Map();
-  for (let offset = 0; ; offset += PAGE) {
-    const page = await api("GET", `${path}&limit=${PAGE}${offset ? `&offset=${offset}` : ""}`);
-    for (const item of page) byId.set(item.id, item);
-    if (page.length < PAGE) return [...byId.values()];
-  }
-}
-
 async function refreshClosed() {
   board.closedAt = Date.now();
   const token = state.token;

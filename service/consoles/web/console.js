@@ -35,6 +35,20 @@ async function api(method, path, body) {
   return data;
 }
 
+// Every page of a list, newest first, until a short one: a list that stopped at the
+// first would drop the 501st waiting call without a word. A call that arrives between
+// two pages pushes one on to the next page, read twice and kept once; one that leaves
+// between them may be missed until the next refresh (the next event).
+const LIST_PAGE = 500;
+async function everyPage(path) {
+  const byId = new Map();
+  for (let offset = 0; ; offset += LIST_PAGE) {
+    const page = await api("GET", `${path}&limit=${LIST_PAGE}${offset ? `&offset=${offset}` : ""}`);
+    for (const item of page) byId.set(item.id, item);
+    if (page.length < LIST_PAGE) return [...byId.values()];
+  }
+}
+
 // ---- signing in and out -------------------------------------------------------------
 
 $("sign-in-form").addEventListener("submit", (e) => {

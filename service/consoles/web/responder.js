@@ -23,8 +23,8 @@ async function refreshResponder(number) {
   // call that waited an hour is older than every call of that hour).
   const [me, pending, dispatched] = await Promise.all([
     api("GET", `/v1/responders/${id}`),
-    api("GET", "/v1/calls?status=pending&limit=100"),
-    api("GET", "/v1/calls?status=dispatched&limit=100"),
+    everyPage("/v1/calls?status=pending"),
+    everyPage("/v1/calls?status=dispatched"),
   ]);
   if (!newestAnswer(number)) return;
   const calls = [...pending, ...dispatched];
