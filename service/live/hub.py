@@ -12,6 +12,10 @@ arrives before its predecessors, and when a gap does not close within
 `log_check_s`, is ahead) it reads the missing events from the log. Seqs are
 handed out under the counter row's lock, so once seq N is committed, so is every
 seq before it.
+
+What else must follow every event in that order (the webhooks' delivery process) taps
+the hub (`tap`): it is handed each event as the consoles are, with the hub's encoding
+of it for a way of seeing, made once for the consoles and the taps alike.
 """
 
 import asyncio
@@ -20,7 +24,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import structlog
@@ -42,6 +46,10 @@ log = structlog.get_logger(__name__)
 CLOSE_TOO_SLOW = 1013  # "try again later": reconnect and resume
 CLOSE_BAD_TOKEN = 4401
 LOG_READ_LIMIT = 5000  # events read from the log at once to fill a gap
+
+# A tap: handed each event in seq order, and how to have it as a principal sees it
+# (`event_text`, encoded once for each way of seeing, with the consoles').
+Tap = Callable[[EventMessage, Callable[[Principal], str]], None]
 
 
 def event_text(event: EventMessage, principal: Principal) -> str:
@@ -157,6 +165,7 @@ class Hub:
         self._held: dict[int, EventMessage] = {}  # arrived ahead of a gap
         self._wanted = 0  # the highest seq known to be committed
         self._filler: asyncio.Task[None] | None = None
+        self._taps: list[Tap] = []
 
     @property
     def console_count(self) -> int:
@@ -256,16 +265,34 @@ class Hub:
         if event.responder_id is not None:
             audience = audience | self._consoles.get((event.agency_id, event.responder_id), set())
         texts: dict[Hashable, str] = {}  # encoded once for each way of seeing it
+
+        def text_for(principal: Principal) -> str:
+            view = redaction_of(principal)
+            text = texts.get(view)
+            if text is None:
+                text = texts[view] = event_text(event, principal)
+            return text
+
         for console in audience:
             if not may_see_event(console.principal, event):
                 continue
-            view = redaction_of(console.principal)
-            text = texts.get(view)
-            if text is None:
-                text = texts[view] = event_text(event, console.principal)
-            if not console.push(event.seq, text):
+            if not console.push(event.seq, text_for(console.principal)):
                 self._metrics.consoles_dropped.inc()
                 log.warning("console_too_slow", token_id=str(console.principal.token_id))
+        for tap in self._taps:
+            try:
+                tap(event, text_for)
+            except Exception:  # a tap's fault must not keep events from the consoles
+                log.exception("hub_tap_failed", seq=event.seq)
+
+    @contextlib.contextmanager
+    def tap(self, tap: Tap) -> Any:
+        """Hand `tap` every event delivered from now on, for as long as the block runs."""
+        self._taps.append(tap)
+        try:
+            yield tap
+        finally:
+            self._taps.remove(tap)
 
     def note_ack(self, token_id: uuid.UUID, seq: int) -> None:
         """Keep a responder console's ack until the next flush (see `take_acks`)."""

@@ -1,10 +1,11 @@
 """What passes between the serving process and the delivery process: frames on two
 one-way pipes, a 4-byte length and a kind each.
 
-Serving → delivery (`wakes`): the bus's wakes, as the agencies whose events were
-committed (`WAKE`, 16 bytes an agency) or for every agency (`WAKE_ALL`); `ENDPOINTS`
-(an endpoint was registered, removed or redelivered here: look again now); `ANSWER`
-(how a write the delivery process asked for went); `STOP`.
+Serving → delivery (`wakes`): `FEED`, the events the hub delivered since the last one
+(a `Fed`: the agencies they were of, and each event of the agencies with an endpoint,
+encoded as a dispatcher's console is sent it); `ENDPOINTS` (an endpoint was
+registered, removed or redelivered here: look again now); `ANSWER` (how a write the
+delivery process asked for went); `STOP`.
 Delivery → serving (`asks`): `ASK`, a write that records an event, made by the serving
 process so that its bus publishes the event (`child.ParentStore`).
 
@@ -13,36 +14,54 @@ stop (the delivery process) or to start a new one (the serving process).
 """
 
 import asyncio
+import pickle
 import struct
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 
 HEADER = struct.Struct("!I")
 MAX_FRAME = 64 * 1024 * 1024  # a longer one says the pipe is out of step: it is closed
 
-WAKE = b"W"
-WAKE_ALL = b"A"
+FEED = b"F"
 ENDPOINTS = b"E"
 ANSWER = b"R"
 STOP = b"S"
 ASK = b"Q"
 
-MAX_WAKE_AGENCIES = 256  # more in one wake are sent as a wake for every agency
+MAX_WAKE_AGENCIES = 256  # more in one feed are sent as events of every agency
+
+# One event of an agency with an endpoint: its seq, its agency's id (16 bytes), its
+# type, and its delivery's body (None: a dispatcher is not sent it).
+FedEvent = tuple[int, bytes, str, bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Fed:
+    """What one `FEED` frame hands down: every event the hub delivered up to `through`
+    (in seq order) of the agencies fed, each agency from the seq it is fed from.
+
+    `fed` is the agencies fed and their first seq (agency id bytes: every event of it
+    after that seq is in the feed), sent when it changes (None: as before). `agencies`
+    are those any of the events were of (None: too many to say)."""
+
+    through: int
+    events: list[FedEvent]
+    agencies: list[bytes] | None
+    fed: dict[bytes, int] | None = None
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:
     return HEADER.pack(len(kind) + len(payload)) + kind + payload
 
 
-def wake_frame(agencies: Iterable[uuid.UUID] | None) -> bytes:
-    """A wake for `agencies` (None: for every agency)."""
-    if agencies is None:
-        return frame(WAKE_ALL)
-    return frame(WAKE, b"".join(a.bytes for a in agencies))
+def feed_frame(fed: Fed) -> bytes:
+    return frame(FEED, pickle.dumps(fed, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def agencies_of(payload: bytes) -> list[uuid.UUID]:
-    return [uuid.UUID(bytes=payload[i : i + 16]) for i in range(0, len(payload), 16)]
+def fed_of(payload: bytes) -> Fed:
+    fed = pickle.loads(payload)  # noqa: S301 (the serving process's own)
+    assert isinstance(fed, Fed)
+    return fed
 
 
 class FrameReader(asyncio.Protocol):

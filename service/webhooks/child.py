@@ -24,6 +24,7 @@ import asyncio
 import itertools
 import os
 import pickle
+import uuid
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -37,6 +38,7 @@ from service.store.transaction import Tx
 from service.store.unit_of_work import UnitOfWork
 from service.webhooks import channel
 from service.webhooks.deliverer import Deliverer
+from service.webhooks.feed import Feed
 from service.webhooks.tail import Doorbell
 
 log = structlog.get_logger(__name__)
@@ -124,7 +126,8 @@ async def _deliver(settings: Settings, wakes: Connection, asks: Connection) -> N
     out, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, asks)
     store = ParentStore(UnitOfWork(engine, bus=None, serialize_writes=False), out)
     doorbell = Doorbell()
-    deliverer = Deliverer(store, doorbell, settings)
+    feed = Feed()
+    deliverer = Deliverer(store, doorbell, feed, settings)
     main = asyncio.create_task(deliverer.run(), name="webhooks")
 
     def stop() -> None:
@@ -134,10 +137,11 @@ async def _deliver(settings: Settings, wakes: Connection, asks: Connection) -> N
             loop.call_later(STOP_WAIT_S, os._exit, 0)
 
     def on_frame(kind: bytes, payload: bytes) -> None:
-        if kind == channel.WAKE:
-            doorbell.ring(channel.agencies_of(payload))
-        elif kind == channel.WAKE_ALL:
-            doorbell.ring(None)
+        if kind == channel.FEED:
+            fed = channel.fed_of(payload)
+            feed.take(fed)
+            agencies = fed.agencies
+            doorbell.ring(None if agencies is None else [uuid.UUID(bytes=a) for a in agencies])
         elif kind == channel.ENDPOINTS:
             deliverer.endpoints_changed()
         elif kind == channel.ANSWER:

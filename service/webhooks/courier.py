@@ -8,7 +8,6 @@ import time
 import structlog
 
 from models.columns import utcnow
-from models.event import EventMessage
 from service.errors import say
 from service.settings import Settings
 from service.webhooks import outbox
@@ -40,14 +39,14 @@ class Courier:
     def close(self) -> None:
         self._connection.close()
 
-    async def send(self, event: EventMessage, body: bytes) -> Try:
-        """POST one event; how it went."""
+    async def send(self, seq: int, event: str, body: bytes) -> Try:
+        """POST event `seq` (of type `event`); how it went."""
         at = utcnow()
         status: int | None = None
         error: str | None
         try:
             async with asyncio.timeout(self._timeout_s):
-                status = await self._post(await self._where(), event, body)
+                status = await self._post(await self._where(), seq, event, body)
         except Refused as refused:
             error = str(refused)
         except TimeoutError:
@@ -65,8 +64,8 @@ class Courier:
             self._connection.close()
             self._destination = None  # resolved again before the retry
         return Try(
-            seq=event.seq,
-            event=event.type,
+            seq=seq,
+            event=event,
             at=at,
             http_status=status,
             error=None if error is None else error[:ERROR_CHARS],
@@ -80,12 +79,12 @@ class Courier:
             self._resolved_at = time.monotonic()
         return self._destination
 
-    async def _post(self, destination: Destination, event: EventMessage, body: bytes) -> int:
+    async def _post(self, destination: Destination, seq: int, event: str, body: bytes) -> int:
         stamp = signature(self._endpoint.secret, timestamp=int(time.time()), body=body)
         headers = (
             f"Content-Type: application/json\r\nUser-Agent: {USER_AGENT}\r\n"
-            f"{SIGNATURE_HEADER}: {stamp}\r\nIdempotency-Key: {event.seq}\r\n"
-            f"CoRespond-Event: {event.type}\r\nCoRespond-Webhook: {self._endpoint.id}\r\n"
+            f"{SIGNATURE_HEADER}: {stamp}\r\nIdempotency-Key: {seq}\r\n"
+            f"CoRespond-Event: {event}\r\nCoRespond-Webhook: {self._endpoint.id}\r\n"
         )
         return await self._connection.post(destination, headers, body)
 

@@ -6,7 +6,8 @@ to it) and runs it in a task of its own (`run.Run`), so a slow receiver delays o
 itself; the runs of an agency share one read of its events (`tail`). A failure gives
 the turn back until its retry time, which is in the database with the endpoint's
 cursor, so a restart, or another replica, carries on from there. The loop and the runs
-wake on the bus's wakes (any replica's commits) and otherwise look every `POLL_S`.
+wake on the serving process's feed (its hub's events: any replica's commits) and
+otherwise look every `POLL_S`.
 
 It knows which endpoints exist (read every `POLL_S`, and at once when this replica
 changes one), so a commit of an agency that has none, or whose endpoints all have a
@@ -27,6 +28,7 @@ from models.columns import utcnow
 from service.settings import Settings
 from service.webhooks import outbox
 from service.webhooks.courier import Courier
+from service.webhooks.feed import Feed
 from service.webhooks.run import Run, wait_for
 from service.webhooks.tail import AgencyTail, Doorbell
 
@@ -40,8 +42,11 @@ LEASE_MARGIN_S = 30.0  # a claim's lease: this and twice the delivery timeout
 class Deliverer:
     """One replica's part: claims due endpoints and runs each in a task."""
 
-    def __init__(self, uow: outbox.Store, doorbell: Doorbell, settings: Settings) -> None:
+    def __init__(
+        self, uow: outbox.Store, doorbell: Doorbell, feed: Feed, settings: Settings
+    ) -> None:
         self._uow = uow
+        self._feed = feed  # the serving process's (`child`)
         self._settings = settings
         self._give_up = timedelta(hours=settings.webhook_give_up_h)
         # A run writes at least every third of it, plus one delivery's time.
@@ -129,7 +134,9 @@ class Deliverer:
         courier = Courier(claimed, self._settings, self._tls)
         tail = self._tails.get(claimed.agency_id)
         if tail is None:
-            tail = AgencyTail(self._uow, self._doorbell, claimed.agency_id, claimed.cursor)
+            tail = AgencyTail(
+                self._uow, self._doorbell, claimed.agency_id, claimed.cursor, feed=self._feed
+            )
             self._tails[claimed.agency_id] = tail
         tail.readers += 1
         try:

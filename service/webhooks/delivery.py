@@ -1,7 +1,7 @@
 """Webhook deliveries, from the app's lifespan: `deliver_forever` keeps the delivery
-process (`process`, running `deliverer` in `child`) while endpoints exist and passes
-it the bus's wakes; `endpoints_changed` tells it, from this replica's routes, that
-an endpoint was registered, removed or redelivered."""
+process (`process`, running `deliverer` in `child`) while endpoints exist and feeds it
+the hub's events; `endpoints_changed` tells it, from this replica's routes, that an
+endpoint was registered, removed or redelivered."""
 
 import asyncio
 
@@ -21,17 +21,13 @@ def endpoints_changed(state: AppState) -> None:
 
 async def deliver_forever(state: AppState) -> None:
     """Send every registered endpoint its events, from a process of their own, until
-    cancelled; meanwhile pass it the bus's wakes."""
+    cancelled; meanwhile feed it the hub's events, as the consoles are sent them."""
     process = DeliveryProcess(state)
     _processes[id(state)] = process
-    wakes = state.bus.subscribe()  # before the first look: no commit falls between
     keeper = asyncio.create_task(process.keep(), name="webhook-process")
     try:
-        async for wake in wakes:
-            if process.running:
-                # A wake that could not carry its events (a long batch, a reconnection)
-                # is for every agency.
-                process.wake({e.agency_id for e in wake.events} or None)
+        with state.hub.tap(process.take):  # before the first look: no event falls between
+            await keeper
     finally:
         _processes.pop(id(state), None)
         await stopped(process, keeper)

@@ -102,12 +102,15 @@ def enabled_endpoints(tx: Tx) -> dict[uuid.UUID, uuid.UUID]:
     return dict(rows.tuples().all())
 
 
-def any_enabled(tx: Tx) -> bool:
-    """Whether any agency has an endpoint not disabled (the delivery process is wanted)."""
-    found = tx.session.execute(
-        select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.disabled_at).is_(None)).limit(1)
-    ).first()
-    return found is not None
+def agencies_with_endpoints(tx: Tx) -> set[uuid.UUID]:
+    """The agencies with an endpoint not disabled (none: the delivery process is not
+    wanted; their events are fed to it)."""
+    rows = tx.session.execute(
+        select(col(WebhookEndpoint.agency_id))
+        .where(col(WebhookEndpoint.disabled_at).is_(None))
+        .distinct()
+    )
+    return set(rows.scalars().all())
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ import structlog
 from models.webhook import ALL_EVENTS
 from service.webhooks import outbox
 from service.webhooks.courier import Courier
-from service.webhooks.tail import AgencyTail, Doorbell, Entry
+from service.webhooks.feed import Entry
+from service.webhooks.tail import AgencyTail, Doorbell
 
 log = structlog.get_logger(__name__)
 
@@ -102,20 +103,19 @@ class Run:
                 through=self._cursor,
             )
         for entry in entries:
-            event = entry.event
-            if entry.body is not None and (self._wanted is None or event.type in self._wanted):
-                sent = await self._courier.send(event, entry.body)
+            if entry.body is not None and (self._wanted is None or entry.type in self._wanted):
+                sent = await self._courier.send(entry.seq, entry.type, entry.body)
                 if sent.error is not None:
                     done.failed = sent
                     log.info(
                         "webhook_delivery_failed",
                         webhook_id=str(done.endpoint_id),
-                        seq=event.seq,
+                        seq=entry.seq,
                         error=sent.error,
                     )
                     return True
                 done.delivered.append(sent)
-            done.through = self._cursor = event.seq
+            done.through = self._cursor = entry.seq
             if time.monotonic() - self._wrote_at > self._lease_s / 3:
                 break  # slow deliveries: written now, before the lease lapses
         return False

@@ -1,7 +1,11 @@
 """What the endpoints of an agency read: the agency's newest events, each with its body
-as a dispatcher's console is sent it, read from the log and encoded once for all of
-them (three endpoints taking every event read and encoded each event three times:
-63 µs an endpoint, measured), and the doorbell that says when to read again.
+as a dispatcher's console is sent it, taken once for all of them (three endpoints
+taking every event read and encoded each event three times: 63 µs an endpoint,
+measured), and the doorbell that says when to look again.
+
+They come from the serving process's feed (`feed`), encoded by its hub already; from the
+log only where the feed does not reach back far enough (a new claim behind it, a
+retry, a redelivery) or the agency is not fed (yet).
 """
 
 import asyncio
@@ -9,22 +13,22 @@ import time
 import uuid
 from bisect import bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from models.agency import Principal
 from models.event import EventMessage
-from models.vocabulary import Role
-from service.live.events import events_after
+from service.live.events import events_after, head_seq
 from service.live.hub import event_text
+from service.store.transaction import Tx
 from service.trust.access import may_see_event
-from service.trust.disclosure import disclosure_for
+from service.webhooks.feed import Entry, Feed
 from service.webhooks.outbox import Reader
+from service.webhooks.view import dispatcher_view
 
 READ_EVENTS = 500  # events read from the log at once
 KEEP_EVENTS = 2000  # held an agency; an endpoint further behind reads the log itself
-# One read of an agency's new events this often at most. Not rarer: read ten times a
-# second, the deliveries took a third less CPU but came in bursts, and the offers' p95
-# rose 15 % and p99 8 % (bench/HISTORY.md, 2026-12-07, "Fewer reads").
+# An agency's new events are taken this often at most. Not rarer: read from the log ten
+# times a second, the deliveries took a third less CPU but came in bursts, and the
+# offers' p95 rose 15 % and p99 8 % (bench/HISTORY.md, 2026-12-07, "Fewer reads").
 REFRESH_GAP_S = 0.02
 
 
@@ -63,36 +67,13 @@ class Doorbell:
                 bell.set()
 
 
-def dispatcher_view(agency_id: uuid.UUID) -> Principal:
-    """Whom a webhook stands for: a dispatcher of the agency, so a delivery carries
-    exactly what a dispatcher's console is sent, never more."""
-    narrative, substance_use = disclosure_for(
-        Role.dispatcher, None, officers_see_narrative=False, officers_see_substance_use=False
-    )
-    return Principal(
-        token_id=uuid.UUID(int=0),
-        agency_id=agency_id,
-        agency_slug="",
-        role=Role.dispatcher,
-        sees_narrative=narrative,
-        sees_substance_use=substance_use,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An event, and its delivery's body (None: a dispatcher is not sent it)."""
-
-    event: EventMessage
-    body: bytes | None
-
-
 class AgencyTail:
-    """Every event of one agency after `start` through the last read, in seq order.
+    """Every event of one agency after `start` through `_through`, in seq order.
 
-    Complete because seqs commit in order: a read of the events after the last one
-    held finds all that were committed, and the doorbell, armed before the read,
-    says when more may have been."""
+    Complete because seqs commit in order: a read of the log's head and then of the
+    events after the last one held finds every event up to that head, and the feed
+    has every event of a fed agency from where it began; the doorbell, armed before
+    either, says when more may have been committed."""
 
     def __init__(
         self,
@@ -101,11 +82,13 @@ class AgencyTail:
         agency_id: uuid.UUID,
         start: int,
         *,
+        feed: Feed | None = None,
         keep: int = KEEP_EVENTS,
         read: int = READ_EVENTS,
     ) -> None:
         self._uow = uow
         self._doorbell = doorbell
+        self._feed = feed if feed is not None else Feed()
         self.agency_id = agency_id
         self.view = dispatcher_view(agency_id)
         self._start = self._through = start
@@ -128,17 +111,29 @@ class AgencyTail:
         return self._held[first : first + limit]
 
     async def _refresh(self) -> None:
-        # Under a stream of commits, one read a REFRESH_GAP_S: each read gathers more.
+        # Under a stream of commits, once a REFRESH_GAP_S: each gathers more.
         await asyncio.sleep(self._refreshed_at + REFRESH_GAP_S - time.monotonic())
         self._refreshed_at = time.monotonic()
         bell = self._doorbell.armed(self.agency_id)
-        found = await self._read(self._through, self._read_at_once)
-        self._bell = None if len(found) == self._read_at_once else bell  # more at once
+        if self._feed.covers(self.agency_id, self._through):
+            found = self._feed.after(self.agency_id, self._through)
+            self._bell = bell
+            self._through = max(self._through, self._feed.through)
+        else:
+            head, events = await self._uow.read(
+                _head_and_after, principal=self.view, after=self._through, limit=self._read_at_once
+            )
+            found = self._entries(events)
+            more = len(events) == self._read_at_once
+            self._bell = None if more else bell  # more at once
+            if more:
+                self._through = events[-1].seq
+            else:  # every event up to the head was committed when it was read
+                self._through = max(self._through, head, events[-1].seq if events else 0)
         if not found:
             return
-        self._held.extend(self._entries(found))
+        self._held.extend(found)
         self._seqs.extend(e.seq for e in found)
-        self._through = found[-1].seq
         if len(self._held) > self._keep:
             dropped = len(self._held) - self._keep
             self._start = self._seqs[dropped - 1]
@@ -149,6 +144,19 @@ class AgencyTail:
 
     def _entries(self, events: list[EventMessage]) -> list[Entry]:
         return [
-            Entry(e, event_text(e, self.view).encode() if may_see_event(self.view, e) else None)
+            Entry(
+                e.seq,
+                e.type,
+                event_text(e, self.view).encode() if may_see_event(self.view, e) else None,
+            )
             for e in events
         ]
+
+
+def _head_and_after(
+    tx: Tx, *, principal: Principal, after: int, limit: int
+) -> tuple[int, list[EventMessage]]:
+    """The log's head, then the events after `after` (so every event up to that head,
+    when fewer than `limit` come)."""
+    head = head_seq(tx)
+    return head, events_after(tx, principal=principal, after=after, limit=limit)

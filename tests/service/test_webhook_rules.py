@@ -1,12 +1,13 @@
 """Who may manage webhooks and where they may reach: admins only, private and plain
 addresses refused, event types checked; and the parts beneath deliveries on their own:
 the address check, pinning, reading an answer, the signature, the delivery log, the
-shared tail."""
+shared tail and the hub's feed to it."""
 
 import asyncio
 import hashlib
 import hmac
 import ipaddress
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -19,20 +20,29 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.columns import utcnow
+from models.event import EventMessage
 from models.vocabulary import Role
 from models.webhook import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 from service.agencies.operations import create_agency
+from service.live.bus import Wake
+from service.live.bus.memory import MemoryBus
+from service.live.events import events_after, events_between, head_seq
+from service.live.hub import Hub, event_text
+from service.metrics import Metrics
 from service.settings import Settings
 from service.store.engine import make_engine
 from service.store.migrate import upgrade
 from service.store.transaction import Tx
 from service.store.unit_of_work import UnitOfWork
+from service.webhooks import channel
 from service.webhooks.addresses import Refused, refusal_of, resolve
 from service.webhooks.connection import BadAnswer, Head, read_head
 from service.webhooks.delivery_log import KEEP, Try
+from service.webhooks.feed import Entry, Feed, Feeder
 from service.webhooks.outbox import Round, record_round
 from service.webhooks.signing import signature
 from service.webhooks.tail import AgencyTail, Doorbell
+from service.webhooks.view import dispatcher_view
 from tests.conftest import (
     AgencyKit,
     database_url,
@@ -275,7 +285,7 @@ def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
     async def read_all(tail: AgencyTail, step: int) -> list[int]:
         seqs: list[int] = []
         while entries := await tail.after(seqs[-1] if seqs else 0, step):
-            seqs += [e.event.seq for e in entries]
+            seqs += [e.seq for e in entries]
         return seqs
 
     async def readers() -> list[list[int]]:
@@ -285,6 +295,97 @@ def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
         return list(await asyncio.gather(read_all(tail, 7), read_all(tail, 100)))
 
     assert asyncio.run(readers()) == [expected, expected]
+    engine.dispose()
+
+
+class CountedReads:
+    """A unit of work's reads, counted (the tail's reads of the log)."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow, self.reads = uow, 0
+
+    async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.uow.read_sync(fn, *args, **kwargs)
+
+
+def test_the_hubs_events_are_fed_to_the_deliveries_and_the_log_read_only_to_catch_up(
+    tmp_path: Path,
+) -> None:
+    """The serving process's hub feeds each agency with an endpoint its events down a
+    real pipe, encoded as a dispatcher's console is sent them; the agency's tail reads
+    the log once to catch up to the feed, then takes every event from it, in order,
+    with the console's bytes. Where the hub went on without delivering some events
+    (past the log's retention, or before its first read of the head), the feed begins
+    again and the tail reads the difference from the log: none is missed."""
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    ours, theirs = (uow.write_sync(create_agency, slug=s).id for s in ("ours", "theirs"))
+
+    def commit(count: int) -> list[EventMessage]:
+        def record(tx: Tx) -> int:
+            head = head_seq(tx)
+            for n in range(count):  # every third event is another agency's
+                tx.record("call.updated", agency_id=theirs if n % 3 == 2 else ours, data={"n": n})
+            return head
+
+        after = uow.write_sync(record)
+        return uow.read_sync(events_between, after=after, through=after + count)
+
+    async def flow() -> None:
+        loop = asyncio.get_running_loop()
+        hub = Hub(MemoryBus(), Metrics())
+        read_end, write_end = os.pipe()
+        pipe, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, os.fdopen(write_end, "wb"))
+        feed, doorbell = Feed(), Doorbell()
+
+        def on_frame(kind: bytes, payload: bytes) -> None:
+            assert kind == channel.FEED
+            feed.take(channel.fed_of(payload))
+            doorbell.ring(None)
+
+        await loop.connect_read_pipe(
+            lambda: channel.FrameReader(on_frame, lambda: None), os.fdopen(read_end, "rb")
+        )
+        before = commit(30)  # before the feed began: only in the log
+        hub.delivered_through = before[-1].seq
+        feeder = Feeder(pipe, hub.delivered_through)
+        reads = CountedReads(uow)
+        tail = AgencyTail(reads, doorbell, ours, 0, feed=feed)
+        taken: list[Entry] = []
+
+        async def take_all() -> None:
+            while entries := await tail.after(taken[-1].seq if taken else 0, 100):
+                taken.extend(entries)
+
+        with hub.tap(feeder.take):
+            feeder.feed([ours])
+            await asyncio.sleep(0.05)
+            await take_all()
+            assert reads.reads == 1  # caught up from the log, to where the feed began
+            for _ in range(3):
+                bell = doorbell.armed(ours)
+                hub.receive(Wake.of(commit(20)))
+                await asyncio.wait_for(bell.wait(), 5)
+                await take_all()
+            assert reads.reads == 1  # the feed's: the log was not read again
+            skipped = commit(9)  # committed, but the hub went on without delivering them
+            hub.delivered_through = skipped[-1].seq
+            bell = doorbell.armed(ours)
+            hub.receive(Wake.of(commit(20)))
+            await asyncio.wait_for(bell.wait(), 5)
+            await take_all()
+        feeder.close()
+        pipe.close()
+        view = dispatcher_view(ours)
+        logged = uow.read_sync(events_after, principal=view, after=0, limit=1000)
+        assert [e.seq for e in taken] == [e.seq for e in logged]
+        assert len(taken) == 20 + 3 * 14 + 6 + 14  # two in three of each batch are ours
+        assert [e.body for e in taken] == [event_text(e, view).encode() for e in logged]
+        assert reads.reads == 2  # the feed began again after the gap: the log read once
+
+    asyncio.run(flow())
     engine.dispose()
 
 
