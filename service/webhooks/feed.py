@@ -34,7 +34,10 @@ from service.webhooks.view import dispatcher_view
 
 log = structlog.get_logger(__name__)
 
-WAKE_GAP_S = 0.005  # the events of this long go down the pipe as one
+# The events of this long go down the pipe as one: as often as an agency's tail takes
+# them (`tail.REFRESH_GAP_S`). Every 5 ms, the frames woke the delivery process four
+# times as often for the same deliveries.
+WAKE_GAP_S = 0.02
 MAX_EVENTS = 10_000  # held while the delivery process is behind; more: fed afresh
 KEEP_EVENTS = 2000  # held an agency in the delivery process; a tail further behind reads the log
 
@@ -42,8 +45,11 @@ KEEP_EVENTS = 2000  # held an agency in the delivery process; a tail further beh
 class Feeder:
     """The serving process's side: what goes down one delivery process's pipe."""
 
-    def __init__(self, pipe: asyncio.WriteTransport, taken: int) -> None:
+    def __init__(
+        self, pipe: asyncio.WriteTransport, taken: int, *, max_events: int = MAX_EVENTS
+    ) -> None:
         self._pipe = pipe
+        self._max_events = max_events
         self._taken = taken  # the seq the hub had delivered last (the feed begins after)
         # The agencies fed (with an endpoint), each from the seq taken last when it was
         # first fed, and their events since the last frame.
@@ -104,7 +110,7 @@ class Feeder:
         if self._pipe.is_closing():
             return
         if self._pipe.get_write_buffer_size():  # the process is behind: one frame, later
-            if len(self._events) > MAX_EVENTS:
+            if len(self._events) > self._max_events:
                 self._afresh(self._taken)
                 log.warning("webhook_feed_behind", through=self._taken)
             self._flush_soon()
@@ -154,7 +160,8 @@ class Feed:
         grown: set[uuid.UUID] = set()
         for seq, agency_bytes, kind, body in fed.events:
             agency = uuid.UUID(bytes=agency_bytes)
-            if agency not in self._from:
+            since = self._from.get(agency)
+            if since is None or seq <= since:  # not fed, or from before it was fed afresh
                 continue
             self._seqs.setdefault(agency, []).append(seq)
             self._held.setdefault(agency, []).append(Entry(seq, kind, body))

@@ -58,6 +58,7 @@ class DeliveryProcess:
         self._state = state
         self._process: BaseProcess | None = None
         self._wakes: asyncio.WriteTransport | None = None
+        self._answers: asyncio.WriteTransport | None = None  # the same, until it ends
         self._asks: asyncio.ReadTransport | None = None
         self._feeder: Feeder | None = None
         self._starting: asyncio.Future[None] | None = None
@@ -133,6 +134,7 @@ class DeliveryProcess:
         asks_out.close()
         loop = asyncio.get_running_loop()
         self._wakes, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, wakes_out)
+        self._answers = self._wakes
         self._feeder = Feeder(self._wakes, self._state.hub.delivered_through)
         self._asks, _ = await loop.connect_read_pipe(
             lambda: channel.FrameReader(self._on_ask, lambda: self._on_end(process)), asks_in
@@ -161,6 +163,7 @@ class DeliveryProcess:
                 log.warning("webhook_process_killed", waited_s=STOP_WAIT_S)
                 process.kill()
                 await asyncio.to_thread(process.join, STOP_WAIT_S)
+        self._answers = None
         if wakes is not None:
             wakes.close()
         asks, self._asks = self._asks, None
@@ -172,11 +175,18 @@ class DeliveryProcess:
         if kind != channel.ASK:
             return
         ask, name, kwargs = pickle.loads(payload)  # noqa: S301 (our own process's)
-        task = asyncio.get_running_loop().create_task(self._write(ask, name, kwargs))
+        # Answered down this pipe even while stopping: a stopped run writes its last
+        # round (`run.Run.go`), and the pipe stays open until the process ends.
+        answers = self._answers
+        if answers is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._write(ask, name, kwargs, answers))
         self._writing.add(task)
         task.add_done_callback(self._writing.discard)
 
-    async def _write(self, ask: int, name: str, kwargs: dict[str, object]) -> None:
+    async def _write(
+        self, ask: int, name: str, kwargs: dict[str, object], answers: asyncio.WriteTransport
+    ) -> None:
         """Make a write the process asked for (a round's: in this process's writer's
         batches, and its events published by this process's bus) and answer how it
         went."""
@@ -186,8 +196,8 @@ class DeliveryProcess:
         except Exception as exc:
             log.exception("webhook_write_failed", write=name)
             answer = (ask, False, say(exc))
-        if self._wakes is not None and not self._wakes.is_closing():
-            self._wakes.write(channel.frame(channel.ANSWER, pickle.dumps(answer)))
+        if not answers.is_closing():
+            answers.write(channel.frame(channel.ANSWER, pickle.dumps(answer)))
 
     def _on_end(self, process: BaseProcess) -> None:
         """The process's end of the pipe closed: it ended (or is ending)."""

@@ -4,8 +4,9 @@ lease lapsed), or it has had nothing to send for `IDLE_HOLD_S`.
 
 What it sent is written (its cursor, its log entries, its lease) in one short
 transaction at a time, never while a POST is in flight: when a burst of events ends,
-when one fails, and under a stream of events at most every `WRITE_GAP_S`, so a busy
-agency costs an endpoint a few writes a second however many events it takes. The
+when one fails, when the run is stopped, and under a stream of events at most every
+`WRITE_GAP_S`, so a busy agency costs an endpoint a write a second however many events
+it takes. The
 serving process makes them (`outbox.record_round`, asked through `child.ParentStore`).
 Should the replica stop between a delivery and its write, the next claim sends it
 again: receivers take each seq once.
@@ -27,8 +28,14 @@ from service.webhooks.tail import AgencyTail, Doorbell
 log = structlog.get_logger(__name__)
 
 ROUND_EVENTS = 100  # events read at once
-WRITE_GAP_S = 0.25  # under a stream of events, one write this often at most
+# Under a stream of events, one write this often at most. Each is one of the serving
+# process's writes, in the batches that make offers: at 0.25 s, three endpoints of a
+# busy agency (25 calls/s) added 12 writes a second to them (bench/HISTORY.md,
+# 2026-12-08). Delivered and not yet written is sent again after a crash (receivers
+# take each seq once); a run that is stopped writes it first.
+WRITE_GAP_S = 1.0
 IDLE_HOLD_S = 2.0  # an idle run waits this long for more events, then gives its turn back
+STOP_WRITE_S = 5.0  # a run stopped writes what it delivered within this, or leaves it
 
 
 async def wait_for(bell: asyncio.Event, timeout_s: float) -> None:
@@ -61,6 +68,18 @@ class Run:
         self._pending: outbox.Round | None = None  # sent (or skipped), not yet written
 
     async def go(self) -> None:
+        try:
+            await self._go()
+        except asyncio.CancelledError:
+            # Stopped (the replica stops): what was delivered is written first, so that
+            # the next claim does not send it again.
+            if self._pending is not None and self._pending.delivered:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(STOP_WRITE_S):
+                        await self._write()
+            raise
+
+    async def _go(self) -> None:
         idle_since: float | None = None
         while True:
             bell = self._doorbell.armed(self._claimed.agency_id)

@@ -38,7 +38,7 @@ from service.webhooks import channel
 from service.webhooks.addresses import Refused, refusal_of, resolve
 from service.webhooks.connection import BadAnswer, Head, read_head
 from service.webhooks.delivery_log import KEEP, Try
-from service.webhooks.feed import Entry, Feed, Feeder
+from service.webhooks.feed import WAKE_GAP_S, Entry, Feed, Feeder
 from service.webhooks.outbox import Round, record_round
 from service.webhooks.signing import signature
 from service.webhooks.tail import AgencyTail, Doorbell
@@ -386,6 +386,67 @@ def test_the_hubs_events_are_fed_to_the_deliveries_and_the_log_read_only_to_catc
         assert reads.reads == 2  # the feed began again after the gap: the log read once
 
     asyncio.run(flow())
+    engine.dispose()
+
+
+def test_a_delivery_process_far_behind_is_fed_afresh_and_reads_the_difference(
+    tmp_path: Path,
+) -> None:
+    """While the delivery process does not read its pipe (no core for it), the feed holds
+    its events; past its limit it drops them and begins again from the hub's place, so
+    the serving process's memory stays bounded, and the tail reads what was dropped from
+    the log: every event still arrives, in order."""
+    engine = make_engine(Settings(database_url=database_url(tmp_path)))
+    upgrade(engine)
+    uow = UnitOfWork(engine, bus=None, serialize_writes=False)
+    ours = uow.write_sync(create_agency, slug="ours").id
+
+    def commit(count: int) -> list[EventMessage]:
+        def record(tx: Tx) -> int:
+            head = head_seq(tx)
+            for n in range(count):
+                tx.record("call.updated", agency_id=ours, data={"n": n})
+            return head
+
+        after = uow.write_sync(record)
+        return uow.read_sync(events_between, after=after, through=after + count)
+
+    async def flow() -> tuple[list[int], Feed]:
+        loop = asyncio.get_running_loop()
+        hub = Hub(MemoryBus(), Metrics())
+        read_end, write_end = os.pipe()
+        pipe, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, os.fdopen(write_end, "wb"))
+        feeder = Feeder(pipe, 0, max_events=50)
+        feeder.feed([ours])
+        pipe.write(channel.frame(channel.ENDPOINTS) * 40_000)  # more than the pipe holds
+        with hub.tap(feeder.take):
+            for _ in range(12):  # 120 events while the process reads nothing
+                hub.receive(Wake.of(commit(10)))
+                await asyncio.sleep(2 * WAKE_GAP_S)  # a frame's turn passes
+            feed, doorbell = Feed(), Doorbell()
+
+            def on_frame(kind: bytes, payload: bytes) -> None:
+                if kind == channel.FEED:
+                    feed.take(channel.fed_of(payload))
+                    doorbell.ring(None)
+
+            await loop.connect_read_pipe(  # the process reads again
+                lambda: channel.FrameReader(on_frame, lambda: None), os.fdopen(read_end, "rb")
+            )
+            bell = doorbell.armed(ours)
+            hub.receive(Wake.of(commit(10)))
+            await asyncio.wait_for(bell.wait(), 5)
+            tail = AgencyTail(uow, doorbell, ours, 0, feed=feed)
+            seqs: list[int] = []
+            while entries := await tail.after(seqs[-1] if seqs else 0, 100):
+                seqs += [e.seq for e in entries]
+        feeder.close()
+        pipe.close()
+        return seqs, feed
+
+    seqs, feed = asyncio.run(flow())
+    assert seqs == list(range(1, 131))
+    assert not feed.covers(ours, 50)  # the first events were dropped from the feed
     engine.dispose()
 
 

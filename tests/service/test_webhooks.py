@@ -151,7 +151,11 @@ def test_every_event_reaches_a_flaky_receiver_in_order_once_and_signed(
         hooks.server.ws_url, kit.token(Role.dispatcher), resume_after=expected[0] - 1
     ) as c:
         assert got == c.drain()
-    log = deliveries(admin, created["id"])
+    # The log is written a round at a time, within a second of its last delivery.
+    log = wait_for(
+        "the delivery log to reach the last event",
+        lambda: (d := deliveries(admin, created["id"]))[0]["through_seq"] == expected[-1] and d,
+    )
     first = log[-1]
     assert first["status"] == "delivered"
     assert first["attempts"] >= 4  # two 500s, one or more refusals, then taken
@@ -164,6 +168,31 @@ def test_every_event_reaches_a_flaky_receiver_in_order_once_and_signed(
     assert covered == expected
     listed = admin.get("/v1/webhooks").json()
     assert [(w["state"], w["delivered_through"]) for w in listed] == [("active", expected[-1])]
+
+
+def test_a_server_restarted_just_after_a_burst_sends_none_of_it_again(
+    hooks: Hooks, receivers: MakeReceiver
+) -> None:
+    """A deploy restarts the service within a second of a burst of deliveries: what
+    was delivered is written before the claim is given back, so the receiver gets
+    each event once, and the next events after the restart."""
+    kit = new_agency(hooks.server)
+    admin, desk = kit.client(Role.admin), kit.client(Role.dispatcher)
+    port = free_port()
+    created = register(admin, f"http://127.0.0.1:{port}/hook")
+    receiver = receivers(created["secret"], port)
+    receiver.start()
+
+    busy_morning(desk)
+    burst = logged_seqs(kit, created["delivered_through"])
+    wait_for("the burst", lambda: (a := receiver.accepted()) and a[-1]["seq"] >= burst[-1])
+    hooks.restart()  # at once: the last round's deliveries are not written yet
+    responder(desk, kind="officer", cit_until=NEXT_YEAR)
+
+    expected = logged_seqs(kit, created["delivered_through"])
+    wait_for("the events after", lambda: receiver.accepted()[-1]["seq"] >= expected[-1])
+    assert [e["seq"] for e in receiver.accepted()] == expected
+    assert len(receiver.entries()) == len(expected)  # none sent twice
 
 
 def test_a_receiver_that_checks_the_signature_rejects_a_tampered_body(
