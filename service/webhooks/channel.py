@@ -28,7 +28,7 @@ ANSWER = b"R"
 STOP = b"S"
 ASK = b"Q"
 
-MAX_WAKE_AGENCIES = 256  # more in one feed are sent as events of every agency
+MAX_WAKE_AGENCIES = 256  # a frame with events of more agencies says "of every agency"
 
 # One event of an agency with an endpoint: its seq, its agency's id (16 bytes), its
 # type, and its delivery's body (None: a dispatcher is not sent it).

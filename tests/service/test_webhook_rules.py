@@ -298,6 +298,19 @@ def test_endpoints_of_an_agency_share_its_events_and_one_far_behind_misses_none(
     engine.dispose()
 
 
+def committed(uow: UnitOfWork, agencies: list[uuid.UUID]) -> list[EventMessage]:
+    """An event for each of `agencies`, committed in one transaction, as the hub gets them."""
+
+    def record(tx: Tx) -> int:
+        head = head_seq(tx)
+        for n, agency in enumerate(agencies):
+            tx.record("call.updated", agency_id=agency, data={"n": n})
+        return head
+
+    after = uow.write_sync(record)
+    return uow.read_sync(events_between, after=after, through=after + len(agencies))
+
+
 class CountedReads:
     """A unit of work's reads, counted (the tail's reads of the log)."""
 
@@ -323,15 +336,8 @@ def test_the_hubs_events_are_fed_to_the_deliveries_and_the_log_read_only_to_catc
     uow = UnitOfWork(engine, bus=None, serialize_writes=False)
     ours, theirs = (uow.write_sync(create_agency, slug=s).id for s in ("ours", "theirs"))
 
-    def commit(count: int) -> list[EventMessage]:
-        def record(tx: Tx) -> int:
-            head = head_seq(tx)
-            for n in range(count):  # every third event is another agency's
-                tx.record("call.updated", agency_id=theirs if n % 3 == 2 else ours, data={"n": n})
-            return head
-
-        after = uow.write_sync(record)
-        return uow.read_sync(events_between, after=after, through=after + count)
+    def commit(count: int) -> list[EventMessage]:  # every third event is another agency's
+        return committed(uow, [theirs if n % 3 == 2 else ours for n in range(count)])
 
     async def flow() -> None:
         loop = asyncio.get_running_loop()
@@ -402,14 +408,7 @@ def test_a_delivery_process_far_behind_is_fed_afresh_and_reads_the_difference(
     ours = uow.write_sync(create_agency, slug="ours").id
 
     def commit(count: int) -> list[EventMessage]:
-        def record(tx: Tx) -> int:
-            head = head_seq(tx)
-            for n in range(count):
-                tx.record("call.updated", agency_id=ours, data={"n": n})
-            return head
-
-        after = uow.write_sync(record)
-        return uow.read_sync(events_between, after=after, through=after + count)
+        return committed(uow, [ours] * count)
 
     async def flow() -> tuple[list[int], Feed]:
         loop = asyncio.get_running_loop()
