@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 # times as often for the same deliveries.
 WAKE_GAP_S = 0.02
 MAX_EVENTS = 10_000  # held while the delivery process is behind; more: fed afresh
-KEEP_EVENTS = 2000  # held an agency in the delivery process; a tail further behind reads the log
+KEEP_EVENTS = 2000  # held an agency (by the feed, and by a tail); one further behind: the log
 
 
 class Feeder:

@@ -20,12 +20,11 @@ from service.live.events import events_after, head_seq
 from service.live.hub import event_text
 from service.store.transaction import Tx
 from service.trust.access import may_see_event
-from service.webhooks.feed import Entry, Feed
+from service.webhooks.feed import KEEP_EVENTS, Entry, Feed
 from service.webhooks.outbox import Reader
 from service.webhooks.view import dispatcher_view
 
 READ_EVENTS = 500  # events read from the log at once
-KEEP_EVENTS = 2000  # held an agency; an endpoint further behind reads the log itself
 # An agency's new events are taken this often at most. Not rarer: read from the log ten
 # times a second, the deliveries took a third less CPU but came in bursts, and the
 # offers' p95 rose 15 % and p99 8 % (bench/HISTORY.md, 2026-12-07, "Fewer reads").
